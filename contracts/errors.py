@@ -1,0 +1,49 @@
+"""The error body every route, WebSocket message and job end uses.
+
+On the wire an error is `{"error": {"code": ..., "message": ...}}` (HTTP) or
+`{"type": "error", "code": ..., "message": ...}` (WebSocket); never a traceback.
+"""
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ErrorCode(StrEnum):
+    # the caller's faults (4xx)
+    invalid_json = "invalid_json"
+    invalid_request = "invalid_request"
+    unknown_model = "unknown_model"
+    payload_too_large = "payload_too_large"
+    unauthorized = "unauthorized"
+    job_not_found = "job_not_found"
+    not_found = "not_found"
+    method_not_allowed = "method_not_allowed"
+    unknown_message_type = "unknown_message_type"
+    rate_limited = "rate_limited"
+    slow_consumer = "slow_consumer"
+    # ours or the model's (5xx, or a failed job)
+    redis_unavailable = "redis_unavailable"
+    internal_error = "internal_error"
+    engine_error = "engine_error"
+    worker_lost = "worker_lost"
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """What every 4xx and 5xx response carries."""
+
+    error: ErrorDetail
+
+
+WS_CLOSE_SLOW_CONSUMER = 4008
+"""WebSocket close code for a client whose bounded queue overflowed: it did not read."""
+
+WS_CLOSE_UNAUTHORIZED = 4001
+"""WebSocket close code for a connection without a valid identity."""

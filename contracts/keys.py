@@ -1,0 +1,58 @@
+"""Every Redis key and stream name Relayline uses, in one place.
+
+No other module spells a key: they all ask a `Keys` built from the configured prefix, so two
+deployments (or two tests) can share one Redis server without seeing each other.
+"""
+
+from dataclasses import dataclass
+
+GROUP = "workers"
+"""The consumer group every worker pool reads its job stream through."""
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str = "rl:"
+
+    def jobs(self, pool: str) -> str:
+        """Stream of job envelopes for one pool (consumer group `workers`)."""
+        return f"{self.prefix}jobs:{pool}"
+
+    def job(self, job_id: str) -> str:
+        """Hash: the job record."""
+        return f"{self.prefix}job:{job_id}"
+
+    def events(self, job_id: str) -> str:
+        """Stream: the job's event log; entry ids are `0-<seq>`."""
+        return f"{self.prefix}events:{job_id}"
+
+    def dead(self, pool: str) -> str:
+        """Stream: jobs that failed delivery too many times."""
+        return f"{self.prefix}dead:{pool}"
+
+    def user_jobs(self, user: str) -> str:
+        """Sorted set: a user's job ids scored by creation time."""
+        return f"{self.prefix}user:{user}:jobs"
+
+    def idempotency(self, user: str, key: str) -> str:
+        """String: the job id an idempotency key of one user maps to."""
+        return f"{self.prefix}idem:{user}:{key}"
+
+    def workers(self, pool: str) -> str:
+        """Sorted set: worker ids of a pool scored by their last heartbeat (unix seconds)."""
+        return f"{self.prefix}workers:{pool}"
+
+    def worker(self, worker_id: str) -> str:
+        """Hash: what one worker announced about itself (pool, model, limits)."""
+        return f"{self.prefix}worker:{worker_id}"
+
+
+def event_entry_id(seq: int) -> str:
+    """The stream entry id of the event with this seq: `0-<seq>`."""
+    return f"0-{seq}"
+
+
+def seq_of_entry_id(entry_id: bytes | str) -> int:
+    """The seq of an event from its stream entry id (`0-<seq>`)."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(text.partition("-")[2])

@@ -1,0 +1,117 @@
+"""The event-log protocol: Lua scripts that write a job's record and event log atomically.
+
+Both the edge (submit, cancel of a queued job) and the workers (start, every event, the end)
+write through these scripts, so these rules hold whoever writes:
+
+- seq is taken from the job record (`HINCRBY seq`) and the event is stored under the stream
+  entry id `0-<seq>`: seqs are gap-free and a reader resumes with `XREAD ... 0-<after>`;
+- nothing is appended after `job-end`;
+- a write that names an attempt older than the record's current one is refused (fencing);
+- each append answers whether a cancel was requested, so workers learn of it without polling.
+
+An event's JSON is passed without its `seq`; the script prepends `{"seq":N,`.
+"""
+
+from enum import IntEnum
+
+EVENT_FIELD = "e"
+"""The one field of an event-log entry: the event's JSON, seq included."""
+
+ENVELOPE_FIELD = "__data__"
+"""The field of a job-stream entry holding the job envelope's JSON (FastStream reads it)."""
+
+
+class AppendResult(IntEnum):
+    ok = 1
+    missing = -1
+    ended = -2
+    fenced = -3
+
+
+_APPEND = """
+local function append(job, events, payload)
+  local seq = redis.call('HINCRBY', job, 'seq', 1)
+  redis.call('XADD', events, '0-' .. seq, 'e', '{"seq":' .. seq .. ',' .. string.sub(payload, 2))
+  return seq
+end
+local function finish(job, events, status, now, retention, output, usage, err)
+  redis.call('HSET', job, 'status', status, 'finished_at', now,
+             'output', output, 'usage', usage, 'error', err)
+  redis.call('HDEL', job, 'cancel')
+  redis.call('EXPIRE', job, retention)
+  redis.call('EXPIRE', events, retention)
+end
+local function is_terminal(status)
+  return status == 'succeeded' or status == 'failed' or status == 'cancelled'
+end
+"""
+
+SUBMIT = (
+    _APPEND
+    + """
+-- KEYS: job, events, jobs stream, user index, idempotency key
+-- ARGV: id, owner, model, now, queued payload, envelope, idempotency ttl (0: no key)
+if tonumber(ARGV[7]) > 0 then
+  local existing = redis.call('GET', KEYS[5])
+  if existing then return existing end
+  redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[7])
+end
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'owner', ARGV[2], 'model', ARGV[3],
+           'status', 'queued', 'attempt', 0, 'created_at', ARGV[4], 'seq', 0)
+append(KEYS[1], KEYS[2], ARGV[5])
+redis.call('XADD', KEYS[3], '*', '__data__', ARGV[6])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+return ARGV[1]
+"""
+)
+
+START = (
+    _APPEND
+    + """
+-- KEYS: job, events.  ARGV: worker, now
+-- Returns {result, attempt}: the new attempt number, or why the job must not run.
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
+if is_terminal(redis.call('HGET', KEYS[1], 'status')) then return {-2, 0} end
+local attempt = redis.call('HINCRBY', KEYS[1], 'attempt', 1)
+redis.call('HSET', KEYS[1], 'status', 'running', 'worker', ARGV[1], 'started_at', ARGV[2])
+return {1, attempt}
+"""
+)
+
+APPEND = (
+    _APPEND
+    + """
+-- KEYS: job, events
+-- ARGV: attempt, payload, end status ('' unless job-end), now, retention, output, usage, error
+-- Returns {result, seq, cancel requested (0/1)}
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
+local record = redis.call('HMGET', KEYS[1], 'status', 'attempt', 'cancel')
+if is_terminal(record[1]) then return {-2, 0, 0} end
+if tonumber(record[2]) ~= tonumber(ARGV[1]) then return {-3, 0, 0} end
+local seq = append(KEYS[1], KEYS[2], ARGV[2])
+if ARGV[3] ~= '' then
+  finish(KEYS[1], KEYS[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+end
+return {1, seq, record[3] and 1 or 0}
+"""
+)
+
+CANCEL = (
+    _APPEND
+    + """
+-- KEYS: job, events.  ARGV: job-end payload (cancelled), now, retention
+-- Returns the status after the call: a queued job ends here; a running one is flagged and
+-- its worker stops at its next step; an ended one is left alone.
+if redis.call('EXISTS', KEYS[1]) == 0 then return '' end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'queued' then
+  append(KEYS[1], KEYS[2], ARGV[1])
+  finish(KEYS[1], KEYS[2], 'cancelled', ARGV[2], ARGV[3], 'null', 'null', 'null')
+  return 'cancelled'
+end
+if status == 'running' then
+  redis.call('HSET', KEYS[1], 'cancel', 1)
+end
+return status
+"""
+)

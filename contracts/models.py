@@ -1,0 +1,27 @@
+"""`GET /v1/models`: the pools, in OpenAI's list shape, with live worker counts."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from contracts.pools import ModelKind
+
+
+class ModelInfo(BaseModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "relayline"
+    kind: ModelKind
+    engine: str
+    workers: int
+    queued: int
+
+
+class ModelList(BaseModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    object: Literal["list"] = "list"
+    data: list[ModelInfo]

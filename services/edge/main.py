@@ -1,0 +1,74 @@
+"""The edge application: `create_app(settings)` wires settings, Redis, the job store, the
+fan-out hub and the routers together."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from contracts.keys import Keys
+from contracts.pools import load_pools
+from edge.deps import EdgeState
+from edge.errors import install_error_handlers
+from edge.fanout import Hub
+from edge.identity import GuestCookieMiddleware
+from edge.limits import BodyLimitMiddleware
+from edge.routers import health, jobs, models, stream
+from edge.settings import Settings
+from edge.store import JobStore
+from edge.web import mount_spa
+
+log = logging.getLogger("relayline.edge")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    api_keys = settings.api_key_map()
+    pools = load_pools(settings.pools_file)
+    keys = Keys(settings.key_prefix)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis: Redis[str] = Redis.from_url(
+            settings.redis_url, decode_responses=True, health_check_interval=30
+        )
+        reader: Redis[str] = Redis.from_url(
+            settings.redis_url, decode_responses=True, single_connection_client=True
+        )
+        store = JobStore(
+            redis,
+            keys,
+            pools,
+            retention_seconds=settings.event_retention_seconds,
+            idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+        )
+        try:
+            await store.ensure_groups()
+        except Exception as exc:
+            log.warning("could not create consumer groups yet (%s); workers will", exc)
+        hub = Hub(redis, reader, keys, settings.reader_block_ms)
+        await hub.start()
+        app.state.edge = EdgeState(settings, redis, store, hub, api_keys)
+        try:
+            yield
+        finally:
+            await hub.stop()
+            await reader.aclose()
+            await redis.aclose()
+
+    app = FastAPI(
+        title="Relayline",
+        version="0.1.0",
+        summary="Jobs on Redis Streams, model worker pools, resumable event streams.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.guest_mode:
+        app.add_middleware(GuestCookieMiddleware)
+    for module in (health, models, jobs, stream):
+        app.include_router(module.router)
+    mount_spa(app, settings.web_dist)
+    return app

@@ -1,0 +1,29 @@
+from fastapi import APIRouter
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from edge.deps import StateDep
+from edge.errors import error_response
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=None)
+async def readyz(state: StateDep) -> dict[str, str] | Response:
+    """Readiness: Redis answers."""
+    try:
+        await state.redis.ping()
+    except Exception as exc:
+        return error_response(503, "redis_unavailable", f"Redis is not reachable: {exc}")
+    return {"status": "ready"}
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

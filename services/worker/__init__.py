@@ -1,0 +1,1 @@
+"""Relayline's model workers: one pool per process, one engine each, jobs from Redis Streams."""

@@ -1,0 +1,1 @@
+"""Engines: one module each, registered by name in `registry`."""

@@ -1,0 +1,53 @@
+"""A stand-in model for benchmarks and timing tests only: it streams made-up words at a set
+rate. Never a default pool. Options: `token_rate` (tokens per second), `latency` (seconds
+before the first token), `default_tokens` (when `max_tokens` is not given)."""
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+
+from contracts.events import Usage
+from contracts.pools import ModelKind, PoolConfig
+from worker.engines.base import Emit, JobContext, Result, Text
+
+_WORDS = (
+    "relay line stream event worker edge token job queue seq resume fan out redis "
+    "group model pool cancel reset progress result usage"
+).split()
+
+
+class SimulatedEngine:
+    kind = ModelKind.chat
+
+    def __init__(self, pool: PoolConfig) -> None:
+        options = pool.options
+        self.token_rate = float(options.get("token_rate", 50.0))
+        self.latency = float(options.get("latency", 0.05))
+        self.default_tokens = int(options.get("default_tokens", 32))
+        self.max_context = int(options.get("max_context", 4096))
+
+    async def load(self) -> None:
+        return None
+
+    def limits(self) -> dict[str, int]:
+        return {"max_context": self.max_context}
+
+    async def stream(self, job: JobContext) -> AsyncIterator[Emit]:
+        tokens = int(job.params.get("max_tokens") or self.default_tokens)
+        rng = random.Random(job.params.get("seed", job.id))
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in job.input["messages"])
+        await asyncio.sleep(self.latency)
+        interval = 1.0 / self.token_rate if self.token_rate > 0 else 0.0
+        text = []
+        for index in range(tokens):
+            if index and interval:
+                await asyncio.sleep(interval)
+            word = rng.choice(_WORDS) + " "
+            text.append(word)
+            yield Text(word)
+        usage = Usage(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=tokens,
+            total_tokens=prompt_tokens + tokens,
+        )
+        yield Result(output={"text": "".join(text), "finish_reason": "length"}, usage=usage)

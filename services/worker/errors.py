@@ -1,0 +1,23 @@
+"""The worker's error tree.
+
+    WorkerError
+     ├── EngineError      the model failed on this input: the job ends `failed` (engine_error)
+     ├── UnknownEngine    the pools file names an engine nobody registered (at start-up)
+     └── JobLost          the job record vanished or was fenced by a newer attempt mid-run
+"""
+
+
+class WorkerError(Exception):
+    code = "worker_error"
+
+
+class EngineError(WorkerError):
+    code = "engine_error"
+
+
+class UnknownEngine(WorkerError):
+    code = "unknown_engine"
+
+
+class JobLost(WorkerError):
+    code = "job_lost"

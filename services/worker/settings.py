@@ -1,0 +1,46 @@
+import os
+import socket
+import uuid
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.pools import DEFAULT_POOLS_FILE
+
+
+def _default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Settings(BaseSettings):
+    """The worker's settings: environment variables prefixed `WORKER_`, plus the shared ones
+    (`REDIS_URL`, `RELAYLINE_PREFIX`, `RELAYLINE_POOLS`)."""
+
+    model_config = SettingsConfigDict(env_prefix="WORKER_", extra="ignore")
+
+    pool: str = Field(default="embed", description="The pool this process serves.")
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("WORKER_REDIS_URL", "REDIS_URL"),
+    )
+    key_prefix: str = Field(
+        default="rl:", validation_alias=AliasChoices("WORKER_KEY_PREFIX", "RELAYLINE_PREFIX")
+    )
+    pools_file: Path = Field(
+        default=DEFAULT_POOLS_FILE,
+        validation_alias=AliasChoices("WORKER_POOLS_FILE", "RELAYLINE_POOLS"),
+    )
+    worker_id: str = Field(default_factory=_default_worker_id)
+    concurrency: int | None = Field(
+        default=None, ge=1, le=256, description="Jobs run at once; default: the pool's setting."
+    )
+    heartbeat_seconds: float = Field(default=2.0, gt=0)
+    coalesce_ms: int = Field(
+        default=30, ge=0, le=1000, description="Text deltas are merged into one event this often."
+    )
+    cancel_poll_seconds: float = Field(
+        default=0.5, gt=0, description="How often a silent job checks for a cancel."
+    )
+    event_retention_seconds: int = Field(default=86400, ge=60)
+    polling_interval_ms: int = Field(default=1000, ge=10)
