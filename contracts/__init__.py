@@ -18,6 +18,7 @@ from contracts.events import (
     Usage,
 )
 from contracts.jobs import (
+    TERMINAL_STATUSES,
     ChatInput,
     ChatMessage,
     ChatParams,
@@ -28,7 +29,6 @@ from contracts.jobs import (
     JobRecord,
     JobRequest,
     JobStatus,
-    TERMINAL_STATUSES,
 )
 from contracts.keys import GROUP, Keys
 from contracts.pools import ModelKind, PoolConfig, PoolsConfig, load_pools

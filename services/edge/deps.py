@@ -15,7 +15,7 @@ from edge.store import JobStore
 @dataclass
 class EdgeState:
     settings: Settings
-    redis: "Redis[str]"
+    redis: Redis
     store: JobStore
     hub: Hub
     api_keys: dict[str, str]

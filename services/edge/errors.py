@@ -90,7 +90,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        code, message = describe_validation_error(list(exc.errors()))
+        code, message = describe_validation_error([dict(error) for error in exc.errors()])
         return error_response(400 if code == ErrorCode.invalid_json else 422, code, message)
 
     @app.exception_handler(StarletteHTTPException)
@@ -101,7 +101,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def redis_down(_: Request, exc: Exception) -> JSONResponse:
         log.warning("redis unavailable: %s", exc)
         return error_response(
-            503, ErrorCode.redis_unavailable, "the job store is unreachable; retry shortly",
+            503,
+            ErrorCode.redis_unavailable,
+            "the job store is unreachable; retry shortly",
             **{"Retry-After": "1"},
         )
 

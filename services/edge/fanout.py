@@ -20,6 +20,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -27,6 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from contracts.keys import Keys, seq_of_entry_id
 from contracts.log import EVENT_FIELD
+from edge.metrics import FANOUT_READS
 
 log = logging.getLogger("relayline.fanout")
 
@@ -90,13 +92,12 @@ class _Watch:
 
 
 class Hub:
-    def __init__(self, redis: "Redis[str]", reader: "Redis[str]", keys: Keys, block_ms: int) -> None:
+    def __init__(self, redis: Redis, reader: Redis, keys: Keys, block_ms: int) -> None:
         self.redis = redis
         self.reader = reader
         self.keys = keys
         self.block_ms = block_ms
         self.watches: dict[str, _Watch] = {}
-        self.reads = 0
         self._changed = asyncio.Event()
         self._reader_id: int | None = None
         self._blocked = False
@@ -153,7 +154,10 @@ class Hub:
         stream = self.keys.events(job_id)
         last, ended = after, False
         while not ended:
-            entries = await self.redis.xrange(stream, f"(0-{last}", "+", count=CATCH_UP_PAGE)
+            entries = cast(
+                list[tuple[str, dict[str, str]]],
+                await self.redis.xrange(stream, f"(0-{last}", "+", count=CATCH_UP_PAGE),
+            )
             for entry_id, fields in entries:
                 last, data = seq_of_entry_id(entry_id), fields[EVENT_FIELD]
                 await outbox.queue.put((job_id, last, data))
@@ -165,8 +169,11 @@ class Hub:
     def _wake(self) -> None:
         self._changed.set()
         if self._blocked and self._reader_id is not None:
-            task = asyncio.create_task(self.redis.client_unblock(self._reader_id))
-            task.add_done_callback(lambda t: t.exception())
+            task = asyncio.create_task(self._unblock(self._reader_id))
+            task.add_done_callback(lambda done: done.exception())
+
+    async def _unblock(self, client_id: int) -> None:
+        await self.redis.client_unblock(client_id)
 
     async def _run(self) -> None:
         backoff = 0.1
@@ -190,7 +197,7 @@ class Hub:
     async def _follow(self) -> None:
         prefix_length = len(self.keys.events(""))
         while True:
-            streams = {
+            streams: dict[Any, Any] = {
                 self.keys.events(job_id): f"0-{watch.position}"
                 for job_id, watch in self.watches.items()
                 if watch.position is not None
@@ -202,10 +209,14 @@ class Hub:
             self._changed.clear()
             self._blocked = True
             try:
-                response = await self.reader.xread(streams, count=READ_COUNT, block=self.block_ms)
+                response = cast(
+                    list[tuple[str, list[tuple[str, dict[str, str]]]]] | None,
+                    await self.reader.xread(streams, count=READ_COUNT, block=self.block_ms),
+                )
             finally:
                 self._blocked = False
-            self.reads += 1
+            if response:
+                FANOUT_READS.inc()
             for stream, entries in response or ():
                 self._dispatch(stream[prefix_length:], entries)
 

@@ -29,7 +29,7 @@ def _cookie(scope: Scope, name: str) -> str | None:
             except Exception:
                 return None
             if name in jar:
-                return jar[name].value
+                return str(jar[name].value)
     return None
 
 
@@ -67,7 +67,7 @@ class GuestCookieMiddleware:
 def _bearer(scope: Scope) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
+            scheme, _, token = bytes(value).decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
             return ""
@@ -75,7 +75,7 @@ def _bearer(scope: Scope) -> str | None:
     for part in query.split("&"):
         name, _, token = part.partition("=")
         if name == "api_key" and token:
-            return token
+            return str(token)
     return None
 
 

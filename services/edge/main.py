@@ -31,10 +31,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis: Redis[str] = Redis.from_url(
+        redis: Redis = Redis.from_url(
             settings.redis_url, decode_responses=True, health_check_interval=30
         )
-        reader: Redis[str] = Redis.from_url(
+        reader: Redis = Redis.from_url(
             settings.redis_url, decode_responses=True, single_connection_client=True
         )
         store = JobStore(

@@ -7,9 +7,9 @@ follow one set of rules for seq, the end of a job and cancel.
 import json
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 
 from contracts import log
@@ -29,7 +29,7 @@ from contracts.keys import GROUP, Keys
 from contracts.pools import ModelKind, PoolConfig, PoolsConfig
 from edge.errors import NotFound, job_not_found
 
-_INPUTS = {
+_INPUTS: dict[ModelKind, tuple[type[BaseModel], type[BaseModel]]] = {
     ModelKind.chat: (ChatInput, ChatParams),
     ModelKind.embeddings: (EmbeddingsInput, EmbeddingsParams),
 }
@@ -54,7 +54,7 @@ def _loads(raw: str | None) -> Any:
 class JobStore:
     def __init__(
         self,
-        redis: "Redis[str]",
+        redis: Redis,
         keys: Keys,
         pools: PoolsConfig,
         *,
@@ -136,7 +136,7 @@ class JobStore:
 
     async def owned_record(self, user: str, job_id: str) -> dict[str, str]:
         """The raw record of a job the user owns, or the same 404 as a missing job."""
-        record: dict[str, str] = await self.redis.hgetall(self.keys.job(job_id))
+        record = cast(dict[str, str], await self.redis.hgetall(self.keys.job(job_id)))
         if not record or record.get("owner") != user:
             raise job_not_found(job_id)
         return record
@@ -144,11 +144,16 @@ class JobStore:
     async def get(self, user: str, job_id: str) -> JobRecord:
         return to_record(await self.owned_record(user, job_id))
 
-    async def list(self, user: str, limit: int, cursor: float | None) -> tuple[list[JobRecord], str | None]:
+    async def list(
+        self, user: str, limit: int, cursor: float | None
+    ) -> tuple[list[JobRecord], str | None]:
         index = self.keys.user_jobs(user)
         upper: str = f"({cursor!r}" if cursor is not None else "+inf"
-        entries = await self.redis.zrevrangebyscore(
-            index, upper, "-inf", start=0, num=limit, withscores=True
+        entries = cast(
+            list[tuple[str, float]],
+            await self.redis.zrevrangebyscore(
+                index, upper, "-inf", start=0, num=limit, withscores=True
+            ),
         )
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id, _ in entries:

@@ -1,11 +1,11 @@
 """`relayline`: one command for every process.
 
-    relayline up                  Redis (embedded unless REDIS_URL), one edge, one worker per
-                                  default pool, the built UI: http://127.0.0.1:8000
-    relayline edge [--host --port]
-    relayline worker --pool NAME  one pool per process; start more to scale
-    relayline redis [--port]      an embedded redis-server with AOF, in the foreground
-    relayline pools               the configured pools
+relayline up                  Redis (embedded unless REDIS_URL), one edge, one worker per
+                              default pool, the built UI: http://127.0.0.1:8000
+relayline edge [--host --port]
+relayline worker --pool NAME  one pool per process; start more to scale
+relayline redis [--port]      an embedded redis-server with AOF, in the foreground
+relayline pools               the configured pools
 """
 
 import argparse
@@ -77,8 +77,9 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="relayline", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    root = argparse.ArgumentParser(
+        prog="relayline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = root.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="the whole stack on this machine")

@@ -83,21 +83,30 @@ def start_redis(
     port = port or free_port()
     args = [
         find_redis_server(),
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--dir", str(data_dir),
-        "--save", "",
-        "--appendonly", "yes" if appendonly else "no",
-        "--appendfsync", appendfsync,
-        "--maxmemory-policy", "noeviction",
-        "--logfile", str(log_file or data_dir / "redis.log"),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if appendonly else "no",
+        "--appendfsync",
+        appendfsync,
+        "--maxmemory-policy",
+        "noeviction",
+        "--logfile",
+        str(log_file or data_dir / "redis.log"),  # read on a failed start
     ]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log_path = log_file or data_dir / "redis.log"
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     server = RedisProcess(process, port, data_dir)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            error = process.stderr.read().decode() if process.stderr else ""
+            error = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
             raise RuntimeError(f"redis-server exited with {process.returncode}: {error}")
         if _answers(port):
             return server

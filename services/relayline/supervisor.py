@@ -50,9 +50,7 @@ def run_stack(host: str, port: int, state_dir: Path) -> int:
     pools = [pool for pool in load_pools(pools_file).pools.values() if pool.default]
 
     command = [sys.executable, "-m", "relayline.cli"]
-    processes = [
-        subprocess.Popen([*command, "edge", "--host", host, "--port", str(port)], env=env)
-    ]
+    processes = [subprocess.Popen([*command, "edge", "--host", host, "--port", str(port)], env=env)]
     for pool in pools:
         processes.append(subprocess.Popen([*command, "worker", "--pool", pool.name], env=env))
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 
 from faststream import FastStream
@@ -28,7 +29,7 @@ from worker.settings import Settings
 log = logging.getLogger("relayline.worker")
 
 
-async def ensure_group(redis: "Redis[str]", stream: str) -> None:
+async def ensure_group(redis: Redis, stream: str) -> None:
     try:
         await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
     except Exception as exc:
@@ -45,7 +46,7 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> FastS
     engine = (registry or default_registry()).create(pool)
     keys = Keys(settings.key_prefix)
     concurrency = settings.concurrency or pool.concurrency
-    redis: Redis[str] = Redis.from_url(settings.redis_url, decode_responses=True)
+    redis: Redis = Redis.from_url(settings.redis_url, decode_responses=True)
     runner = JobRunner(
         redis,
         keys,
@@ -62,7 +63,9 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> FastS
         consumer=settings.worker_id,
         polling_interval=settings.polling_interval_ms,
     )
-    subscriber = broker.subscriber(stream=stream, max_workers=concurrency, title=f"jobs:{pool.name}")
+    subscriber = broker.subscriber(
+        stream=stream, max_workers=concurrency, title=f"jobs:{pool.name}"
+    )
 
     @subscriber
     async def handle(body: JobEnvelope) -> None:
@@ -75,18 +78,26 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> FastS
     heartbeat: asyncio.Task[None] | None = None
 
     async def beat() -> None:
-        info = {"pool": pool.name, "engine": pool.engine, "model": pool.model,
-                "limits": json.dumps(engine.limits()), "pid": str(settings.worker_id)}
+        info: dict[str | bytes, str | bytes | int | float] = {
+            "pool": pool.name,
+            "engine": pool.engine,
+            "model": pool.model,
+            "limits": json.dumps(engine.limits()),
+            "pid": os.getpid(),
+        }
         while True:
             try:
                 now = time.time()
                 async with redis.pipeline(transaction=False) as pipe:
                     pipe.zadd(keys.workers(pool.name), {settings.worker_id: now})
                     pipe.zremrangebyscore(keys.workers(pool.name), "-inf", now - 3600)
-                    pipe.hset(keys.worker(settings.worker_id),
-                              mapping={**info, "running": len(runner.running), "seen": now})
-                    pipe.expire(keys.worker(settings.worker_id),
-                                int(settings.heartbeat_seconds * 5) + 1)
+                    pipe.hset(
+                        keys.worker(settings.worker_id),
+                        mapping={**info, "running": len(runner.running), "seen": now},  # type: ignore[dict-item]
+                    )
+                    pipe.expire(
+                        keys.worker(settings.worker_id), int(settings.heartbeat_seconds * 5) + 1
+                    )
                     await pipe.execute()
             except Exception as exc:
                 log.warning("heartbeat failed: %s", exc)
@@ -95,8 +106,13 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> FastS
     async def startup() -> None:
         await engine.load()
         await ensure_group(redis, keys.jobs(pool.name))
-        log.info("worker %s serving pool %s (%s engine, concurrency %d)",
-                 settings.worker_id, pool.name, pool.engine, concurrency)
+        log.info(
+            "worker %s serving pool %s (%s engine, concurrency %d)",
+            settings.worker_id,
+            pool.name,
+            pool.engine,
+            concurrency,
+        )
 
     async def after_startup() -> None:
         nonlocal heartbeat

@@ -1,9 +1,9 @@
 """The worker's error tree.
 
-    WorkerError
-     ├── EngineError      the model failed on this input: the job ends `failed` (engine_error)
-     ├── UnknownEngine    the pools file names an engine nobody registered (at start-up)
-     └── JobLost          the job record vanished or was fenced by a newer attempt mid-run
+WorkerError
+ ├── EngineError      the model failed on this input: the job ends `failed` (engine_error)
+ ├── UnknownEngine    the pools file names an engine nobody registered (at start-up)
+ └── JobLost          the job record vanished or was fenced by a newer attempt mid-run
 """
 
 

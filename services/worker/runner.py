@@ -72,7 +72,7 @@ def _json(value: Any) -> str:
 class JobRunner:
     def __init__(
         self,
-        redis: "Redis[str]",
+        redis: Redis,
         keys: Keys,
         engine: Engine,
         worker_id: str,
@@ -106,12 +106,18 @@ class JobRunner:
         try:
             if attempt > 1:
                 await events.append(
-                    JobReset(job_id=job_id, seq=1, ts=time.time(), attempt=attempt,
-                             reason="the previous attempt did not finish")
+                    JobReset(
+                        job_id=job_id,
+                        seq=1,
+                        ts=time.time(),
+                        attempt=attempt,
+                        reason="the previous attempt did not finish",
+                    )
                 )
             await events.append(
-                JobStart(job_id=job_id, seq=1, ts=time.time(), attempt=attempt,
-                         worker=self.worker_id)
+                JobStart(
+                    job_id=job_id, seq=1, ts=time.time(), attempt=attempt, worker=self.worker_id
+                )
             )
             context = JobContext(job_id, envelope.input, envelope.params, attempt)
             end = await self._drive(context, events)
@@ -132,7 +138,9 @@ class JobRunner:
             if buffer:
                 delta = "".join(buffer)
                 buffer.clear()
-                await events.append(TextDelta(job_id=context.id, seq=1, ts=time.time(), delta=delta))
+                await events.append(
+                    TextDelta(job_id=context.id, seq=1, ts=time.time(), delta=delta)
+                )
             flushed_at = loop.time()
 
         try:
@@ -162,8 +170,13 @@ class JobRunner:
                 elif isinstance(item, Progress):
                     await flush()
                     await events.append(
-                        ProgressEvent(job_id=context.id, seq=1, ts=time.time(),
-                                      done=item.done, total=item.total)
+                        ProgressEvent(
+                            job_id=context.id,
+                            seq=1,
+                            ts=time.time(),
+                            done=item.done,
+                            total=item.total,
+                        )
                     )
                 elif isinstance(item, Result):
                     result = item
@@ -188,11 +201,22 @@ class JobRunner:
         await queue.put(_END)
 
     def _end(
-        self, context: JobContext, status: JobStatus, output: Any = None,
-        usage: Usage | None = None, error: ErrorDetail | None = None,
+        self,
+        context: JobContext,
+        status: JobStatus,
+        output: Any = None,
+        usage: Usage | None = None,
+        error: ErrorDetail | None = None,
     ) -> JobEnd:
-        return JobEnd(job_id=context.id, seq=1, ts=time.time(), status=status,
-                      output=output, usage=usage, error=error)
+        return JobEnd(
+            job_id=context.id,
+            seq=1,
+            ts=time.time(),
+            status=status,
+            output=output,
+            usage=usage,
+            error=error,
+        )
 
     def _failed(self, context: JobContext, exc: BaseException) -> JobEnd:
         if isinstance(exc, EngineError):

@@ -3,7 +3,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query
 
 from contracts.errors import ErrorBody, ErrorCode
-from contracts.jobs import MAX_IDEMPOTENCY_KEY, JobAccepted, JobList, JobRecord, JobRequest, JobStatus
+from contracts.jobs import (
+    MAX_IDEMPOTENCY_KEY,
+    JobAccepted,
+    JobList,
+    JobRecord,
+    JobRequest,
+    JobStatus,
+)
 from edge.deps import CurrentUser, StateDep
 from edge.errors import BadRequest, Unprocessable
 from edge.metrics import JOBS_SUBMITTED
@@ -38,9 +45,7 @@ async def create_job(
 ) -> JobAccepted:
     """Submit a job. `202` means it is in Redis; follow it at `/v1/jobs/{id}/events`."""
     if idempotency_key and request.idempotency_key and idempotency_key != request.idempotency_key:
-        raise BadRequest(
-            ErrorCode.invalid_request, "the Idempotency-Key header and field disagree"
-        )
+        raise BadRequest(ErrorCode.invalid_request, "the Idempotency-Key header and field disagree")
     if idempotency_key:
         request = request.model_copy(update={"idempotency_key": idempotency_key})
     return await submit_job(state, user, request)

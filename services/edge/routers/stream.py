@@ -23,10 +23,10 @@ from contracts.wire import (
     ClientMessageAdapter,
     Ping,
     Pong,
-    Subscribe,
-    Subscribed,
     Submit,
     Submitted,
+    Subscribe,
+    Subscribed,
     Unsubscribe,
     Unsubscribed,
     WireError,
@@ -155,7 +155,9 @@ class _Connection:
                 EVENTS_SENT.labels("ws").inc()
             await self.websocket.send_text(data)
 
-    async def _reply(self, message: Pong | Subscribed | Unsubscribed | Submitted | WireError) -> None:
+    async def _reply(
+        self, message: Pong | Subscribed | Unsubscribed | Submitted | WireError
+    ) -> None:
         await self.outbox.send_control(message.model_dump_json())
 
     async def _handle(self, text: str) -> None:
@@ -185,7 +187,9 @@ class _Connection:
             await self._reply(Unsubscribed(job_id=message.job_id, ref=message.ref))
         elif isinstance(message, Submit):
             accepted = await submit_job(self.state, self.user, message.request)
-            await self._reply(Submitted(job_id=accepted.id, status=accepted.status, ref=message.ref))
+            await self._reply(
+                Submitted(job_id=accepted.id, status=accepted.status, ref=message.ref)
+            )
             if message.subscribe:
                 await self._subscribe(accepted.id, 0, None)
         elif isinstance(message, Cancel):
@@ -215,12 +219,14 @@ def _parse(text: str) -> ClientMessage:
     if kind not in CLIENT_MESSAGE_TYPES:
         expected = ", ".join(CLIENT_MESSAGE_TYPES)
         raise _BadMessage(
-            ErrorCode.unknown_message_type, f"unknown type {kind!r}; expected one of {expected}", ref
+            ErrorCode.unknown_message_type,
+            f"unknown type {kind!r}; expected one of {expected}",
+            ref,
         )
     try:
         return ClientMessageAdapter.validate_python(raw)
     except ValidationError as exc:
-        code, message = describe_validation_error(list(exc.errors()))
+        code, message = describe_validation_error([dict(error) for error in exc.errors()])
         raise _BadMessage(code, message, ref) from None
 
 

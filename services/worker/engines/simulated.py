@@ -10,10 +10,30 @@ from contracts.events import Usage
 from contracts.pools import ModelKind, PoolConfig
 from worker.engines.base import Emit, JobContext, Result, Text
 
-_WORDS = (
-    "relay line stream event worker edge token job queue seq resume fan out redis "
-    "group model pool cancel reset progress result usage"
-).split()
+_WORDS = [
+    "relay",
+    "line",
+    "stream",
+    "event",
+    "worker",
+    "edge",
+    "token",
+    "job",
+    "queue",
+    "seq",
+    "resume",
+    "fan",
+    "out",
+    "redis",
+    "group",
+    "model",
+    "pool",
+    "cancel",
+    "reset",
+    "progress",
+    "result",
+    "usage",
+]
 
 
 class SimulatedEngine:

@@ -1,0 +1,59 @@
+# Relayline. `make run` and `make test` install whatever is missing, then do their job.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMPS := .stamps
+WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/package.json -type f 2>/dev/null)
+
+.PHONY: run test lint bench chaos deps contracts clean test-python test-web
+
+run: $(STAMPS)/python web/dist/index.html  ## the whole stack at http://127.0.0.1:8000
+	$(VENV)/bin/relayline up
+
+test: $(STAMPS)/system-test $(STAMPS)/python web/dist/index.html  ## every suite
+	npm --prefix web test
+	$(PY) -m pytest
+
+test-python: $(STAMPS)/system-test $(STAMPS)/python web/dist/index.html
+	$(PY) -m pytest
+
+test-web: $(STAMPS)/web
+	npm --prefix web test
+
+chaos: $(STAMPS)/system-test $(STAMPS)/python  ## the chaos suite, with a longer soak
+	RELAYLINE_SOAK_SECONDS=$${RELAYLINE_SOAK_SECONDS:-900} $(PY) -m pytest tests/chaos
+
+lint: $(STAMPS)/python $(STAMPS)/web  ## ruff, mypy --strict, TypeScript
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	npm --prefix web run typecheck
+
+bench: $(STAMPS)/system-test $(STAMPS)/python  ## benchmarks; writes docs/benchmarks.md
+	$(PY) -m tests.bench
+
+contracts: $(STAMPS)/python $(STAMPS)/web  ## regenerate JSON Schema and TypeScript types
+	$(PY) -m contracts.generate
+
+deps: $(STAMPS)/system-test $(STAMPS)/python $(STAMPS)/web
+
+$(STAMPS)/system-test: infra/scripts/install-system.sh
+	bash infra/scripts/install-system.sh redis chromium
+	@mkdir -p $(STAMPS) && touch $@
+
+# torch first, pinned: the CPU build; anything else would pull the multi-GB CUDA build.
+$(STAMPS)/python: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[models,dev]'
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/web: web/package.json web/package-lock.json
+	npm --prefix web ci --no-audit --no-fund
+	@mkdir -p $(STAMPS) && touch $@
+
+web/dist/index.html: $(STAMPS)/web $(WEB_SOURCES)
+	npm --prefix web run build
+
+clean:
+	rm -rf $(STAMPS) web/dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,132 @@
+"""The job path end to end: HTTP submit, worker, event log, WebSocket and SSE delivery."""
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from tests.support.client import (
+    assert_complete,
+    get_job,
+    sse_follow,
+    submit,
+    ws_connect,
+    ws_events_until_end,
+    ws_follow,
+)
+from tests.support.stack import Stack, auth
+from tests.support.wait import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+async def test_submit_then_events_over_ws_and_sse(stack: Stack) -> None:
+    edge = stack.edge()
+    stack.worker("sim")
+    job_id = submit(edge, params={"max_tokens": 12})
+
+    ws_events = await ws_follow(edge, job_id)
+    assert_complete(ws_events)
+    types = [event["type"] for event in ws_events]
+    assert types[:2] == ["job-queued", "job-start"]
+    assert "text-delta" in types
+    end = ws_events[-1]
+    assert end["status"] == "succeeded"
+    text = "".join(event["delta"] for event in ws_events if event["type"] == "text-delta")
+    assert text == end["output"]["text"] and len(text.split()) == 12
+    assert end["usage"]["completion_tokens"] == 12
+
+    sse_events = await asyncio.to_thread(sse_follow, edge, job_id)
+    assert sse_events == ws_events
+
+    record = get_job(edge, job_id)
+    assert record["status"] == "succeeded" and record["last_seq"] == end["seq"]
+    listed = httpx.get(f"{edge.url}/v1/jobs", headers=auth(), timeout=10).json()
+    assert [job["id"] for job in listed["data"]] == [job_id]
+
+
+async def test_two_edges_deliver_identical_sequences(stack: Stack) -> None:
+    first, second = stack.edge(), stack.edge()
+    stack.worker("slow")
+    job_id = submit(first, model="slow", params={"max_tokens": 30})
+    # Both follow the job live, each through its own edge process.
+    from_first, from_second = await asyncio.gather(
+        ws_follow(first, job_id), ws_follow(second, job_id)
+    )
+    assert_complete(from_first)
+    assert from_first == from_second
+
+
+async def test_resume_after_disconnect_gets_exactly_the_rest(stack: Stack) -> None:
+    edge = stack.edge()
+    stack.worker("slow")
+    job_id = submit(edge, model="slow", params={"max_tokens": 40})
+    async with ws_connect(edge) as connection:
+        await connection.send(json.dumps({"type": "subscribe", "job_id": job_id}))
+        head = await ws_events_until_end(connection, job_id, limit=5)
+    k = head[-1]["seq"]
+    assert k == 5
+
+    rest = await ws_follow(edge, job_id, after=k)
+    assert_complete(rest, after=k)
+    full = await ws_follow(edge, job_id)
+    assert head + rest == full
+
+    by_header = await asyncio.to_thread(sse_follow, edge, job_id, None, k)
+    by_query = await asyncio.to_thread(sse_follow, edge, job_id, k)
+    assert by_header == by_query == rest
+
+
+async def test_jobs_queued_before_any_worker_run_when_one_starts(stack: Stack) -> None:
+    edge = stack.edge()
+    job_ids = [submit(edge, params={"max_tokens": 3}) for _ in range(3)]
+    assert all(get_job(edge, job_id)["status"] == "queued" for job_id in job_ids)
+    stack.worker("sim")
+    for job_id in job_ids:
+        events = await ws_follow(edge, job_id)
+        assert_complete(events)
+        assert events[-1]["status"] == "succeeded"
+
+
+async def test_cancel_stops_a_running_job_within_one_step(stack: Stack) -> None:
+    edge = stack.edge()
+    stack.worker("slow", env={"WORKER_COALESCE_MS": "0"})
+    job_id = submit(edge, model="slow", params={"max_tokens": 400})
+    async with ws_connect(edge) as connection:
+        await connection.send(json.dumps({"type": "subscribe", "job_id": job_id}))
+        head = await ws_events_until_end(connection, job_id, limit=6)
+        assert head[-1]["type"] == "text-delta"
+        response = httpx.post(f"{edge.url}/v1/jobs/{job_id}/cancel", headers=auth(), timeout=10)
+        assert response.status_code == 202
+        tokens_when_cancelled = sum(1 for event in head if event["type"] == "text-delta")
+        rest = await ws_events_until_end(connection, job_id)
+    events = head + rest
+    assert_complete(events)
+    assert events[-1]["status"] == "cancelled"
+    tokens = sum(1 for event in events if event["type"] == "text-delta")
+    # The cancel lands while at most one more token is being produced (plus those already in
+    # flight to this client when the request was sent): far fewer than the 400 asked for.
+    assert tokens <= tokens_when_cancelled + 3
+    assert get_job(edge, job_id)["status"] == "cancelled"
+
+
+async def test_cancel_of_a_queued_job_ends_it_at_once(stack: Stack) -> None:
+    edge = stack.edge()
+    job_id = submit(edge)
+    response = httpx.post(f"{edge.url}/v1/jobs/{job_id}/cancel", headers=auth(), timeout=10)
+    assert response.status_code == 202 and response.json()["status"] == "cancelled"
+    events = await ws_follow(edge, job_id)
+    assert [event["type"] for event in events] == ["job-queued", "job-end"]
+    # A worker that starts later does not run it.
+    worker = stack.worker("sim")
+    client = stack.redis()
+    wait_for(
+        lambda: (
+            not client.xpending(stack.keys.jobs("sim"), "workers")["pending"]
+            and client.xinfo_groups(stack.keys.jobs("sim"))[0]["last-delivered-id"] != "0-0"
+        ),
+        what="the cancelled job to be read and dropped",
+    )
+    assert get_job(edge, job_id)["status"] == "cancelled"
+    assert worker.alive()
