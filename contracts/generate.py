@@ -168,9 +168,8 @@ def _content(path: Path) -> bytes | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m contracts.generate", description=__doc__)
     parser.add_argument("--check", action="store_true", help="exit 1 if any file is stale")
-    arguments = parser.parse_args(argv)
     try:
-        if not arguments.check:
+        if not parser.parse_args(argv).check:
             generate(SCHEMA_FOLDER, TYPESCRIPT_FOLDER)
             return 0
         stale = stale_files()
@@ -178,9 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     for path in stale:
-        print(f"stale: {path}", file=sys.stderr)
-    if stale:
-        print("run `python -m contracts.generate` and commit the result", file=sys.stderr)
+        print(f"stale: {path} (run python -m contracts.generate)", file=sys.stderr)
     return 1 if stale else 0
 
 

@@ -73,7 +73,9 @@ def cmd_pools(_: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     from relayline.supervisor import run_stack
 
-    return run_stack(host=args.host, port=args.port, state_dir=Path(args.state_dir))
+    return run_stack(
+        host=args.host, port=args.port, state_dir=Path(args.state_dir), redis_port=args.redis_port
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -86,6 +88,9 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8000)
     up.add_argument("--state-dir", default=os.environ.get("RELAYLINE_STATE_DIR", ".state"))
+    up.add_argument(
+        "--redis-port", type=int, help="embedded Redis port (default 6379, or a free one)"
+    )
     up.set_defaults(run=cmd_up)
 
     edge = commands.add_parser("edge", help="one edge process (HTTP, WebSocket, SSE)")

@@ -34,15 +34,22 @@ def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]], timeout: flo
     return False
 
 
-def run_stack(host: str, port: int, state_dir: Path) -> int:
+LOCAL_API_KEY = "local-dev-key"
+"""The API key `relayline up` accepts when none are configured and it listens on loopback."""
+
+
+def run_stack(host: str, port: int, state_dir: Path, redis_port: int | None = None) -> int:
     env = dict(os.environ)
     redis: RedisProcess | None = None
     if not env.get("REDIS_URL"):
-        redis_port = 6379 if _port_free(6379) else free_port()
+        redis_port = redis_port or (6379 if _port_free(6379) else free_port())
         redis = start_redis(state_dir / "redis", redis_port)
         env["REDIS_URL"] = redis.url
         print(f"relayline: embedded Redis at {redis.url}, data in {state_dir / 'redis'}")
     env.setdefault("EDGE_GUEST_MODE", "true")
+    if not env.get("EDGE_API_KEYS") and host in ("127.0.0.1", "localhost", "::1"):
+        env["EDGE_API_KEYS"] = f"{LOCAL_API_KEY}:local"
+        print(f"relayline: API key for scripts and curl: {LOCAL_API_KEY} (loopback only)")
     web_dist = Path("web/dist")
     if web_dist.is_dir():
         env.setdefault("EDGE_WEB_DIST", str(web_dist.resolve()))

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
-from relayline.redis_server import free_port
 
 from contracts.keys import Keys
+from relayline.redis_server import free_port
 from tests.support.wait import wait_for
 
 POOLS_FILE = Path(__file__).with_name("pools.toml")
