@@ -40,8 +40,10 @@ def _services() -> dict[str, dict[str, Any]]:
     return services
 
 
-_VARIABLE = re.compile(r"\$\$|\$\{(?P<braced>[A-Za-z_]\w*)(?P<op>:?[-?])?(?P<arg>[^}]*)\}"
-                       r"|\$(?P<bare>[A-Za-z_]\w*)")
+_VARIABLE = re.compile(
+    r"\$\$|\$\{(?P<braced>[A-Za-z_]\w*)(?P<op>:?[-?])?(?P<arg>[^}]*)\}"
+    r"|\$(?P<bare>[A-Za-z_]\w*)"
+)
 
 
 def _substitute(text: str, env: Mapping[str, str]) -> str:
@@ -95,8 +97,9 @@ class Dockerfile:
     stages: int = 0
     commands: list[tuple[str, list[str]]] = field(default_factory=list)
 
-    def argv(self, *, entrypoint: list[str] | None = None, cmd: list[str] | None = None
-             ) -> list[str]:
+    def argv(
+        self, *, entrypoint: list[str] | None = None, cmd: list[str] | None = None
+    ) -> list[str]:
         """What a container runs, by Docker's rules: a compose `entrypoint` resets CMD."""
         if entrypoint is not None:
             return entrypoint + (cmd or [])
@@ -347,8 +350,7 @@ def test_every_service_runs_a_real_entry_point() -> None:
         if args.command == "worker":
             assert args.pool, f"{name} runs a worker without --pool"
             assert args.pool in pools, (
-                f"{name} serves pool {args.pool!r}, not in contracts/pools.toml "
-                f"({sorted(pools)})"
+                f"{name} serves pool {args.pool!r}, not in contracts/pools.toml ({sorted(pools)})"
             )
         if _is_worker(name, service):
             assert args.command == "worker", f"{name} runs `relayline {args.command}`"
