@@ -22,11 +22,15 @@ class ErrorCode(StrEnum):
     unknown_message_type = "unknown_message_type"
     rate_limited = "rate_limited"
     slow_consumer = "slow_consumer"
+    context_length_exceeded = "context_length_exceeded"
     # ours or the model's (5xx, or a failed job)
     redis_unavailable = "redis_unavailable"
     internal_error = "internal_error"
     engine_error = "engine_error"
     worker_lost = "worker_lost"
+    upstream_error = "upstream_error"
+    upstream_timeout = "upstream_timeout"
+    upstream_unavailable = "upstream_unavailable"
 
 
 class ErrorDetail(BaseModel):

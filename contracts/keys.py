@@ -42,6 +42,10 @@ class Keys:
         """Sorted set: worker ids of a pool scored by their last heartbeat (unix seconds)."""
         return f"{self.prefix}workers:{pool}"
 
+    def model_limits(self, pool: str) -> str:
+        """String: the `ModelLimits` JSON the pool's workers publish."""
+        return f"{self.prefix}limits:{pool}"
+
     def worker(self, worker_id: str) -> str:
         """Hash: what one worker announced about itself (pool, model, limits)."""
         return f"{self.prefix}worker:{worker_id}"

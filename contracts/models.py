@@ -25,3 +25,14 @@ class ModelList(BaseModel):
 
     object: Literal["list"] = "list"
     data: list[ModelInfo]
+
+
+class ModelLimits(BaseModel):
+    """What the workers of a pool publish about their model, so edges can check requests
+    before they queue them: the context length and, for chat models, the tokenizer (the
+    `tokenizers` JSON) with the chat template's overhead in tokens."""
+
+    max_context: int
+    tokenizer: str | None = None
+    overhead_fixed: int = 0
+    overhead_per_message: int = 0

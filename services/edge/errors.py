@@ -69,6 +69,33 @@ def error_response(status: int, code: str, message: str, **headers: str) -> JSON
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers or None)
 
 
+OPENAI_PATHS = ("/v1/chat/completions", "/v1/embeddings")
+_OPENAI_CODES: dict[str, str] = {ErrorCode.unknown_model: "model_not_found"}
+
+
+def openai_error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """OpenAI's error shape: `{"error": {"message", "type", "param", "code"}}`."""
+    kind = (
+        "authentication_error"
+        if status == 401
+        else "server_error"
+        if status >= 500
+        else "invalid_request_error"
+    )
+    error = {"message": message, "type": kind, "param": None, "code": _OPENAI_CODES.get(code, code)}
+    return JSONResponse({"error": error}, status, headers)
+
+
+def _respond(
+    request: Request, status: int, code: str, message: str, **headers: str
+) -> JSONResponse:
+    if request.url.path in OPENAI_PATHS:
+        return openai_error(400 if status == 422 else status, code, message, headers or None)
+    return error_response(status, code, message, **headers)
+
+
 def describe_validation_error(errors: list[dict[str, Any]]) -> tuple[str, str]:
     """The code and a one-line message for pydantic's errors, naming the first field."""
     if any(error.get("type") == "json_invalid" for error in errors):
@@ -85,22 +112,23 @@ _HTTP_CODES = {404: ErrorCode.not_found, 405: ErrorCode.method_not_allowed}
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _respond(request, exc.status, exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         code, message = describe_validation_error([dict(error) for error in exc.errors()])
-        return error_response(400 if code == ErrorCode.invalid_json else 422, code, message)
+        return _respond(request, 400 if code == ErrorCode.invalid_json else 422, code, message)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, ErrorCode.invalid_request)
-        return error_response(exc.status_code, code, str(exc.detail))
+        return _respond(request, exc.status_code, code, str(exc.detail))
 
-    async def redis_down(_: Request, exc: Exception) -> JSONResponse:
+    async def redis_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("redis unavailable: %s", exc)
-        return error_response(
+        return _respond(
+            request,
             503,
             ErrorCode.redis_unavailable,
             "the job store is unreachable; retry shortly",
@@ -111,6 +139,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RedisTimeoutError, redis_down)
 
     @app.exception_handler(Exception)
-    async def internal(_: Request, exc: Exception) -> JSONResponse:
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return error_response(500, ErrorCode.internal_error, "internal error; it has been logged")
+        return _respond(
+            request, 500, ErrorCode.internal_error, "internal error; it has been logged"
+        )

@@ -15,7 +15,7 @@ from edge.errors import install_error_handlers
 from edge.fanout import Hub
 from edge.identity import GuestCookieMiddleware
 from edge.limits import BodyLimitMiddleware
-from edge.routers import health, jobs, models, stream
+from edge.routers import health, jobs, models, openai, stream
 from edge.settings import Settings
 from edge.store import JobStore
 from edge.web import mount_spa
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.guest_mode:
         app.add_middleware(GuestCookieMiddleware)
-    for module in (health, models, jobs, stream):
+    for module in (health, models, jobs, stream, openai):
         app.include_router(module.router)
     mount_spa(app, settings.web_dist)
     return app

@@ -27,6 +27,7 @@ from contracts.jobs import (
 )
 from contracts.keys import GROUP, Keys
 from contracts.pools import ModelKind, PoolConfig, PoolsConfig
+from edge.context import ContextChecker
 from edge.errors import NotFound, job_not_found
 
 _INPUTS: dict[ModelKind, tuple[type[BaseModel], type[BaseModel]]] = {
@@ -66,6 +67,7 @@ class JobStore:
         self.pools = pools
         self.retention_seconds = retention_seconds
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
+        self.context = ContextChecker(redis, keys)
         self._submit = redis.register_script(log.SUBMIT)
         self._cancel = redis.register_script(log.CANCEL)
 
@@ -86,27 +88,32 @@ class JobStore:
             raise NotFound(ErrorCode.unknown_model, f"no model {model!r}; known models: {known}")
         return pool
 
-    def validate(self, request: JobRequest) -> PoolConfig:
+    async def validate(self, request: JobRequest) -> PoolConfig:
+        """The request's pool, once its input and params fit the pool's kind and model."""
         pool = self.pool_for(request.model)
         input_model, params_model = _INPUTS[pool.kind]
+        parsed = []
         for name, model, value in (
             ("input", input_model, request.input),
             ("params", params_model, request.params),
         ):
             try:
-                model.model_validate(value)
+                parsed.append(model.model_validate(value))
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(part) for part in (name, *first["loc"]))
                 raise InvalidInput(
                     f"{where}: {first['msg']} (model {pool.name!r} is a {pool.kind} model)"
                 ) from exc
+        chat, params = parsed
+        if isinstance(chat, ChatInput) and isinstance(params, ChatParams):
+            await self.context.check_chat(pool.name, chat, params)
         return pool
 
     async def submit(self, user: str, request: JobRequest) -> tuple[str, bool]:
         """Write the job and queue it. Returns its id and whether it was new (an
         idempotency key seen before returns the earlier job)."""
-        pool = self.validate(request)
+        pool = await self.validate(request)
         job_id = uuid.uuid4().hex
         now = time.time()
         envelope = JobEnvelope(

@@ -8,7 +8,6 @@ worker and its model's limits to the edges.
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import time
@@ -20,6 +19,7 @@ from redis.asyncio import Redis
 
 from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
+from contracts.models import ModelLimits
 from contracts.pools import load_pools
 from worker.engines.registry import Registry, default_registry
 from worker.errors import JobLost
@@ -76,13 +76,14 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> FastS
             raise NackMessage() from exc
 
     heartbeat: asyncio.Task[None] | None = None
+    limits = ModelLimits(max_context=0)
 
-    async def beat() -> None:
+    async def beat(limits: ModelLimits) -> None:
         info: dict[str | bytes, str | bytes | int | float] = {
             "pool": pool.name,
             "engine": pool.engine,
             "model": pool.model,
-            "limits": json.dumps(engine.limits()),
+            "max_context": limits.max_context,
             "pid": os.getpid(),
         }
         while True:
@@ -104,8 +105,11 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> FastS
             await asyncio.sleep(settings.heartbeat_seconds)
 
     async def startup() -> None:
+        nonlocal limits
         await engine.load()
         await ensure_group(redis, keys.jobs(pool.name))
+        limits = engine.limits()
+        await redis.set(keys.model_limits(pool.name), limits.model_dump_json())
         log.info(
             "worker %s serving pool %s (%s engine, concurrency %d)",
             settings.worker_id,
@@ -116,7 +120,7 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> FastS
 
     async def after_startup() -> None:
         nonlocal heartbeat
-        heartbeat = asyncio.create_task(beat())
+        heartbeat = asyncio.create_task(beat(limits))
 
     async def shutdown() -> None:
         if heartbeat:

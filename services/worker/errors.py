@@ -12,7 +12,11 @@ class WorkerError(Exception):
 
 
 class EngineError(WorkerError):
-    code = "engine_error"
+    """A failure the caller should see: the job ends `failed` with `code` and the message."""
+
+    def __init__(self, message: str, code: str = "engine_error") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class UnknownEngine(WorkerError):

@@ -219,10 +219,11 @@ class JobRunner:
         )
 
     def _failed(self, context: JobContext, exc: BaseException) -> JobEnd:
+        code: str = ErrorCode.engine_error
         if isinstance(exc, EngineError):
-            message = str(exc)
+            message, code = str(exc), exc.code
         else:
             log.error("engine failed on job %s", context.id, exc_info=exc)
             message = f"the model failed: {type(exc).__name__}: {exc}"[:500]
-        error = ErrorDetail(code=ErrorCode.engine_error, message=message)
+        error = ErrorDetail(code=code, message=message)
         return self._end(context, JobStatus.failed, error=error)

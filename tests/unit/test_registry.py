@@ -12,7 +12,7 @@ def pool(engine: str) -> PoolConfig:
 
 def test_builtin_engines_are_registered_and_built_lazily() -> None:
     registry = default_registry()
-    assert registry.names() == ["embeddings", "simulated"]
+    assert registry.names() == ["embeddings", "openai", "simulated", "transformers"]
     assert isinstance(registry.create(pool("simulated")), SimulatedEngine)
 
 
@@ -23,6 +23,6 @@ def test_a_name_registered_twice_is_refused() -> None:
 
 
 def test_an_unknown_engine_names_the_known_ones() -> None:
-    with pytest.raises(UnknownEngine, match="known: embeddings, simulated"):
+    with pytest.raises(UnknownEngine, match="known: embeddings, openai, simulated, transformers"):
         default_registry().create(pool("nope"))
     assert Registry().names() == []

@@ -34,6 +34,7 @@ from contracts.wire import (
 from edge.deps import CurrentUser, EdgeState, StateDep
 from edge.errors import ApiError, BadRequest, describe_validation_error
 from edge.fanout import Outbox, is_end
+from edge.follow import IDLE, follow
 from edge.identity import resolve_user
 from edge.metrics import CLIENTS, EVENTS_SENT, SLOW_CLIENTS
 from edge.routers.jobs import submit_job
@@ -70,30 +71,18 @@ async def job_events(
 
 
 async def _sse(state: EdgeState, job_id: str, after: int) -> AsyncIterator[str]:
-    hub, keepalive = state.hub, state.settings.sse_keepalive_seconds
-    outbox = Outbox(state.settings.client_queue_size, on_overflow=SLOW_CLIENTS.inc)
-    catch_up = asyncio.create_task(hub.subscribe(outbox, job_id, after))
     CLIENTS.labels("sse").inc()
-    last = after
     try:
         yield "retry: 1000\n\n"
-        while not outbox.overflowed:
-            try:
-                _, seq, data = await asyncio.wait_for(outbox.queue.get(), keepalive)
-            except TimeoutError:
+        keepalive = state.settings.sse_keepalive_seconds
+        async for seq, data in follow(state, job_id, after, idle_seconds=keepalive):
+            if (seq, data) == IDLE:
                 yield ": keepalive\n\n"
                 continue
-            if seq <= last:
-                continue
-            last = seq
             EVENTS_SENT.labels("sse").inc()
             yield f"id: {seq}\ndata: {data}\n\n"
-            if is_end(data):
-                return
     finally:
         CLIENTS.labels("sse").dec()
-        catch_up.cancel()
-        hub.drop(outbox)
 
 
 class _Connection:

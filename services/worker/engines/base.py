@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from contracts.events import Usage
+from contracts.models import ModelLimits
 from contracts.pools import ModelKind, PoolConfig
 
 
@@ -48,8 +49,8 @@ class Engine(Protocol):
     async def load(self) -> None:
         """Load the model; called once before the first job."""
 
-    def limits(self) -> dict[str, int]:
-        """What clients must respect (e.g. `max_context`), announced in heartbeats."""
+    def limits(self) -> ModelLimits:
+        """What requests must respect (the context, the tokenizer), published for edges."""
 
     def stream(self, job: JobContext) -> AsyncIterator[Emit]:
         """Run one job."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.events import Usage
+from contracts.models import ModelLimits
 from contracts.pools import ModelKind, PoolConfig
 from worker.engines.base import Emit, JobContext, Progress, Result
 from worker.errors import EngineError
@@ -49,12 +50,9 @@ class EmbeddingsEngine:
         path = resolve_model_dir(self.model_name)
         self._model = await asyncio.to_thread(_load, path)
 
-    def limits(self) -> dict[str, int]:
-        assert self._model is not None
-        return {
-            "max_context": int(self._model.get_max_seq_length() or 0),
-            "dimensions": int(self._model.get_sentence_embedding_dimension() or 0),
-        }
+    def limits(self) -> ModelLimits:
+        # Longer texts are truncated to the context by sentence-transformers, not refused.
+        return ModelLimits(max_context=int(self._model.get_max_seq_length() or 0))
 
     async def stream(self, job: JobContext) -> AsyncIterator[Emit]:
         model = self._model

@@ -10,7 +10,9 @@ from worker.errors import UnknownEngine
 
 _BUILTIN = {
     "embeddings": "worker.engines.embeddings:EmbeddingsEngine",
+    "openai": "worker.engines.openai_relay:OpenAIEngine",
     "simulated": "worker.engines.simulated:SimulatedEngine",
+    "transformers": "worker.engines.huggingface:HuggingFaceEngine",
 }
 
 

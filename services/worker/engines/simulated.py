@@ -7,6 +7,7 @@ import random
 from collections.abc import AsyncIterator
 
 from contracts.events import Usage
+from contracts.models import ModelLimits
 from contracts.pools import ModelKind, PoolConfig
 from worker.engines.base import Emit, JobContext, Result, Text
 
@@ -49,8 +50,8 @@ class SimulatedEngine:
     async def load(self) -> None:
         return None
 
-    def limits(self) -> dict[str, int]:
-        return {"max_context": self.max_context}
+    def limits(self) -> ModelLimits:
+        return ModelLimits(max_context=self.max_context)
 
     async def stream(self, job: JobContext) -> AsyncIterator[Emit]:
         tokens = int(job.params.get("max_tokens") or self.default_tokens)

@@ -16,10 +16,14 @@ export type ErrorCode =
   | "unknown_message_type"
   | "rate_limited"
   | "slow_consumer"
+  | "context_length_exceeded"
   | "redis_unavailable"
   | "internal_error"
   | "engine_error"
-  | "worker_lost";
+  | "worker_lost"
+  | "upstream_error"
+  | "upstream_timeout"
+  | "upstream_unavailable";
 
 /**
  * What every 4xx and 5xx response carries.

@@ -1,0 +1,39 @@
+"""Following one job's events from inside the edge: SSE and the OpenAI routes read the log
+through the process's fan-out hub like any other client."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from edge.deps import EdgeState
+from edge.fanout import Outbox, is_end
+from edge.metrics import SLOW_CLIENTS
+
+IDLE = (0, "")
+"""Yielded when nothing arrived for `idle_seconds`: a chance to send a keepalive."""
+
+
+async def follow(
+    state: EdgeState, job_id: str, after: int = 0, idle_seconds: float | None = None
+) -> AsyncIterator[tuple[int, str]]:
+    """(seq, event JSON) of every event after `after`, ending with `job-end`; ends early if
+    the consumer falls a whole queue behind."""
+    hub = state.hub
+    outbox = Outbox(state.settings.client_queue_size, on_overflow=SLOW_CLIENTS.inc)
+    catch_up = asyncio.create_task(hub.subscribe(outbox, job_id, after))
+    last = after
+    try:
+        while not outbox.overflowed:
+            try:
+                _, seq, data = await asyncio.wait_for(outbox.queue.get(), idle_seconds)
+            except TimeoutError:
+                yield IDLE
+                continue
+            if seq <= last:
+                continue
+            last = seq
+            yield seq, data
+            if is_end(data):
+                return
+    finally:
+        catch_up.cancel()
+        hub.drop(outbox)

@@ -1,0 +1,207 @@
+"""OpenAI-compatible routes: any OpenAI client works with `base_url` pointed at the edge.
+
+A request here is an ordinary job (an id, an event log, an owner; it can be cancelled at
+`/v1/jobs/{id}/cancel`): the answer's `id` is `chatcmpl-<job id>` and the header
+`X-Relayline-Job-Id` names the job. Errors on these routes use OpenAI's shape.
+"""
+
+import array
+import base64
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from contracts.errors import ErrorCode
+from contracts.jobs import JobRequest
+from contracts.openai import ChatCompletionRequest, EmbeddingsRequest
+from contracts.pools import ModelKind
+from edge.deps import CurrentUser, EdgeState, StateDep
+from edge.errors import BadRequest, openai_error
+from edge.follow import IDLE, follow
+from edge.routers.jobs import submit_job
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+_FAILED_STATUS = {
+    ErrorCode.context_length_exceeded: 400,
+    ErrorCode.upstream_error: 502,
+    ErrorCode.upstream_unavailable: 502,
+    ErrorCode.upstream_timeout: 504,
+}
+
+
+async def _submit(state: EdgeState, user: str, request: JobRequest, kind: ModelKind) -> str:
+    pool = state.store.pool_for(request.model)
+    if pool.kind != kind:
+        route = "/v1/chat/completions" if pool.kind == ModelKind.chat else "/v1/embeddings"
+        raise BadRequest(
+            ErrorCode.invalid_request, f"{pool.name!r} is a {pool.kind} model: use {route}"
+        )
+    return (await submit_job(state, user, request)).id
+
+
+async def _end_of(state: EdgeState, job_id: str) -> dict[str, Any]:
+    async for _, data in follow(state, job_id):
+        event: dict[str, Any] = json.loads(data)
+        if event["type"] == "job-end":
+            return event
+    return {"status": "failed", "error": {"code": "internal_error", "message": "stream lost"}}
+
+
+def _failure(end: dict[str, Any], job_id: str) -> JSONResponse:
+    error = end.get("error") or {"code": ErrorCode.internal_error, "message": "the job failed"}
+    if end["status"] == "cancelled":
+        error = {"code": "cancelled", "message": "the job was cancelled"}
+    status = _FAILED_STATUS.get(error["code"], 500 if end["status"] == "failed" else 409)
+    return openai_error(status, error["code"], error["message"], {"X-Relayline-Job-Id": job_id})
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(
+    body: ChatCompletionRequest, state: StateDep, user: CurrentUser
+) -> Response:
+    """OpenAI's chat completions; `stream: true` answers with SSE chunks and `[DONE]`."""
+    messages = [
+        {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
+        for m in body.messages
+    ]
+    params = {
+        "max_tokens": body.max_completion_tokens or body.max_tokens,
+        "temperature": body.temperature,
+        "top_p": body.top_p,
+        "seed": body.seed,
+        "stop": body.stop,
+    }
+    request = JobRequest(
+        model=body.model,
+        input={"messages": messages},
+        params={key: value for key, value in params.items() if value is not None},
+    )
+    job_id = await _submit(state, user, request, ModelKind.chat)
+    headers = {"X-Relayline-Job-Id": job_id}
+    head = {"id": f"chatcmpl-{job_id}", "created": int(time.time()), "model": body.model}
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        chunks = _chunks(state, job_id, head, include_usage)
+        return StreamingResponse(chunks, media_type="text/event-stream", headers=headers)
+    end = await _end_of(state, job_id)
+    if end["status"] != "succeeded":
+        return _failure(end, job_id)
+    output = end.get("output") or {}
+    completion = {
+        **head,
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": output.get("text", "")},
+                "finish_reason": output.get("finish_reason", "stop"),
+            }
+        ],
+        "usage": end.get("usage"),
+    }
+    return JSONResponse(completion, headers=headers)
+
+
+async def _chunks(
+    state: EdgeState, job_id: str, head: dict[str, Any], include_usage: bool
+) -> AsyncIterator[str]:
+    def chunk(delta: dict[str, str], finish: str | None = None) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return _sse({**head, "object": "chat.completion.chunk", "choices": [choice]})
+
+    yield chunk({"role": "assistant", "content": ""})
+    sent_text = False
+    async for seq, data in follow(state, job_id, idle_seconds=state.settings.sse_keepalive_seconds):
+        if (seq, data) == IDLE:
+            yield ": keepalive\n\n"
+            continue
+        event = json.loads(data)
+        if event["type"] == "text-delta":
+            sent_text = True
+            yield chunk({"content": event["delta"]})
+        elif event["type"] == "job-reset" and sent_text:
+            yield _sse(
+                {
+                    "error": {
+                        "message": "the job was restarted after a worker failure; "
+                        f"follow /v1/jobs/{job_id}/events instead",
+                        "type": "server_error",
+                        "param": None,
+                        "code": "job_reset",
+                    }
+                }
+            )
+            return
+        elif event["type"] == "job-end":
+            if event["status"] != "succeeded":
+                yield _sse(json.loads(bytes(_failure(event, job_id).body)))
+                return
+            yield chunk({}, (event.get("output") or {}).get("finish_reason", "stop"))
+            if include_usage:
+                yield _sse(
+                    {
+                        **head,
+                        "object": "chat.completion.chunk",
+                        "choices": [],
+                        "usage": event.get("usage"),
+                    }
+                )
+            yield "data: [DONE]\n\n"
+            return
+    yield _sse(
+        {
+            "error": {
+                "message": "the stream fell behind and was cut off",
+                "type": "server_error",
+                "param": None,
+                "code": "slow_consumer",
+            }
+        }
+    )
+
+
+def _sse(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
+
+
+@router.post("/embeddings", response_model=None)
+async def embeddings(body: EmbeddingsRequest, state: StateDep, user: CurrentUser) -> Response:
+    """OpenAI's embeddings, as floats or base64 (little-endian float32)."""
+    texts = [body.input] if isinstance(body.input, str) else body.input
+    request = JobRequest(model=body.model, input={"texts": texts})
+    job_id = await _submit(state, user, request, ModelKind.embeddings)
+    end = await _end_of(state, job_id)
+    if end["status"] != "succeeded":
+        return _failure(end, job_id)
+    vectors: list[list[float]] = end["output"]["embeddings"]
+    if body.dimensions and vectors and body.dimensions != len(vectors[0]):
+        raise BadRequest(
+            ErrorCode.invalid_request,
+            f"this model has {len(vectors[0])} dimensions; it cannot give {body.dimensions}",
+        )
+    data = [
+        {"object": "embedding", "index": index, "embedding": _encode(vector, body.encoding_format)}
+        for index, vector in enumerate(vectors)
+    ]
+    usage = end.get("usage") or {}
+    answer = {
+        "object": "list",
+        "data": data,
+        "model": body.model,
+        "usage": {
+            "prompt_tokens": usage.get("prompt_tokens", 0),
+            "total_tokens": usage.get("total_tokens", 0),
+        },
+    }
+    return JSONResponse(answer, headers={"X-Relayline-Job-Id": job_id})
+
+
+def _encode(vector: list[float], encoding: str) -> list[float] | str:
+    if encoding == "base64":
+        return base64.b64encode(array.array("f", vector).tobytes()).decode()
+    return vector

@@ -1,0 +1,148 @@
+"""Relays jobs to any OpenAI-compatible server (vLLM, Ollama, llama.cpp's server, OpenAI,
+another Relayline edge), streaming.
+
+Pool options: `base_url` (e.g. `http://127.0.0.1:8000/v1`), `api_key` or `api_key_env` (the
+name of an environment variable holding it), `upstream_model` (default: the pool's `model`),
+`timeout` (seconds without a byte, default 60), `retries` (default 2), `max_context`.
+
+A cancel closes the upstream request. Upstream errors and timeouts end the job `failed` with
+`upstream_error`, `upstream_timeout` or `upstream_unavailable`; a request is retried only
+while nothing has been generated, so a client never sees text twice.
+"""
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from contracts.events import Usage
+from contracts.models import ModelLimits
+from contracts.pools import ModelKind, PoolConfig
+from worker.engines.base import Emit, JobContext, Result, Text
+from worker.errors import EngineError
+
+_PASSED_PARAMS = ("max_tokens", "temperature", "top_p", "seed", "stop")
+
+
+class _Retryable(Exception):
+    def __init__(self, error: EngineError) -> None:
+        self.error = error
+
+
+class OpenAIEngine:
+    def __init__(self, pool: PoolConfig) -> None:
+        options = pool.options
+        self.kind = pool.kind
+        self.base_url = str(options.get("base_url", "")).rstrip("/")
+        if not self.base_url:
+            raise EngineError(f"pool {pool.name!r}: the openai engine needs options.base_url")
+        key = options.get("api_key") or os.environ.get(str(options.get("api_key_env", "")), "")
+        self.headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.upstream_model = str(options.get("upstream_model") or pool.model)
+        self.timeout = float(options.get("timeout", 60))
+        self.retries = int(options.get("retries", 2))
+        self.max_context = int(options.get("max_context", 0))
+        self._client: httpx.AsyncClient | None = None
+
+    async def load(self) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url, headers=self.headers, timeout=httpx.Timeout(self.timeout)
+        )
+
+    def limits(self) -> ModelLimits:
+        return ModelLimits(max_context=self.max_context)
+
+    async def stream(self, job: JobContext) -> AsyncIterator[Emit]:
+        for attempt in range(self.retries + 1):
+            generated = False
+            try:
+                if self.kind == ModelKind.embeddings:
+                    yield await self._embeddings(job)
+                    return
+                async for item in self._chat(job):
+                    generated = generated or isinstance(item, Text)
+                    yield item
+                return
+            except _Retryable as retry:
+                if generated or attempt == self.retries:
+                    raise retry.error from None
+                await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
+
+    async def _chat(self, job: JobContext) -> AsyncIterator[Emit]:
+        assert self._client is not None
+        body: dict[str, Any] = {
+            "model": self.upstream_model,
+            "messages": job.input["messages"],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        body.update({k: job.params[k] for k in _PASSED_PARAMS if job.params.get(k) is not None})
+        parts: list[str] = []
+        usage, finish_reason = Usage(), "stop"
+        try:
+            async with self._client.stream("POST", "/chat/completions", json=body) as response:
+                await _raise_for_status(response)
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    chunk = json.loads(data)
+                    if chunk.get("usage"):
+                        usage = Usage(**{k: chunk["usage"].get(k, 0) for k in Usage.model_fields})
+                    for choice in chunk.get("choices", []):
+                        content = (choice.get("delta") or {}).get("content")
+                        if content:
+                            parts.append(content)
+                            yield Text(content)
+                        finish_reason = choice.get("finish_reason") or finish_reason
+        except httpx.TimeoutException as exc:
+            raise _Retryable(
+                EngineError(f"the upstream did not answer in {self.timeout}s", "upstream_timeout")
+            ) from exc
+        except httpx.TransportError as exc:
+            raise _Retryable(
+                EngineError(f"cannot reach the upstream: {exc}", "upstream_unavailable")
+            ) from exc
+        yield Result(output={"text": "".join(parts), "finish_reason": finish_reason}, usage=usage)
+
+    async def _embeddings(self, job: JobContext) -> Result:
+        assert self._client is not None
+        body = {"model": self.upstream_model, "input": job.input["texts"]}
+        try:
+            response = await self._client.post("/embeddings", json=body)
+        except httpx.TimeoutException as exc:
+            raise _Retryable(EngineError("the upstream timed out", "upstream_timeout")) from exc
+        except httpx.TransportError as exc:
+            raise _Retryable(
+                EngineError(f"cannot reach the upstream: {exc}", "upstream_unavailable")
+            ) from exc
+        await _raise_for_status(response)
+        payload = response.json()
+        vectors = [item["embedding"] for item in sorted(payload["data"], key=lambda d: d["index"])]
+        tokens = int(payload.get("usage", {}).get("prompt_tokens", 0))
+        output = {"embeddings": vectors, "dimensions": len(vectors[0]) if vectors else 0}
+        return Result(output=output, usage=Usage(prompt_tokens=tokens, total_tokens=tokens))
+
+
+async def _raise_for_status(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    body = (await response.aread()).decode(errors="replace")
+    try:
+        detail = json.loads(body)["error"]
+        message = detail.get("message") or str(detail)
+        upstream_code = detail.get("code")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        message, upstream_code = body[:300], None
+    error = EngineError(
+        f"the upstream answered {response.status_code}: {message}",
+        code=upstream_code if upstream_code == "context_length_exceeded" else "upstream_error",
+    )
+    if response.status_code >= 500 or response.status_code == 429:
+        raise _Retryable(error)
+    raise error
