@@ -24,7 +24,8 @@ async def follow(
     try:
         while not outbox.overflowed:
             try:
-                _, seq, data = await asyncio.wait_for(outbox.queue.get(), idle_seconds)
+                async with asyncio.timeout(idle_seconds):
+                    _, seq, data = await outbox.queue.get()
             except TimeoutError:
                 yield IDLE
                 continue

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from contracts.keys import Keys
 from contracts.pools import load_pools
@@ -31,9 +31,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis: Redis = Redis.from_url(
-            settings.redis_url, decode_responses=True, health_check_interval=30
+        # A blocking pool: a burst of requests waits for a connection instead of failing.
+        pool = BlockingConnectionPool.from_url(
+            settings.redis_url,
+            decode_responses=True,
+            health_check_interval=30,
+            max_connections=settings.redis_max_connections,
+            timeout=10,
         )
+        redis = Redis.from_pool(pool)  # owns the pool: aclose() closes it
         reader: Redis = Redis.from_url(
             settings.redis_url, decode_responses=True, single_connection_client=True
         )

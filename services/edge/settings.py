@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     worker_live_seconds: float = Field(
         default=15.0, gt=0, description="A worker counts as live this long after a heartbeat."
     )
+    redis_max_connections: int = Field(
+        default=200, ge=4, description="Connections to Redis; callers wait when all are busy."
+    )
     reader_block_ms: int = Field(default=1000, ge=10, le=60000)
     web_dist: Path | None = Field(default=None, description="The built SPA to serve at /.")
 

@@ -15,7 +15,7 @@ import time
 from faststream import FastStream
 from faststream.exceptions import NackMessage
 from faststream.redis import RedisBroker, StreamSub
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
@@ -46,7 +46,15 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> FastS
     engine = (registry or default_registry()).create(pool)
     keys = Keys(settings.key_prefix)
     concurrency = settings.concurrency or pool.concurrency
-    redis: Redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    # A blocking pool: many concurrent jobs wait for a connection instead of failing.
+    redis = Redis.from_pool(
+        BlockingConnectionPool.from_url(
+            settings.redis_url,
+            decode_responses=True,
+            max_connections=settings.redis_max_connections,
+            timeout=10,
+        )
+    )
     runner = JobRunner(
         redis,
         keys,

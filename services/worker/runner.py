@@ -150,7 +150,8 @@ class JobRunner:
                 else:
                     timeout = self.cancel_poll_seconds
                 try:
-                    item = await asyncio.wait_for(queue.get(), timeout)
+                    async with asyncio.timeout(timeout):  # no task per item, unlike wait_for
+                        item = await queue.get()
                 except TimeoutError:
                     if buffer:
                         await flush()

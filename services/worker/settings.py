@@ -43,4 +43,7 @@ class Settings(BaseSettings):
         default=0.5, gt=0, description="How often a silent job checks for a cancel."
     )
     event_retention_seconds: int = Field(default=86400, ge=60)
+    redis_max_connections: int = Field(
+        default=100, ge=4, description="Connections to Redis; callers wait when all are busy."
+    )
     polling_interval_ms: int = Field(default=1000, ge=10)

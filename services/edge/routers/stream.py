@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from contracts.errors import WS_CLOSE_SLOW_CONSUMER, WS_CLOSE_UNAUTHORIZED, ErrorCode
 from contracts.wire import (
@@ -155,12 +156,22 @@ class _Connection:
         except _BadMessage as exc:
             await self._reply(WireError(code=exc.code, message=exc.message, ref=exc.ref))
             return
+        job_id = getattr(message, "job_id", None)
         try:
             await self._dispatch(message)
         except ApiError as exc:
-            job_id = getattr(message, "job_id", None)
             await self._reply(
                 WireError(code=exc.code, message=exc.message, ref=message.ref, job_id=job_id)
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("redis unavailable for a WebSocket %s: %s", message.type, exc)
+            await self._reply(
+                WireError(
+                    code=ErrorCode.redis_unavailable,
+                    message="the job store is unreachable; retry shortly",
+                    ref=message.ref,
+                    job_id=job_id,
+                )
             )
 
     async def _dispatch(self, message: ClientMessage) -> None:

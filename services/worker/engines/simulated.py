@@ -57,12 +57,15 @@ class SimulatedEngine:
         tokens = int(job.params.get("max_tokens") or self.default_tokens)
         rng = random.Random(job.params.get("seed", job.id))
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in job.input["messages"])
+        loop = asyncio.get_running_loop()
         await asyncio.sleep(self.latency)
         interval = 1.0 / self.token_rate if self.token_rate > 0 else 0.0
+        started = loop.time()
         text = []
         for index in range(tokens):
             if index and interval:
-                await asyncio.sleep(interval)
+                # Paced by deadline, so time spent elsewhere does not slow the rate down.
+                await asyncio.sleep(max(0.0, started + index * interval - loop.time()))
             word = rng.choice(_WORDS) + " "
             text.append(word)
             yield Text(word)
