@@ -42,6 +42,10 @@ class Keys:
         """Sorted set: worker ids of a pool scored by their last heartbeat (unix seconds)."""
         return f"{self.prefix}workers:{pool}"
 
+    def pool_stats(self, pool: str) -> str:
+        """Hash: how many jobs of a pool ended, by status (succeeded, failed, cancelled)."""
+        return f"{self.prefix}stats:{pool}"
+
     def model_limits(self, pool: str) -> str:
         """String: the `ModelLimits` JSON the pool's workers publish."""
         return f"{self.prefix}limits:{pool}"

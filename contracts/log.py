@@ -34,9 +34,10 @@ local function append(job, events, payload)
   redis.call('XADD', events, '0-' .. seq, 'e', '{"seq":' .. seq .. ',' .. string.sub(payload, 2))
   return seq
 end
-local function finish(job, events, status, now, retention, output, usage, err)
+local function finish(job, events, stats, status, now, retention, output, usage, err)
   redis.call('HSET', job, 'status', status, 'finished_at', now,
              'output', output, 'usage', usage, 'error', err)
+  redis.call('HINCRBY', stats, status, 1)
   redis.call('HDEL', job, 'cancel')
   redis.call('EXPIRE', job, retention)
   redis.call('EXPIRE', events, retention)
@@ -81,7 +82,7 @@ return {1, attempt}
 APPEND = (
     _APPEND
     + """
--- KEYS: job, events
+-- KEYS: job, events, pool stats
 -- ARGV: attempt, payload, end status ('' unless job-end), now, retention, output, usage, error
 -- Returns {result, seq, cancel requested (0/1)}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
@@ -90,7 +91,7 @@ if is_terminal(record[1]) then return {-2, 0, 0} end
 if tonumber(record[2]) ~= tonumber(ARGV[1]) then return {-3, 0, 0} end
 local seq = append(KEYS[1], KEYS[2], ARGV[2])
 if ARGV[3] ~= '' then
-  finish(KEYS[1], KEYS[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+  finish(KEYS[1], KEYS[2], KEYS[3], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 end
 return {1, seq, record[3] and 1 or 0}
 """
@@ -99,14 +100,14 @@ return {1, seq, record[3] and 1 or 0}
 CANCEL = (
     _APPEND
     + """
--- KEYS: job, events.  ARGV: job-end payload (cancelled), now, retention
+-- KEYS: job, events, pool stats.  ARGV: job-end payload (cancelled), now, retention
 -- Returns the status after the call: a queued job ends here; a running one is flagged and
 -- its worker stops at its next step; an ended one is left alone.
 if redis.call('EXISTS', KEYS[1]) == 0 then return '' end
 local status = redis.call('HGET', KEYS[1], 'status')
 if status == 'queued' then
   append(KEYS[1], KEYS[2], ARGV[1])
-  finish(KEYS[1], KEYS[2], 'cancelled', ARGV[2], ARGV[3], 'null', 'null', 'null')
+  finish(KEYS[1], KEYS[2], KEYS[3], 'cancelled', ARGV[2], ARGV[3], 'null', 'null', 'null')
   return 'cancelled'
 end
 if status == 'running' then

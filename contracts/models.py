@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.pools import ModelKind
 
@@ -18,6 +18,7 @@ class ModelInfo(BaseModel):
     engine: str
     workers: int
     queued: int
+    done: int = Field(description="Jobs of this pool that ended so far (for throughput).")
 
 
 class ModelList(BaseModel):

@@ -178,11 +178,15 @@ class JobStore:
         return jobs, next_cursor
 
     async def cancel(self, user: str, job_id: str) -> JobRecord:
-        await self.owned_record(user, job_id)
+        record = await self.owned_record(user, job_id)
         now = time.time()
         end = JobEnd(job_id=job_id, seq=1, ts=now, status=JobStatus.cancelled)
         await self._cancel(
-            keys=[self.keys.job(job_id), self.keys.events(job_id)],
+            keys=[
+                self.keys.job(job_id),
+                self.keys.events(job_id),
+                self.keys.pool_stats(record["model"]),
+            ],
             args=[_without_seq(end), repr(now), self.retention_seconds],
         )
         return await self.get(user, job_id)

@@ -31,11 +31,12 @@ _END = object()
 class _Log:
     """Appends events of one attempt of one job; refused writes raise `JobLost`."""
 
-    def __init__(self, runner: "JobRunner", job_id: str, attempt: int) -> None:
+    def __init__(self, runner: "JobRunner", job_id: str, pool: str, attempt: int) -> None:
         self.runner = runner
         self.job_id = job_id
         self.attempt = attempt
-        self.keys = [runner.keys.job(job_id), runner.keys.events(job_id)]
+        keys = runner.keys
+        self.keys = [keys.job(job_id), keys.events(job_id), keys.pool_stats(pool)]
         self.cancel_requested = False
 
     async def append(self, event: _Event) -> None:
@@ -101,7 +102,7 @@ class JobRunner:
         if result != event_log.AppendResult.ok:
             log.info("job %s not run: %s", job_id, event_log.AppendResult(result).name)
             return
-        events = _Log(self, job_id, attempt)
+        events = _Log(self, job_id, envelope.model, attempt)
         self.running.add(job_id)
         try:
             if attempt > 1:

@@ -44,6 +44,11 @@ async def test_submit_then_events_over_ws_and_sse(stack: Stack) -> None:
     assert record["status"] == "succeeded" and record["last_seq"] == end["seq"]
     listed = httpx.get(f"{edge.url}/v1/jobs", headers=auth(), timeout=10).json()
     assert [job["id"] for job in listed["data"]] == [job_id]
+    models = httpx.get(f"{edge.url}/v1/models", headers=auth(), timeout=10).json()["data"]
+    sim = next(model for model in models if model["id"] == "sim")
+    assert sim["workers"] == 1
+    assert sim["done"] == 1
+    assert sim["queued"] == 0
 
 
 async def test_two_edges_deliver_identical_sequences(stack: Stack) -> None:

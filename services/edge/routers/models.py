@@ -19,10 +19,11 @@ async def list_models(state: StateDep, _: CurrentUser) -> ModelList:
         for pool in pools:
             pipe.zcount(keys.workers(pool.name), live_since, "+inf")
             pipe.xinfo_groups(keys.jobs(pool.name))
+            pipe.hvals(keys.pool_stats(pool.name))
         answers = await pipe.execute(raise_on_error=False)
     data = []
     for index, pool in enumerate(pools):
-        workers, groups = answers[2 * index], answers[2 * index + 1]
+        workers, groups, stats = answers[3 * index : 3 * index + 3]
         data.append(
             ModelInfo(
                 id=pool.name,
@@ -30,6 +31,7 @@ async def list_models(state: StateDep, _: CurrentUser) -> ModelList:
                 engine=pool.engine,
                 workers=workers if isinstance(workers, int) else 0,
                 queued=_queued(groups),
+                done=sum(int(count) for count in stats) if isinstance(stats, list) else 0,
             )
         )
     return ModelList(data=data)

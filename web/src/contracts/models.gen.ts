@@ -19,4 +19,8 @@ export interface ModelInfo {
   engine: string;
   workers: number;
   queued: number;
+  /**
+   * Jobs of this pool that ended so far (for throughput).
+   */
+  done: number;
 }
