@@ -25,12 +25,15 @@ class ErrorCode(StrEnum):
     context_length_exceeded = "context_length_exceeded"
     # ours or the model's (5xx, or a failed job)
     redis_unavailable = "redis_unavailable"
+    queue_full = "queue_full"
     internal_error = "internal_error"
     engine_error = "engine_error"
     worker_lost = "worker_lost"
     upstream_error = "upstream_error"
     upstream_timeout = "upstream_timeout"
     upstream_unavailable = "upstream_unavailable"
+    dead_lettered = "dead_lettered"
+    job_lost = "job_lost"
 
 
 class ErrorDetail(BaseModel):

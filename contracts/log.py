@@ -7,7 +7,10 @@ write through these scripts, so these rules hold whoever writes:
   entry id `0-<seq>`: seqs are gap-free and a reader resumes with `XREAD ... 0-<after>`;
 - nothing is appended after `job-end`;
 - a write that names an attempt older than the record's current one is refused (fencing);
-- each append answers whether a cancel was requested, so workers learn of it without polling.
+- each append answers whether a cancel was requested, so workers learn of it without polling;
+- an append names its step within the attempt and a step seen before is not written again, so
+  a worker may retry an append whose answer it lost (a Redis restart, a dropped connection);
+- a queue that holds `cap` jobs refuses more (admission control before Redis fills up).
 
 An event's JSON is passed without its `seq`; the script prepends `{"seq":N,`.
 """
@@ -23,6 +26,7 @@ ENVELOPE_FIELD = "__data__"
 
 class AppendResult(IntEnum):
     ok = 1
+    duplicate = 2
     missing = -1
     ended = -2
     fenced = -3
@@ -51,10 +55,14 @@ SUBMIT = (
     _APPEND
     + """
 -- KEYS: job, events, jobs stream, user index, idempotency key
--- ARGV: id, owner, model, now, queued payload, envelope, idempotency ttl (0: no key)
+-- ARGV: id, owner, model, now, queued payload, envelope, idempotency ttl (0: no key), queue cap
+-- Returns the job id (an earlier one for a known idempotency key), or '' when the queue is full.
 if tonumber(ARGV[7]) > 0 then
   local existing = redis.call('GET', KEYS[5])
   if existing then return existing end
+end
+if redis.call('XLEN', KEYS[3]) >= tonumber(ARGV[8]) then return '' end
+if tonumber(ARGV[7]) > 0 then
   redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[7])
 end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'owner', ARGV[2], 'model', ARGV[3],
@@ -74,7 +82,8 @@ START = (
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
 if is_terminal(redis.call('HGET', KEYS[1], 'status')) then return {-2, 0} end
 local attempt = redis.call('HINCRBY', KEYS[1], 'attempt', 1)
-redis.call('HSET', KEYS[1], 'status', 'running', 'worker', ARGV[1], 'started_at', ARGV[2])
+redis.call('HSET', KEYS[1], 'status', 'running', 'worker', ARGV[1], 'started_at', ARGV[2],
+           'step', 0)
 return {1, attempt}
 """
 )
@@ -83,12 +92,17 @@ APPEND = (
     _APPEND
     + """
 -- KEYS: job, events, pool stats
--- ARGV: attempt, payload, end status ('' unless job-end), now, retention, output, usage, error
+-- ARGV: attempt, payload, end status ('' unless job-end), now, retention, output, usage, error,
+--       step (1, 2, 3 ... within the attempt)
 -- Returns {result, seq, cancel requested (0/1)}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
-local record = redis.call('HMGET', KEYS[1], 'status', 'attempt', 'cancel')
-if is_terminal(record[1]) then return {-2, 0, 0} end
+local record = redis.call('HMGET', KEYS[1], 'status', 'attempt', 'cancel', 'step')
 if tonumber(record[2]) ~= tonumber(ARGV[1]) then return {-3, 0, 0} end
+if tonumber(ARGV[9]) <= tonumber(record[4] or 0) then
+  return {2, 0, record[3] and 1 or 0}
+end
+if is_terminal(record[1]) then return {-2, 0, 0} end
+redis.call('HSET', KEYS[1], 'step', ARGV[9])
 local seq = append(KEYS[1], KEYS[2], ARGV[2])
 if ARGV[3] ~= '' then
   finish(KEYS[1], KEYS[2], KEYS[3], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
@@ -114,5 +128,20 @@ if status == 'running' then
   redis.call('HSET', KEYS[1], 'cancel', 1)
 end
 return status
+"""
+)
+
+ABANDON = (
+    _APPEND
+    + """
+-- KEYS: job, events, pool stats.  ARGV: job-end payload (failed), now, retention, error
+-- Ends a job its workers could not finish (the dead-letter path, a lost record): a new
+-- attempt number fences out any worker still running it. Returns 1, or 0 if it had ended.
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if is_terminal(redis.call('HGET', KEYS[1], 'status')) then return 0 end
+redis.call('HINCRBY', KEYS[1], 'attempt', 1)
+append(KEYS[1], KEYS[2], ARGV[1])
+finish(KEYS[1], KEYS[2], KEYS[3], 'failed', ARGV[2], ARGV[3], 'null', 'null', ARGV[4])
+return 1
 """
 )

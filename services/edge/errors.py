@@ -6,7 +6,7 @@
      ├── NotFound            404  job_not_found / unknown_model / not_found
  ├── Unprocessable       422  invalid_request (input that does not fit the model)
      ├── PayloadTooLarge     413  payload_too_large
-     └── ServiceUnavailable  503  redis_unavailable
+     └── ServiceUnavailable  503  redis_unavailable / queue_full (with Retry-After)
 
 Request validation errors, Starlette's HTTP errors and Redis connection errors are translated
 here, in one place; anything else becomes a 500 `internal_error` without a traceback.
@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -30,10 +31,13 @@ log = logging.getLogger("relayline.edge")
 class ApiError(Exception):
     status = 400
 
-    def __init__(self, code: ErrorCode | str, message: str) -> None:
+    def __init__(
+        self, code: ErrorCode | str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = str(code)
         self.message = message
+        self.headers = headers or {}
 
 
 class BadRequest(ApiError):
@@ -113,7 +117,7 @@ _HTTP_CODES = {404: ErrorCode.not_found, 405: ErrorCode.method_not_allowed}
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _respond(request, exc.status, exc.code, exc.message)
+        return _respond(request, exc.status, exc.code, exc.message, **exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -133,6 +137,19 @@ def install_error_handlers(app: FastAPI) -> None:
             ErrorCode.redis_unavailable,
             "the job store is unreachable; retry shortly",
             **{"Retry-After": "1"},
+        )
+
+    @app.exception_handler(ResponseError)
+    async def redis_refused(request: Request, exc: ResponseError) -> JSONResponse:
+        if "OOM" not in str(exc):
+            return await internal(request, exc)
+        log.error("redis is out of memory: %s", exc)
+        return _respond(
+            request,
+            503,
+            ErrorCode.redis_unavailable,
+            "the job store is full; retry later",
+            **{"Retry-After": "5"},
         )
 
     app.add_exception_handler(RedisConnectionError, redis_down)

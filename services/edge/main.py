@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pools,
             retention_seconds=settings.event_retention_seconds,
             idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+            max_queued=settings.max_queued_per_pool,
         )
         try:
             await store.ensure_groups()

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     worker_live_seconds: float = Field(
         default=15.0, gt=0, description="A worker counts as live this long after a heartbeat."
     )
+    max_queued_per_pool: int = Field(
+        default=10000, ge=1, description="Jobs waiting in one pool before submits get 503."
+    )
     redis_max_connections: int = Field(
         default=200, ge=4, description="Connections to Redis; callers wait when all are busy."
     )

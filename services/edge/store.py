@@ -28,7 +28,7 @@ from contracts.jobs import (
 from contracts.keys import GROUP, Keys
 from contracts.pools import ModelKind, PoolConfig, PoolsConfig
 from edge.context import ContextChecker
-from edge.errors import NotFound, job_not_found
+from edge.errors import NotFound, ServiceUnavailable, job_not_found
 
 _INPUTS: dict[ModelKind, tuple[type[BaseModel], type[BaseModel]]] = {
     ModelKind.chat: (ChatInput, ChatParams),
@@ -61,12 +61,14 @@ class JobStore:
         *,
         retention_seconds: int,
         idempotency_ttl_seconds: int,
+        max_queued: int = 10000,
     ) -> None:
         self.redis = redis
         self.keys = keys
         self.pools = pools
         self.retention_seconds = retention_seconds
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
+        self.max_queued = max_queued
         self.context = ContextChecker(redis, keys)
         self._submit = redis.register_script(log.SUBMIT)
         self._cancel = redis.register_script(log.CANCEL)
@@ -137,8 +139,15 @@ class JobStore:
                 _without_seq(queued),
                 envelope.model_dump_json(),
                 self.idempotency_ttl_seconds if key else 0,
+                self.max_queued,
             ],
         )
+        if not result:
+            raise ServiceUnavailable(
+                ErrorCode.queue_full,
+                f"model {pool.name!r} has {self.max_queued} jobs waiting; retry later",
+                headers={"Retry-After": "5"},
+            )
         return str(result), result == job_id
 
     async def owned_record(self, user: str, job_id: str) -> dict[str, str]:

@@ -2,27 +2,30 @@
 
 It creates the pool's consumer group from id 0 (jobs queued before any worker started are
 not skipped), loads the engine, then reads jobs through the group with `concurrency` jobs at
-once. A job is acknowledged only after its `job-end` is written; heartbeats announce the
-worker and its model's limits to the edges.
+once. A job is acknowledged only after its `job-end` is written. Alongside: heartbeats (which
+also renew the leases of running jobs and recreate the group after a Redis restart), and the
+reaper (which takes over jobs of dead workers). On SIGTERM it stops reading, lets running jobs
+finish for `shutdown_grace_seconds`, and hands the rest back to the other workers at once.
 """
 
 import asyncio
 import contextlib
 import logging
-import os
-import time
 
 from faststream import FastStream
 from faststream.exceptions import NackMessage
 from faststream.redis import RedisBroker, StreamSub
+from faststream.redis.annotations import RedisStreamMessage
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
-from contracts.models import ModelLimits
 from contracts.pools import load_pools
 from worker.engines.registry import Registry, default_registry
 from worker.errors import JobLost
+from worker.heartbeat import Heartbeat
+from worker.leases import Leases
+from worker.reaper import Reaper
 from worker.runner import JobRunner
 from worker.settings import Settings
 
@@ -45,6 +48,7 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> FastS
         raise SystemExit(f"no pool {settings.pool!r} in {settings.pools_file}; known: {known}")
     engine = (registry or default_registry()).create(pool)
     keys = Keys(settings.key_prefix)
+    stream = keys.jobs(pool.name)
     concurrency = settings.concurrency or pool.concurrency
     # A blocking pool: many concurrent jobs wait for a connection instead of failing.
     redis = Redis.from_pool(
@@ -64,60 +68,68 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> FastS
         cancel_poll_seconds=settings.cancel_poll_seconds,
         retention_seconds=settings.event_retention_seconds,
     )
-    broker = RedisBroker(settings.redis_url, logger=log)
-    stream = StreamSub(
-        keys.jobs(pool.name),
-        group=GROUP,
-        consumer=settings.worker_id,
-        polling_interval=settings.polling_interval_ms,
+    leases = Leases(redis, stream, settings.worker_id, settings.lease_seconds)
+    draining = asyncio.Event()
+
+    async def execute(message_id: str, envelope: JobEnvelope) -> bool:
+        """Run one delivered job; True when its entry may be acknowledged."""
+        if draining.is_set():
+            await leases.hand_back(message_id)
+            return False
+        leases.hold(message_id, envelope.id)
+        try:
+            await runner.run(envelope)
+        except JobLost as exc:
+            log.warning("job %s lost (%s)", envelope.id, exc)
+            return not exc.fenced  # a fenced entry belongs to the worker that took it over
+        except asyncio.CancelledError:
+            await asyncio.shield(leases.hand_back(message_id))
+            raise
+        finally:
+            leases.release(message_id)
+        return True
+
+    async def run_claimed(message_id: str, envelope: JobEnvelope) -> None:
+        if await execute(message_id, envelope):
+            await redis.xack(stream, GROUP, message_id)
+
+    reaper = Reaper(
+        redis,
+        keys,
+        pool.name,
+        settings.worker_id,
+        run_claimed,
+        lease_seconds=settings.lease_seconds,
+        max_deliveries=settings.max_deliveries,
+        retention_seconds=settings.event_retention_seconds,
+        slots=concurrency,
     )
+    broker = RedisBroker(settings.redis_url, logger=log)
     subscriber = broker.subscriber(
-        stream=stream, max_workers=concurrency, title=f"jobs:{pool.name}"
+        stream=StreamSub(
+            stream,
+            group=GROUP,
+            consumer=settings.worker_id,
+            polling_interval=settings.polling_interval_ms,
+        ),
+        max_workers=concurrency,
+        title=f"jobs:{pool.name}",
     )
 
     @subscriber
-    async def handle(body: JobEnvelope) -> None:
-        try:
-            await runner.run(body)
-        except JobLost as exc:
-            log.warning("job %s was taken over (%s); leaving it to its new owner", body.id, exc)
-            raise NackMessage() from exc
+    async def handle(body: JobEnvelope, message: RedisStreamMessage) -> None:
+        raw_id = message.raw_message["message_ids"][0]
+        message_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+        if not await execute(message_id, body):
+            raise NackMessage()
 
-    heartbeat: asyncio.Task[None] | None = None
-    limits = ModelLimits(max_context=0)
-
-    async def beat(limits: ModelLimits) -> None:
-        info: dict[str | bytes, str | bytes | int | float] = {
-            "pool": pool.name,
-            "engine": pool.engine,
-            "model": pool.model,
-            "max_context": limits.max_context,
-            "pid": os.getpid(),
-        }
-        while True:
-            try:
-                now = time.time()
-                async with redis.pipeline(transaction=False) as pipe:
-                    pipe.zadd(keys.workers(pool.name), {settings.worker_id: now})
-                    pipe.zremrangebyscore(keys.workers(pool.name), "-inf", now - 3600)
-                    pipe.hset(
-                        keys.worker(settings.worker_id),
-                        mapping={**info, "running": len(runner.running), "seen": now},  # type: ignore[dict-item]
-                    )
-                    pipe.expire(
-                        keys.worker(settings.worker_id), int(settings.heartbeat_seconds * 5) + 1
-                    )
-                    await pipe.execute()
-            except Exception as exc:
-                log.warning("heartbeat failed: %s", exc)
-            await asyncio.sleep(settings.heartbeat_seconds)
+    heartbeat = Heartbeat(redis, keys, pool, engine, settings, runner, leases)
+    tasks: dict[str, asyncio.Task[None]] = {}
 
     async def startup() -> None:
-        nonlocal limits
         await engine.load()
-        await ensure_group(redis, keys.jobs(pool.name))
-        limits = engine.limits()
-        await redis.set(keys.model_limits(pool.name), limits.model_dump_json())
+        await ensure_group(redis, stream)
+        await heartbeat.publish_limits()
         log.info(
             "worker %s serving pool %s (%s engine, concurrency %d)",
             settings.worker_id,
@@ -127,22 +139,27 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> FastS
         )
 
     async def after_startup() -> None:
-        nonlocal heartbeat
-        heartbeat = asyncio.create_task(beat(limits))
+        tasks["heartbeat"] = asyncio.create_task(heartbeat.run_forever(ensure_group))
+        tasks["reaper"] = asyncio.create_task(reaper.run_forever(settings.reaper_interval_seconds))
 
     async def shutdown() -> None:
-        if heartbeat:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+        draining.set()
+        if reaper_task := tasks.get("reaper"):
+            reaper_task.cancel()  # no new claims; jobs it runs are leases like any other
+        await leases.drain(settings.shutdown_grace_seconds)
+
+    async def after_shutdown() -> None:
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
         with contextlib.suppress(Exception):
-            await redis.zrem(keys.workers(pool.name), settings.worker_id)
-            await redis.delete(keys.worker(settings.worker_id))
+            await heartbeat.leave()
         await redis.aclose()
 
     return FastStream(
         broker,
         on_startup=[startup],
         after_startup=[after_startup],
-        after_shutdown=[shutdown],
+        on_shutdown=[shutdown],
+        after_shutdown=[after_shutdown],
     )

@@ -24,4 +24,11 @@ class UnknownEngine(WorkerError):
 
 
 class JobLost(WorkerError):
+    """The job's record is gone, ended, or a newer attempt fenced this one out (`fenced`:
+    its message now belongs to another worker, which acknowledges it)."""
+
     code = "job_lost"
+
+    def __init__(self, reason: str, fenced: bool = False) -> None:
+        super().__init__(reason)
+        self.fenced = fenced

@@ -12,6 +12,8 @@ import time
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from contracts import log as event_log
 from contracts.errors import ErrorCode, ErrorDetail
@@ -38,8 +40,11 @@ class _Log:
         keys = runner.keys
         self.keys = [keys.job(job_id), keys.events(job_id), keys.pool_stats(pool)]
         self.cancel_requested = False
+        self.step = 0
 
     async def append(self, event: _Event) -> None:
+        """Write one event. A lost answer (Redis restarting, a dropped connection) is retried
+        for `append_retry_seconds`: the step number makes the retry safe."""
         extra: list[Any] = ["", "", "", "null", "null", "null"]
         if isinstance(event, JobEnd):
             extra = [
@@ -51,11 +56,21 @@ class _Log:
                 event.error.model_dump_json() if event.error else "null",
             ]
         payload = event.model_dump_json(exclude={"seq"})
-        result, _, cancel = await self.runner.append_script(
-            keys=self.keys, args=[self.attempt, payload, *extra]
-        )
-        if result != event_log.AppendResult.ok:
-            raise JobLost(event_log.AppendResult(result).name)
+        self.step += 1
+        args = [self.attempt, payload, *extra, self.step]
+        deadline = time.monotonic() + self.runner.append_retry_seconds
+        delay = 0.05
+        while True:
+            try:
+                result, _, cancel = await self.runner.append_script(keys=self.keys, args=args)
+                break
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                if time.monotonic() + delay > deadline:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        if result not in (event_log.AppendResult.ok, event_log.AppendResult.duplicate):
+            raise JobLost(event_log.AppendResult(result).name, fenced=result == -3)
         self.cancel_requested = self.cancel_requested or bool(cancel)
 
     async def poll_cancel(self) -> bool:
@@ -81,6 +96,7 @@ class JobRunner:
         coalesce_seconds: float,
         cancel_poll_seconds: float,
         retention_seconds: int,
+        append_retry_seconds: float = 30.0,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -89,6 +105,7 @@ class JobRunner:
         self.coalesce_seconds = coalesce_seconds
         self.cancel_poll_seconds = cancel_poll_seconds
         self.retention_seconds = retention_seconds
+        self.append_retry_seconds = append_retry_seconds
         self.start_script = redis.register_script(event_log.START)
         self.append_script = redis.register_script(event_log.APPEND)
         self.running: set[str] = set()

@@ -43,6 +43,18 @@ class Settings(BaseSettings):
         default=0.5, gt=0, description="How often a silent job checks for a cancel."
     )
     event_retention_seconds: int = Field(default=86400, ge=60)
+    lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A job whose worker stops renewing it this long is reclaimed.",
+    )
+    max_deliveries: int = Field(
+        default=3, ge=1, description="Deliveries before a job goes to the dead-letter stream."
+    )
+    reaper_interval_seconds: float = Field(default=2.0, gt=0)
+    shutdown_grace_seconds: float = Field(
+        default=10.0, ge=0, description="On SIGTERM, running jobs get this long to finish."
+    )
     redis_max_connections: int = Field(
         default=100, ge=4, description="Connections to Redis; callers wait when all are busy."
     )

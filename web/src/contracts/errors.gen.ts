@@ -18,12 +18,15 @@ export type ErrorCode =
   | "slow_consumer"
   | "context_length_exceeded"
   | "redis_unavailable"
+  | "queue_full"
   | "internal_error"
   | "engine_error"
   | "worker_lost"
   | "upstream_error"
   | "upstream_timeout"
-  | "upstream_unavailable";
+  | "upstream_unavailable"
+  | "dead_lettered"
+  | "job_lost";
 
 /**
  * What every 4xx and 5xx response carries.

@@ -1,0 +1,96 @@
+"""Heartbeats: the worker announces itself, renews its leases and repairs Redis state.
+
+Every `heartbeat_seconds` it records itself in `rl:workers:{pool}` (the live count of
+`/v1/models`), renews the lease of every job it runs, and makes sure what a Redis restart
+without persistence would have lost is back: the consumer group (reading a stream without
+one fails with NOGROUP forever) and the model limits the edges check requests against.
+"""
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from contracts.keys import Keys
+from contracts.models import ModelLimits
+from contracts.pools import PoolConfig
+from worker.engines.base import Engine
+from worker.leases import Leases
+from worker.runner import JobRunner
+from worker.settings import Settings
+
+log = logging.getLogger("relayline.worker")
+
+EnsureGroup = Callable[[Redis, str], Awaitable[None]]
+
+
+class Heartbeat:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        pool: PoolConfig,
+        engine: Engine,
+        settings: Settings,
+        runner: JobRunner,
+        leases: Leases,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.pool = pool
+        self.engine = engine
+        self.settings = settings
+        self.runner = runner
+        self.leases = leases
+        self.limits = ModelLimits(max_context=0)
+
+    async def publish_limits(self) -> None:
+        self.limits = self.engine.limits()
+        await self.redis.set(self.keys.model_limits(self.pool.name), self.limits.model_dump_json())
+
+    async def beat(self, ensure_group: EnsureGroup) -> None:
+        now = time.time()
+        worker_id, pool = self.settings.worker_id, self.pool.name
+        info: dict[str, Any] = {
+            "pool": pool,
+            "engine": self.pool.engine,
+            "model": self.pool.model,
+            "max_context": self.limits.max_context,
+            "pid": os.getpid(),
+            "running": len(self.runner.running),
+            "seen": now,
+        }
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.keys.workers(pool), {worker_id: now})
+            pipe.zremrangebyscore(self.keys.workers(pool), "-inf", now - 3600)
+            pipe.hset(self.keys.worker(worker_id), mapping=cast(Any, info))
+            pipe.expire(self.keys.worker(worker_id), int(self.settings.heartbeat_seconds * 5) + 1)
+            pipe.exists(self.keys.model_limits(pool))
+            *_, limits_kept = await pipe.execute()
+        await self.leases.renew()
+        await ensure_group(self.redis, self.keys.jobs(pool))
+        if not limits_kept:
+            await self.publish_limits()
+
+    async def run_forever(self, ensure_group: EnsureGroup) -> None:
+        failures = 0
+        while True:
+            try:
+                await self.beat(ensure_group)
+                if failures:
+                    log.warning("Redis is back after %d failed heartbeats", failures)
+                failures = 0
+            except (RedisError, OSError) as exc:
+                failures += 1
+                if failures == 1 or failures % 30 == 0:  # a bounded log rate in an outage
+                    log.warning("heartbeat failed (%s); %d in a row", exc, failures)
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+
+    async def leave(self) -> None:
+        await self.redis.zrem(self.keys.workers(self.pool.name), self.settings.worker_id)
+        await self.redis.delete(self.keys.worker(self.settings.worker_id))
