@@ -1,9 +1,11 @@
 """Dependencies the routers ask for, as `Annotated` aliases."""
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, WebSocket
 from redis.asyncio import Redis
 
 from edge.fanout import Hub
@@ -19,6 +21,18 @@ class EdgeState:
     store: JobStore
     hub: Hub
     api_keys: dict[str, str]
+    sockets: set[WebSocket] = field(default_factory=set)
+
+    async def close_sockets(self, code: int, reason: str) -> None:
+        """Close every open WebSocket, e.g. with 1001 when this edge shuts down, so clients
+        reconnect (to another edge) and resume from their last seq."""
+
+        async def close(socket: WebSocket) -> None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await socket.close(code, reason)
+
+        await asyncio.gather(*(close(socket) for socket in list(self.sockets)))
 
 
 def edge_state(request: Request) -> EdgeState:

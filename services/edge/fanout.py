@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
+from contracts.errors import ErrorCode
 from contracts.keys import Keys, seq_of_entry_id
 from contracts.log import EVENT_FIELD
+from contracts.wire import WireError
 from edge.metrics import FANOUT_READS
 
 log = logging.getLogger("relayline.fanout")
@@ -37,7 +38,9 @@ READ_COUNT = 1000
 END_MARKER = '"type":"job-end"'
 
 Item = tuple[str | None, int, str]
-"""(job id, seq, JSON) for an event; (None, 0, JSON) for a control message."""
+"""(job id, seq, JSON) for an event; (None, 0, JSON) for a control message; (job id, LOST,
+error JSON) when a watched job vanished."""
+LOST = -1
 
 
 def is_end(data: str) -> bool:
@@ -73,6 +76,21 @@ class Outbox:
             return
         try:
             self.queue.put_nowait((job_id, seq, data))
+        except asyncio.QueueFull:
+            self.overflow()
+
+    def lost(self, job_id: str) -> None:
+        """The job vanished with its log: send its subscriber a `job_lost` error instead."""
+        if job_id not in self.subscriptions:
+            return
+        error = WireError(
+            code=ErrorCode.job_lost,
+            message="the job and its events were lost when Redis restarted without "
+            "persistence; submit it again",
+            job_id=job_id,
+        )
+        try:
+            self.queue.put_nowait((job_id, LOST, error.model_dump_json()))
         except asyncio.QueueFull:
             self.overflow()
 
@@ -176,23 +194,41 @@ class Hub:
         await self.redis.client_unblock(client_id)
 
     async def _run(self) -> None:
-        backoff = 0.1
+        backoff, failures = 0.1, 0
         while True:
             try:
                 self._reader_id = int(await self.reader.client_id())
+                if failures:
+                    log.warning("fan-out reader reconnected after %d failures", failures)
+                    await self._verify()
+                backoff, failures = 0.1, 0
                 await self._follow()
             except asyncio.CancelledError:
                 raise
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                log.warning("fan-out reader lost Redis (%s); retrying in %.1fs", exc, backoff)
+            except (RedisError, OSError) as exc:
+                failures += 1
+                if failures == 1 or backoff >= 5.0:  # at most one line per 5 s in an outage
+                    log.warning("fan-out reader lost Redis (%s); retrying", exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             except Exception:
+                failures += 1
                 log.exception("fan-out reader failed; restarting")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-            else:
-                backoff = 0.1
+
+    async def _verify(self) -> None:
+        """After an outage: a job whose record is gone (Redis restarted without persistence)
+        will never write again, so its watchers are told instead of waiting forever."""
+        job_ids = list(self.watches)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.exists(self.keys.job(job_id))
+            found = await pipe.execute()
+        for job_id, exists in zip(job_ids, found, strict=True):
+            watch = None if exists else self.watches.pop(job_id, None)
+            for outbox in watch.outboxes if watch else ():
+                outbox.lost(job_id)
 
     async def _follow(self) -> None:
         prefix_length = len(self.keys.events(""))

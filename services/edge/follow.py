@@ -5,7 +5,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from edge.deps import EdgeState
-from edge.fanout import Outbox, is_end
+from edge.fanout import LOST, Outbox, is_end
 from edge.metrics import SLOW_CLIENTS
 
 IDLE = (0, "")
@@ -15,8 +15,9 @@ IDLE = (0, "")
 async def follow(
     state: EdgeState, job_id: str, after: int = 0, idle_seconds: float | None = None
 ) -> AsyncIterator[tuple[int, str]]:
-    """(seq, event JSON) of every event after `after`, ending with `job-end`; ends early if
-    the consumer falls a whole queue behind."""
+    """(seq, event JSON) of every event after `after`, ending with `job-end`, or with
+    (`LOST`, error JSON) if the job vanished; ends early if the consumer falls a whole queue
+    behind."""
     hub = state.hub
     outbox = Outbox(state.settings.client_queue_size, on_overflow=SLOW_CLIENTS.inc)
     catch_up = asyncio.create_task(hub.subscribe(outbox, job_id, after))
@@ -29,6 +30,9 @@ async def follow(
             except TimeoutError:
                 yield IDLE
                 continue
+            if seq == LOST:
+                yield seq, data
+                return
             if seq <= last:
                 continue
             last = seq

@@ -23,6 +23,16 @@ from edge.web import mount_spa
 log = logging.getLogger("relayline.edge")
 
 
+WS_GOING_AWAY = 1001
+
+
+async def going_away(app: FastAPI) -> None:
+    """Called when the server stops: WebSockets close with 1001 before connections drop."""
+    state: EdgeState | None = getattr(app.state, "edge", None)
+    if state is not None:
+        await state.close_sockets(WS_GOING_AWAY, "this edge is shutting down; reconnect")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     api_keys = settings.api_key_map()

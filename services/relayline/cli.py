@@ -21,17 +21,28 @@ def _configure_logging() -> None:
 
 
 def cmd_edge(args: argparse.Namespace) -> int:
+    import socket
+
     import uvicorn
 
-    uvicorn.run(
-        "edge.main:create_app",
-        factory=True,
+    from edge.main import create_app, going_away
+
+    app = create_app()
+
+    class EdgeServer(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await going_away(app)
+            await super().shutdown(sockets)
+
+    config = uvicorn.Config(
+        app,
         host=args.host,
         port=args.port,
         log_level=os.environ.get("RELAYLINE_LOG_LEVEL", "info").lower(),
         ws_max_size=1 << 20,
         timeout_graceful_shutdown=5,
     )
+    EdgeServer(config).run()
     return 0
 
 

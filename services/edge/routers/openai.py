@@ -21,6 +21,7 @@ from contracts.openai import ChatCompletionRequest, EmbeddingsRequest
 from contracts.pools import ModelKind
 from edge.deps import CurrentUser, EdgeState, StateDep
 from edge.errors import BadRequest, openai_error
+from edge.fanout import LOST
 from edge.follow import IDLE, follow
 from edge.routers.jobs import submit_job
 
@@ -45,8 +46,13 @@ async def _submit(state: EdgeState, user: str, request: JobRequest, kind: ModelK
 
 
 async def _end_of(state: EdgeState, job_id: str) -> dict[str, Any]:
-    async for _, data in follow(state, job_id):
+    async for seq, data in follow(state, job_id):
         event: dict[str, Any] = json.loads(data)
+        if seq == LOST:
+            return {
+                "status": "failed",
+                "error": {"code": event["code"], "message": event["message"]},
+            }
         if event["type"] == "job-end":
             return event
     return {"status": "failed", "error": {"code": "internal_error", "message": "stream lost"}}
@@ -121,6 +127,18 @@ async def _chunks(
             yield ": keepalive\n\n"
             continue
         event = json.loads(data)
+        if seq == LOST:
+            yield _sse(
+                {
+                    "error": {
+                        "message": event["message"],
+                        "type": "server_error",
+                        "param": None,
+                        "code": event["code"],
+                    }
+                }
+            )
+            return
         if event["type"] == "text-delta":
             sent_text = True
             yield chunk({"content": event["delta"]})

@@ -34,7 +34,7 @@ from contracts.wire import (
 )
 from edge.deps import CurrentUser, EdgeState, StateDep
 from edge.errors import ApiError, BadRequest, describe_validation_error
-from edge.fanout import Outbox, is_end
+from edge.fanout import LOST, Outbox, is_end
 from edge.follow import IDLE, follow
 from edge.identity import resolve_user
 from edge.metrics import CLIENTS, EVENTS_SENT, SLOW_CLIENTS
@@ -80,6 +80,9 @@ async def _sse(state: EdgeState, job_id: str, after: int) -> AsyncIterator[str]:
             if (seq, data) == IDLE:
                 yield ": keepalive\n\n"
                 continue
+            if seq == LOST:
+                yield f"event: error\ndata: {data}\n\n"
+                return
             EVENTS_SENT.labels("sse").inc()
             yield f"id: {seq}\ndata: {data}\n\n"
     finally:
@@ -134,7 +137,10 @@ class _Connection:
         hub = self.state.hub
         while True:
             job_id, seq, data = await self.outbox.queue.get()
-            if job_id is not None:
+            if seq == LOST and job_id is not None:
+                self.last_sent.pop(job_id, None)
+                hub.unsubscribe(self.outbox, job_id)
+            elif job_id is not None:
                 last = self.last_sent.get(job_id)
                 if last is None or seq <= last:
                     continue
@@ -241,7 +247,9 @@ async def websocket(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     CLIENTS.labels("ws").inc()
+    state.sockets.add(websocket)
     try:
         await _Connection(websocket, state, user).run()
     finally:
+        state.sockets.discard(websocket)
         CLIENTS.labels("ws").dec()

@@ -1,8 +1,11 @@
-"""A stand-in model for benchmarks and timing tests only: it streams made-up words at a set
-rate. Never a default pool. Options: `token_rate` (tokens per second), `latency` (seconds
-before the first token), `default_tokens` (when `max_tokens` is not given)."""
+"""A stand-in model for benchmarks, timing and fault tests only: it streams made-up words at a
+set rate. Never a default pool. Options: `token_rate` (tokens per second), `latency` (seconds
+before the first token), `default_tokens` (when `max_tokens` is not given), `crash_on` (fault
+injection: a prompt containing this text kills the worker process, like a model that
+crashes on one input)."""
 
 import asyncio
+import os
 import random
 from collections.abc import AsyncIterator
 
@@ -46,6 +49,7 @@ class SimulatedEngine:
         self.latency = float(options.get("latency", 0.05))
         self.default_tokens = int(options.get("default_tokens", 32))
         self.max_context = int(options.get("max_context", 4096))
+        self.crash_on = str(options.get("crash_on", ""))
 
     async def load(self) -> None:
         return None
@@ -56,7 +60,10 @@ class SimulatedEngine:
     async def stream(self, job: JobContext) -> AsyncIterator[Emit]:
         tokens = int(job.params.get("max_tokens") or self.default_tokens)
         rng = random.Random(job.params.get("seed", job.id))
-        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in job.input["messages"])
+        prompt = " ".join(str(m.get("content", "")) for m in job.input["messages"])
+        if self.crash_on and self.crash_on in prompt:
+            os._exit(70)  # the whole process dies, as with a segfault in a model library
+        prompt_tokens = len(prompt.split())
         loop = asyncio.get_running_loop()
         await asyncio.sleep(self.latency)
         interval = 1.0 / self.token_rate if self.token_rate > 0 else 0.0
