@@ -26,6 +26,7 @@ from worker.errors import JobLost
 from worker.heartbeat import Heartbeat
 from worker.leases import Leases
 from worker.reaper import Reaper
+from worker.retry import with_retry
 from worker.runner import JobRunner
 from worker.settings import Settings
 
@@ -89,9 +90,13 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> FastS
             leases.release(message_id)
         return True
 
+    async def acknowledge(message_id: str) -> None:
+        # Ours, retried across a Redis blip: a job that ended must not wait for the reaper.
+        await with_retry(lambda: redis.xack(stream, GROUP, message_id), 30)
+
     async def run_claimed(message_id: str, envelope: JobEnvelope) -> None:
         if await execute(message_id, envelope):
-            await redis.xack(stream, GROUP, message_id)
+            await acknowledge(message_id)
 
     reaper = Reaper(
         redis,
@@ -122,6 +127,7 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> FastS
         message_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
         if not await execute(message_id, body):
             raise NackMessage()
+        await acknowledge(message_id)  # FastStream acknowledges again: a no-op
 
     heartbeat = Heartbeat(redis, keys, pool, engine, settings, runner, leases)
     tasks: dict[str, asyncio.Task[None]] = {}

@@ -12,8 +12,6 @@ import time
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from contracts import log as event_log
 from contracts.errors import ErrorCode, ErrorDetail
@@ -23,6 +21,7 @@ from contracts.jobs import JobEnvelope, JobStatus
 from contracts.keys import Keys
 from worker.engines.base import Emit, Engine, JobContext, Progress, Result, Text
 from worker.errors import EngineError, JobLost
+from worker.retry import with_retry
 
 log = logging.getLogger("relayline.worker")
 
@@ -58,17 +57,10 @@ class _Log:
         payload = event.model_dump_json(exclude={"seq"})
         self.step += 1
         args = [self.attempt, payload, *extra, self.step]
-        deadline = time.monotonic() + self.runner.append_retry_seconds
-        delay = 0.05
-        while True:
-            try:
-                result, _, cancel = await self.runner.append_script(keys=self.keys, args=args)
-                break
-            except (RedisConnectionError, RedisTimeoutError, OSError):
-                if time.monotonic() + delay > deadline:
-                    raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+        result, _, cancel = await with_retry(
+            lambda: self.runner.append_script(keys=self.keys, args=args),
+            self.runner.append_retry_seconds,
+        )
         if result not in (event_log.AppendResult.ok, event_log.AppendResult.duplicate):
             raise JobLost(event_log.AppendResult(result).name, fenced=result == -3)
         self.cancel_requested = self.cancel_requested or bool(cancel)

@@ -19,6 +19,7 @@ import redis
 
 from contracts.keys import GROUP, Keys
 from tests.support.stack import Edge, auth
+from tests.support.wait import wait_for
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -102,9 +103,16 @@ def check(transcript: Transcript) -> None:
         assert events[starts[-1]]["type"] in ("job-reset", "job-start")
 
 
-def nothing_pending(redis_url: str, keys: Keys, pools: list[str]) -> bool:
+def nothing_pending(redis_url: str, keys: Keys, pools: list[str], timeout: float = 15) -> bool:
+    """Every consumer group settles with nothing pending: a job whose acknowledgement was
+    lost in a fault is acknowledged by the reaper within a lease."""
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        return all(client.xpending(keys.jobs(pool), GROUP)["pending"] == 0 for pool in pools)
+        wait_for(
+            lambda: all(client.xpending(keys.jobs(pool), GROUP)["pending"] == 0 for pool in pools),
+            timeout=timeout,
+            what="consumer groups with nothing pending",
+        )
+        return True
     finally:
         client.close()

@@ -54,6 +54,6 @@ async def events_seen(transcript_events: list[dict[str, Any]], kind: str, count:
     """Wait (60 s at most) until a follower has seen `count` events of a kind."""
 
     async def seen() -> bool:
-        return sum(event["type"] == kind for event in transcript_events) >= count
+        return sum(1 for event in transcript_events if event["type"] == kind) >= count
 
     await async_wait_for(seen, timeout=60, what=f"{count} {kind} events")

@@ -87,7 +87,9 @@ async def test_a_poison_job_is_dead_lettered_while_other_jobs_flow(
     assert dead["error"]["code"] == "dead_lettered"
     assert all(t.end is not None and t.end["status"] == "succeeded" for t in transcripts[1:])
     client = chaos_stack.redis()
-    dead_letters = client.xrange(chaos_stack.keys.dead("quick"))
+    dead_letters = cast(
+        list[tuple[str, dict[str, str]]], client.xrange(chaos_stack.keys.dead("quick"))
+    )
     assert [fields["job_id"] for _, fields in dead_letters] == [poison]
     assert int(dead_letters[0][1]["deliveries"]) == 4  # three deliveries ran, the fourth did not
     assert nothing_pending(own_redis.url, chaos_stack.keys, ["quick"])

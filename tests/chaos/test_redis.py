@@ -1,0 +1,75 @@
+"""Redis restarts: with AOF `appendfsync always` every accepted job completes; without
+persistence the services recover by themselves and lost jobs end visibly, none hangs."""
+
+import asyncio
+import re
+
+import httpx
+import pytest
+
+from tests.chaos.checker import Transcript, check, follow, nothing_pending
+from tests.chaos.conftest import OwnRedis
+from tests.chaos.helpers import events_seen, submit, worker
+from tests.support.stack import Stack, auth
+from tests.support.wait import wait_for
+
+pytestmark = pytest.mark.chaos
+
+
+@pytest.mark.parametrize("own_redis", ["always"], indirect=True)
+async def test_with_aof_always_every_accepted_job_completes_after_a_restart(
+    chaos_stack: Stack, own_redis: OwnRedis
+) -> None:
+    edge = chaos_stack.edge()
+    await asyncio.to_thread(worker, chaos_stack, "stream")
+    job_ids = [submit(edge, "stream", max_tokens=40) for _ in range(8)]  # 4 run, 4 wait
+    lives = [Transcript(job_id) for job_id in job_ids]
+    followers = [
+        asyncio.create_task(follow([edge], live.job_id, transcript=live, timeout=120))
+        for live in lives
+    ]
+    await events_seen(lives[0].events, "text-delta", 5)
+    await asyncio.to_thread(own_redis.restart)  # kill -9 and start again on the same AOF
+
+    transcripts = await asyncio.gather(*followers)
+    for transcript in transcripts:
+        check(transcript)
+        assert transcript.end is not None
+        assert transcript.end["status"] == "succeeded", transcript.end
+    assert nothing_pending(own_redis.url, chaos_stack.keys, ["stream"])
+
+
+async def test_without_persistence_services_recover_and_lost_jobs_end_visibly(
+    chaos_stack: Stack, own_redis: OwnRedis
+) -> None:
+    edge = chaos_stack.edge()
+    stream_worker = await asyncio.to_thread(worker, chaos_stack, "stream")
+    job_ids = [submit(edge, "stream", max_tokens=200) for _ in range(3)]
+    lives = [Transcript(job_id) for job_id in job_ids]
+    followers = [
+        asyncio.create_task(follow([edge], live.job_id, transcript=live, timeout=60))
+        for live in lives
+    ]
+    await events_seen(lives[0].events, "text-delta", 3)
+    await asyncio.to_thread(own_redis.restart)  # everything in Redis is gone
+
+    for transcript in await asyncio.gather(*followers):
+        assert transcript.lost is not None, "a job lost with Redis must not hang its client"
+        assert transcript.lost["code"] == "job_lost"
+
+    # The worker recreates its group and the edge serves again: new jobs complete.
+    client = chaos_stack.redis()
+    wait_for(
+        lambda: client.zscore(chaos_stack.keys.workers("stream"), stream_worker.worker_id),
+        what="the worker's heartbeat after the restart",
+    )
+    after = submit(edge, "stream", max_tokens=5)
+    transcript = await follow([edge], after)
+    check(transcript)
+    assert transcript.end is not None
+    assert transcript.end["status"] == "succeeded"
+    assert httpx.get(f"{edge.url}/v1/jobs/{job_ids[0]}", headers=auth()).status_code == 404
+    # No NOGROUP hot loop: a handful of log lines, not one per poll.
+    errors = re.findall(r"NOGROUP|fetch error|heartbeat failed", stream_worker.log())
+    assert len(errors) < 20, errors
+    assert nothing_pending(own_redis.url, chaos_stack.keys, ["stream"])
