@@ -1,0 +1,104 @@
+"""Overload: a queue past its cap, duplicate submits racing, a client that stops reading."""
+
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from contracts.errors import WS_CLOSE_SLOW_CONSUMER
+from tests.chaos.checker import check, follow
+from tests.chaos.helpers import submit, worker
+from tests.support.client import assert_complete, ws_connect, ws_follow
+from tests.support.metrics import metric
+from tests.support.stack import Edge, Stack, auth
+from tests.support.wait import async_wait_for, wait_for
+
+pytestmark = pytest.mark.chaos
+
+BODY = {"model": "quick", "input": {"messages": [{"role": "user", "content": "hi"}]}}
+
+
+def test_a_full_queue_answers_503_with_retry_after_and_takes_jobs_again_once_drained(
+    chaos_stack: Stack,
+) -> None:
+    edge = chaos_stack.edge(env={"EDGE_MAX_QUEUED_PER_POOL": "3"})
+    accepted = [submit(edge, "quick") for _ in range(3)]  # no worker yet: they wait
+    refused = httpx.post(f"{edge.url}/v1/jobs", json=BODY, headers=auth())
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "5"
+    assert refused.json()["error"]["code"] == "queue_full"
+    assert httpx.get(f"{edge.url}/v1/jobs", headers=auth()).json()["data"][0]["id"] == accepted[-1]
+
+    worker(chaos_stack, "quick")
+    for job_id in accepted:
+        transcript = asyncio.run(follow([edge], job_id))
+        check(transcript)
+    # Drained (and trimmed by the reaper): submits are taken again.
+    later = asyncio.run(follow([edge], _submit_when_accepted(edge)))
+    check(later)
+
+
+def _submit_when_accepted(edge: Edge) -> str:
+    def attempt() -> str | None:
+        response = httpx.post(f"{edge.url}/v1/jobs", json=BODY, headers=auth())
+        return str(response.json()["id"]) if response.status_code == 202 else None
+
+    job_id = wait_for(attempt, timeout=30, what="the drained queue to accept a job")
+    assert job_id is not None
+    return job_id
+
+
+def test_duplicate_submits_racing_with_one_idempotency_key_make_one_job(
+    chaos_stack: Stack,
+) -> None:
+    edge = chaos_stack.edge()
+
+    def send(user: str) -> str:
+        headers = {**auth(user), "Idempotency-Key": "order-42"}
+        response = httpx.post(f"{edge.url}/v1/jobs", json=BODY, headers=headers, timeout=30)
+        assert response.status_code == 202, response.text
+        return str(response.json()["id"])
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        ids = list(pool.map(send, ["alice"] * 24))
+        other = pool.submit(send, "bob").result()
+    assert len(set(ids)) == 1
+    assert other != ids[0]  # keys are per user
+    client = chaos_stack.redis()
+    assert client.xlen(chaos_stack.keys.jobs("quick")) == 2
+
+
+async def test_a_client_that_stops_reading_is_cut_off_and_others_are_not_slowed(
+    chaos_stack: Stack, tmp_path: Path
+) -> None:
+    edge = chaos_stack.edge(env={"EDGE_CLIENT_QUEUE_SIZE": "16"})
+    await asyncio.to_thread(worker, chaos_stack, "flood", WORKER_COALESCE_MS="0")
+    await asyncio.to_thread(worker, chaos_stack, "quick")
+    rss_before = _rss_kib(edge)
+    flood = submit(edge, "flood")
+    async with ws_connect(edge, max_queue=1) as stalled:  # reads one message, then stops
+        await stalled.send(json.dumps({"type": "subscribe", "job_id": flood}))
+        await async_wait_for(
+            lambda: asyncio.to_thread(metric, edge, "relayline_slow_clients_total"),
+            timeout=120,
+            what="the stalled client to be cut off",
+        )
+        # Another client on the same edge, during the flood, gets its job in full.
+        assert_complete(await ws_follow(edge, submit(edge, "quick")))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await stalled.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == WS_CLOSE_SLOW_CONSUMER
+    assert _rss_kib(edge) - rss_before < 40 * 1024, "the edge buffered the stalled client"
+
+
+def _rss_kib(edge: Edge) -> int:
+    for line in Path(f"/proc/{edge.popen.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
