@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from contracts.jobs import JobEnvelope, JobRequest
 from contracts.keys import Keys
+from contracts.models import ModelLimits
 from contracts.pools import ModelKind, PoolConfig, PoolsConfig
 from edge.store import JobStore
 from worker.engines.base import Emit, JobContext, Result, Text
@@ -28,8 +29,8 @@ class ScriptedEngine:
     async def load(self) -> None:
         return None
 
-    def limits(self) -> dict[str, int]:
-        return {}
+    def limits(self) -> ModelLimits:
+        return ModelLimits(max_context=0)
 
     async def stream(self, job: JobContext) -> AsyncIterator[Emit]:
         for index in range(self.pieces):
