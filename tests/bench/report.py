@@ -7,8 +7,6 @@ from pathlib import Path
 from tests.bench.machine import MACHINE
 from tests.bench.stats import Row
 
-START = "<!-- bench:foundation:start -->"
-END = "<!-- bench:foundation:end -->"
 DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 
 HOW_TO_READ = """\
@@ -66,12 +64,14 @@ def render(
     return "\n".join(lines)
 
 
-def write_section(body: str, path: Path = DOC) -> None:
-    section = f"{START}\n{body}\n{END}"
+def write_section(body: str, path: Path = DOC, name: str = "foundation") -> None:
+    """Replace the section between `<!-- bench:NAME:start -->` and its end marker."""
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    section = f"{start}\n{body}\n{end}"
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    head, found, rest = text.partition(START)
-    if found and END in rest:
-        text = head + section + rest.partition(END)[2]
+    head, found, rest = text.partition(start)
+    if found and end in rest:
+        text = head + section + rest.partition(end)[2]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
