@@ -57,9 +57,12 @@ def run_stack(host: str, port: int, state_dir: Path, redis_port: int | None = No
     pools = [pool for pool in load_pools(pools_file).pools.values() if pool.default]
 
     command = [sys.executable, "-m", "relayline.cli"]
-    processes = [subprocess.Popen([*command, "edge", "--host", host, "--port", str(port)], env=env)]
-    for pool in pools:
-        processes.append(subprocess.Popen([*command, "worker", "--pool", pool.name], env=env))
+    edge = subprocess.Popen([*command, "edge", "--host", host, "--port", str(port)], env=env)
+    workers = {
+        pool.name: subprocess.Popen([*command, "worker", "--pool", pool.name], env=env)
+        for pool in pools
+    }
+    processes = [edge, *workers.values()]
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
@@ -69,9 +72,29 @@ def run_stack(host: str, port: int, state_dir: Path, redis_port: int | None = No
         if _wait_ready(f"http://{host}:{port}/readyz", processes, 60):
             names = ", ".join(pool.name for pool in pools)
             print(f"relayline: ready at http://{host}:{port} (pools: {names}); Ctrl-C stops it")
-        while all(process.poll() is None for process in processes):
+        delays = dict.fromkeys(workers, 1.0)
+        restart_at: dict[str, float] = {}
+        while edge.poll() is None:
             time.sleep(0.5)
-        print("relayline: a process exited; stopping the stack", file=sys.stderr)
+            now = time.monotonic()
+            for name, worker in workers.items():
+                if worker.poll() is None:
+                    continue
+                # As a process manager would, with backoff; the jobs it held are reclaimed
+                # after their lease.
+                if name not in restart_at:
+                    restart_at[name] = now + delays[name]
+                    print(
+                        f"relayline: the {name} worker exited ({worker.returncode}); "
+                        f"starting another in {delays[name]:.0f}s",
+                        file=sys.stderr,
+                    )
+                    delays[name] = min(delays[name] * 2, 60.0)
+                elif now >= restart_at[name]:
+                    del restart_at[name]
+                    workers[name] = subprocess.Popen([*command, "worker", "--pool", name], env=env)
+                    processes.append(workers[name])
+        print("relayline: the edge exited; stopping the stack", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
