@@ -2,9 +2,7 @@
 the edge and the default workers; /docs is served and the README's curl examples work."""
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from relayline.redis_server import free_port
-from tests.support.wait import wait_for
+from tests.support.up import relayline_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.models]
 
@@ -27,45 +24,16 @@ def readme_curl_block() -> str:
     return block.group(1)
 
 
+def readme_python_block() -> str:
+    block = re.search(r"```python\n(from openai import OpenAI.*?)```", README.read_text(), re.S)
+    assert block, "README.md lost its openai client example"
+    return block.group(1)
+
+
 def test_relayline_up_serves_docs_and_the_readme_examples_work(tmp_path: Path) -> None:
-    port, redis_port = free_port(), free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("EDGE_", "WORKER_", "RELAYLINE_", "REDIS_URL"))
-    }
-    log = (tmp_path / "up.log").open("wb")
-    up = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "relayline.cli",
-            "up",
-            "--port",
-            str(port),
-            "--redis-port",
-            str(redis_port),
-            "--state-dir",
-            str(tmp_path / "state"),
-        ],
-        env={**env, "RELAYLINE_LOG_LEVEL": "WARNING"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-
-        def embed_worker_live() -> bool:
-            assert up.poll() is None, (tmp_path / "up.log").read_text()
-            try:
-                models = httpx.get(
-                    f"{base}/v1/models", headers={"Authorization": "Bearer local-dev-key"}
-                ).json()
-            except httpx.HTTPError:
-                return False
-            return any(model["id"] == "embed" and model["workers"] for model in models["data"])
-
-        wait_for(embed_worker_live, timeout=120, what="relayline up with a live embed worker")
+    with relayline_up(tmp_path) as up:
+        base = up.base
+        up.wait_pools_live(["chat", "embed"])
         docs = httpx.get(f"{base}/docs")
         assert docs.status_code == 200
         assert "swagger" in docs.text.lower()
@@ -93,14 +61,13 @@ def test_relayline_up_serves_docs_and_the_readme_examples_work(tmp_path: Path) -
         assert resumed == first_pass[2:]
         record = json.loads(result.stdout.splitlines()[-1])
         assert record["status"] == "succeeded"
-    finally:
-        up.send_signal(signal.SIGTERM)
-        try:
-            up.wait(30)
-        finally:
-            if up.poll() is None:
-                up.kill()
-            log.close()
-    assert up.returncode == 0, (tmp_path / "up.log").read_text()
+
+        python = readme_python_block().replace("http://127.0.0.1:8000", base)
+        answer = subprocess.run(
+            [sys.executable, "-c", python], capture_output=True, text=True, timeout=120, check=False
+        )
+        assert answer.returncode == 0, answer.stderr
+        assert len(answer.stdout.split()) > 3, answer.stdout
+    assert up.popen.returncode == 0, up.log()
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{base}/healthz", timeout=2)
