@@ -37,6 +37,7 @@ describe('createApi', () => {
           engine: 'simulated',
           workers: 1,
           queued: 0,
+          done: 0,
         },
       ],
     }

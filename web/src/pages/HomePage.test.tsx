@@ -8,7 +8,7 @@ afterEach(cleanup)
 
 function model(id: string, kind: ModelInfo['kind'], workers: number): ModelInfo {
   const engine = kind === 'chat' ? 'simulated' : 'embeddings'
-  return { id, object: 'model', created: 0, owned_by: 'relayline', kind, engine, workers, queued: 0 }
+  return { id, object: 'model', created: 0, owned_by: 'relayline', kind, engine, workers, queued: 0, done: 0 }
 }
 
 // Only listModels is called by this page; the rest of the Api is never reached.
