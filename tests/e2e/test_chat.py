@@ -18,7 +18,7 @@ _AT_LEAST_TEN = re.compile(r"^[1-9][0-9]+$")
 
 def test_a_chat_message_streams_an_answer(page: Page) -> None:
     page.goto("/chat")
-    answer = send_chat(page, "Tell me about **relays**", model="slow", max_tokens=30)
+    answer = send_chat(page, "Tell me about **relays**", model="slow", max_tokens=60)
 
     # Seen mid-stream: some text, not all of it yet.
     expect(answer).to_have_attribute("data-state", "streaming")
@@ -35,6 +35,9 @@ def test_a_chat_message_streams_an_answer(page: Page) -> None:
     expect(page.get_by_test_id("user-message")).to_contain_text("Tell me about **relays**")
     expect(page.get_by_role("button", name="Regenerate")).to_be_visible()
     screenshot(page, "chat")
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.get_by_label("Your message")).to_be_in_viewport()
+    screenshot(page, "chat-narrow", dark=False)
 
 
 def test_a_reload_mid_stream_continues_the_same_answer_exactly(page: Page) -> None:

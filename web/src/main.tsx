@@ -1,6 +1,9 @@
 import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
 import './index.css'
+import './app.css'
+import './chat.css'
+import './system.css'
 import App from './App.tsx'
 
 createRoot(document.getElementById('root')!).render(

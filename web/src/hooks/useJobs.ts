@@ -1,0 +1,32 @@
+import { useEffect, useSyncExternalStore } from 'react'
+import type { JobRequest } from '../contracts/jobs.gen.ts'
+import type { JobListItem } from '../lib/jobsFeed.ts'
+import { useRelayServices } from './relayContext.ts'
+
+export interface UseJobsResult {
+  jobs: JobListItem[]
+  status: 'loading' | 'ready' | 'error'
+  error: Error | undefined
+  /** Submits every request (a batch of prompts: one job each); resolves to their ids. */
+  submit: (requests: JobRequest[]) => Promise<string[]>
+  cancel: (jobId: string) => Promise<void>
+  refresh: () => Promise<void>
+}
+
+/** Every job of the user, newest first, the unfinished ones followed live. */
+export function useJobs(): UseJobsResult {
+  const { jobs: feed } = useRelayServices()
+  useEffect(() => {
+    feed.start()
+    return () => feed.stop()
+  }, [feed])
+  const { jobs, status, error } = useSyncExternalStore(feed.subscribe, feed.getSnapshot)
+  return {
+    jobs,
+    status,
+    error,
+    submit: (requests) => feed.submit(requests),
+    cancel: (jobId) => feed.cancel(jobId),
+    refresh: () => feed.refresh(),
+  }
+}

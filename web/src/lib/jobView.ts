@@ -1,0 +1,69 @@
+/** What a job looks like to the user: its record (HTTP) merged with its live state (stream). */
+import type { JobRecord, JobStatus } from '../contracts/jobs.gen.ts'
+import { isTerminal, type JobState } from './reducer.ts'
+
+export function statusOf(record: JobRecord | undefined, live: JobState | undefined): JobStatus {
+  if (live && live.status !== 'unknown') {
+    // The stream is ahead of a record fetched earlier, unless the record already ended.
+    if (!record || !isTerminal(record.status)) return live.status
+  }
+  return record?.status ?? 'queued'
+}
+
+/** Progress from 0 to 1, or null when it cannot be known (a chat answer being written). */
+export function progressOf(
+  record: JobRecord | undefined,
+  live: JobState | undefined,
+): number | null {
+  const status = statusOf(record, live)
+  if (status === 'succeeded') return 1
+  const progress = live?.progress
+  const fraction = progress && progress.total > 0 ? progress.done / progress.total : undefined
+  if (status === 'running') return fraction ?? null
+  return fraction ?? 0
+}
+
+export function outputOf(record: JobRecord | undefined, live: JobState | undefined): unknown {
+  return live?.output ?? record?.output ?? null
+}
+
+export interface EmbeddingsOutput {
+  embeddings: number[][]
+  dimensions: number
+}
+
+export function isEmbeddingsOutput(output: unknown): output is EmbeddingsOutput {
+  return (
+    typeof output === 'object' &&
+    output !== null &&
+    'embeddings' in output &&
+    Array.isArray(output.embeddings) &&
+    'dimensions' in output &&
+    typeof output.dimensions === 'number'
+  )
+}
+
+/** The text of a chat job: streamed so far, or the final output. */
+export function textOf(record: JobRecord | undefined, live: JobState | undefined): string {
+  if (live && live.text !== '') return live.text
+  const output = outputOf(record, live)
+  if (typeof output === 'object' && output !== null && 'text' in output) {
+    return typeof output.text === 'string' ? output.text : ''
+  }
+  return ''
+}
+
+export function formatTime(seconds: number | null | undefined): string {
+  if (!seconds) return '—'
+  return new Date(seconds * 1000).toLocaleTimeString()
+}
+
+export const shortId = (jobId: string): string => jobId.slice(0, 8)
+
+/** The non-empty lines of a text box, trimmed. */
+export function linesOf(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+}

@@ -1,0 +1,118 @@
+/**
+ * The user's jobs, newest first: the list comes from `GET /v1/jobs` (refreshed on an
+ * interval, after a submit and when a followed job ends); every job that has not ended is
+ * followed live over the tab's WebSocket, for its status and progress.
+ */
+import type { JobRecord, JobRequest } from '../contracts/jobs.gen.ts'
+import { Observable } from './observable.ts'
+import { isTerminal, type JobState } from './reducer.ts'
+import type { RelayClient } from './relayClient.ts'
+
+export interface JobListItem {
+  record: JobRecord
+  live: JobState | undefined
+}
+
+export interface JobsSnapshot {
+  jobs: JobListItem[]
+  status: 'loading' | 'ready' | 'error'
+  error: Error | undefined
+}
+
+export interface JobsFeedOptions {
+  client: RelayClient
+  limit?: number
+  refreshMilliseconds?: number
+}
+
+const asError = (error: unknown) => (error instanceof Error ? error : new Error(String(error)))
+
+export class JobsFeed extends Observable<JobsSnapshot> {
+  private readonly client: RelayClient
+  private readonly limit: number
+  private readonly refreshMilliseconds: number
+  private records: JobRecord[] = []
+  private readonly followed = new Map<string, () => void>()
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private users = 0
+
+  constructor({ client, limit = 50, refreshMilliseconds = 5000 }: JobsFeedOptions) {
+    super({ jobs: [], status: 'loading', error: undefined })
+    this.client = client
+    this.limit = limit
+    this.refreshMilliseconds = refreshMilliseconds
+  }
+
+  /** Starts loading and following; each `start` needs its own `stop`. */
+  start(): void {
+    this.users += 1
+    if (this.users === 1) void this.refresh()
+  }
+
+  stop(): void {
+    this.users = Math.max(0, this.users - 1)
+    if (this.users > 0) return
+    clearTimeout(this.timer)
+    for (const release of this.followed.values()) release()
+    this.followed.clear()
+  }
+
+  async refresh(): Promise<void> {
+    clearTimeout(this.timer)
+    try {
+      const list = await this.client.api.listJobs({ limit: this.limit })
+      this.records = list.data
+      this.follow()
+      this.publish({ jobs: this.items(), status: 'ready', error: undefined })
+    } catch (error) {
+      this.publish({ status: 'error', error: asError(error) })
+    }
+    if (this.users > 0) this.timer = setTimeout(() => this.refresh(), this.refreshMilliseconds)
+  }
+
+  /** Submits every request (a batch of prompts is one job per prompt); returns the ids. */
+  async submit(requests: JobRequest[]): Promise<string[]> {
+    try {
+      const accepted = await Promise.all(requests.map((request) => this.client.submit(request)))
+      return accepted.map((job) => job.id)
+    } catch (error) {
+      this.publish({ error: asError(error) })
+      throw error
+    } finally {
+      await this.refresh()
+    }
+  }
+
+  async cancel(jobId: string): Promise<void> {
+    try {
+      await this.client.cancel(jobId)
+    } catch (error) {
+      this.publish({ error: asError(error) })
+    }
+  }
+
+  private follow(): void {
+    if (this.users === 0) return
+    for (const record of this.records) {
+      if (isTerminal(record.status) || this.followed.has(record.id)) continue
+      const release = this.client.watchJob(record.id)
+      const unsubscribe = this.client.subscribeJob(record.id, () => this.onJob(record.id))
+      this.followed.set(record.id, () => (unsubscribe(), release()))
+    }
+  }
+
+  private onJob(jobId: string): void {
+    const live = this.client.getJob(jobId)
+    this.publish({ jobs: this.items() })
+    if (live && (isTerminal(live.status) || live.recovery !== 'live')) {
+      this.followed.get(jobId)?.()
+      this.followed.delete(jobId)
+      // The final record (output, usage, finished_at) comes with the list.
+      void this.refresh()
+    }
+  }
+
+  private items(): JobListItem[] {
+    return this.records.map((record) => ({ record, live: this.client.getJob(record.id) }))
+  }
+}

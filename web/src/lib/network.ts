@@ -1,0 +1,41 @@
+/** Whether the browser believes it is online, and when that changes. Injectable for tests. */
+export interface NetworkStatus {
+  isOnline(): boolean
+  /** Calls `listener` on every change; returns a function that stops listening. */
+  watch(listener: (online: boolean) => void): () => void
+}
+
+export function browserNetworkStatus(): NetworkStatus {
+  const hasWindow = typeof window !== 'undefined'
+  return {
+    isOnline: () => (typeof navigator === 'undefined' ? true : navigator.onLine !== false),
+    watch(listener) {
+      if (!hasWindow) return () => {}
+      const online = () => listener(true)
+      const offline = () => listener(false)
+      window.addEventListener('online', online)
+      window.addEventListener('offline', offline)
+      return () => {
+        window.removeEventListener('online', online)
+        window.removeEventListener('offline', offline)
+      }
+    },
+  }
+}
+
+/** A network status that tests flip by hand. */
+export function manualNetworkStatus(initiallyOnline = true) {
+  let online = initiallyOnline
+  const listeners = new Set<(online: boolean) => void>()
+  return {
+    isOnline: () => online,
+    watch(listener: (online: boolean) => void) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+    set(value: boolean) {
+      online = value
+      for (const listener of [...listeners]) listener(value)
+    },
+  }
+}
