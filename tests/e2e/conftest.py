@@ -1,4 +1,6 @@
-"""Browser fixtures: one real stack and one Chromium (Debian's; never downloaded) per session.
+"""Browser fixtures: one real stack and one Chromium (Debian's; never downloaded) for this
+package. Package scope, not session: sync Playwright runs an event loop in the main thread
+while it lives, and the asyncio tests that run after this package need that thread free.
 
 The stack (Redis, one edge serving the built web app in guest mode, workers for the `sim`,
 `slow` and, on first use, `embed` pools) is shared by every browser test: each test gets its
@@ -87,7 +89,7 @@ def pytest_runtest_makereport(
     return report
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def web_stack(
     redis_server_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WebStack]:
@@ -109,14 +111,14 @@ def web_stack(
         stack.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def embed_pool(web_stack: WebStack) -> str:
     """The `embed` pool with a live worker (it loads a real model, so only when asked)."""
     web_stack.stack.worker("embed", env={"WORKER_CONCURRENCY": "2"})
     return "embed"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
