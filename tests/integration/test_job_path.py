@@ -82,6 +82,14 @@ async def test_resume_after_disconnect_gets_exactly_the_rest(stack: Stack) -> No
     by_query = await asyncio.to_thread(sse_follow, edge, job_id, k)
     assert by_header == by_query == rest
 
+    # Resuming an ended job from its last seq: nothing to send, and the server says so.
+    last = full[-1]["seq"]
+    assert await asyncio.to_thread(sse_follow, edge, job_id, last) == []
+    async with ws_connect(edge) as connection:
+        await connection.send(json.dumps({"type": "subscribe", "job_id": job_id, "after": last}))
+        replies = [json.loads(await connection.recv()) for _ in range(2)]
+    assert [reply["type"] for reply in replies] == ["subscribed", "unsubscribed"]
+
 
 async def test_jobs_queued_before_any_worker_run_when_one_starts(stack: Stack) -> None:
     edge = stack.edge()

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from contracts.errors import WS_CLOSE_SLOW_CONSUMER, WS_CLOSE_UNAUTHORIZED, ErrorCode
+from contracts.jobs import TERMINAL_STATUSES
 from contracts.wire import (
     CLIENT_MESSAGE_TYPES,
     Cancel,
@@ -59,16 +60,29 @@ async def job_events(
 ) -> StreamingResponse:
     """Server-sent events of a job's log: `id` is the seq, `data` the event. Resume with
     `Last-Event-ID` or `?after=`; the stream ends after `job-end`."""
-    await state.store.owned_record(user, job_id)
+    record = await state.store.owned_record(user, job_id)
     if last_event_id is not None:
         if not last_event_id.isdigit():
             raise BadRequest(ErrorCode.invalid_request, "Last-Event-ID must be a seq number")
         after = int(last_event_id)
+    events = _sse(state, job_id, after or 0)
+    if has_nothing_after(record, after or 0):
+        events = _ended()
     return StreamingResponse(
-        _sse(state, job_id, after or 0),
+        events,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def has_nothing_after(record: dict[str, str], after: int) -> bool:
+    """The job ended and the client has its last event: there is nothing left to send."""
+    ended = record.get("status") in {status.value for status in TERMINAL_STATUSES}
+    return ended and int(record.get("seq", 0)) <= after
+
+
+async def _ended() -> AsyncIterator[str]:
+    yield "retry: 1000\n\n"
 
 
 async def _sse(state: EdgeState, job_id: str, after: int) -> AsyncIterator[str]:
@@ -185,7 +199,13 @@ class _Connection:
         if isinstance(message, Ping):
             await self._reply(Pong(ref=message.ref))
         elif isinstance(message, Subscribe):
-            await store.owned_record(self.user, message.job_id)
+            record = await store.owned_record(self.user, message.job_id)
+            if has_nothing_after(record, message.after):  # nothing will ever come: say so
+                await self._reply(
+                    Subscribed(job_id=message.job_id, after=message.after, ref=message.ref)
+                )
+                await self._reply(Unsubscribed(job_id=message.job_id, ref=message.ref))
+                return
             await self._subscribe(message.job_id, message.after, message.ref)
         elif isinstance(message, Unsubscribe):
             self.last_sent.pop(message.job_id, None)
