@@ -11,6 +11,7 @@ import logging
 import time
 from typing import Any
 
+from pydantic_core import to_json
 from redis.asyncio import Redis
 
 from contracts import log as event_log
@@ -50,7 +51,7 @@ class _Log:
                 event.status.value,
                 repr(event.ts),
                 self.runner.retention_seconds,
-                _json(event.output),
+                to_json(event.output).decode(),
                 event.usage.model_dump_json() if event.usage else "null",
                 event.error.model_dump_json() if event.error else "null",
             ]
@@ -69,12 +70,6 @@ class _Log:
         flag = await self.runner.redis.hget(self.keys[0], "cancel")
         self.cancel_requested = self.cancel_requested or bool(flag)
         return self.cancel_requested
-
-
-def _json(value: Any) -> str:
-    from pydantic_core import to_json
-
-    return to_json(value).decode()
 
 
 class JobRunner:
