@@ -64,6 +64,8 @@ async def follow(
                     async for raw in socket:
                         message = json.loads(raw)
                         if message.get("type") == "error" and message.get("job_id") == job_id:
+                            if message["code"] == "redis_unavailable":
+                                break  # Redis is restarting: retry, as a client does
                             transcript.lost = message
                             break
                         if message.get("job_id") == job_id and "seq" in message:
