@@ -172,10 +172,7 @@ class Hub:
         stream = self.keys.events(job_id)
         last, ended = after, False
         while not ended:
-            entries = cast(
-                list[tuple[str, dict[str, str]]],
-                await self.redis.xrange(stream, f"(0-{last}", "+", count=CATCH_UP_PAGE),
-            )
+            entries = await self._page(stream, last)
             for entry_id, fields in entries:
                 last, data = seq_of_entry_id(entry_id), fields[EVENT_FIELD]
                 await outbox.queue.put((job_id, last, data))
@@ -183,6 +180,22 @@ class Hub:
             if len(entries) < CATCH_UP_PAGE:
                 break
         return last, ended
+
+    async def _page(self, stream: str, after: int) -> list[tuple[str, dict[str, str]]]:
+        """One page of catch-up. Redis restarting is waited out (the subscription is dropped,
+        and this cancelled, when its client goes): a catch-up that gave up would leave its
+        subscription never going live."""
+        backoff = 0.05
+        while True:
+            try:
+                return cast(
+                    list[tuple[str, dict[str, str]]],
+                    await self.redis.xrange(stream, f"(0-{after}", "+", count=CATCH_UP_PAGE),
+                )
+            except (RedisError, OSError) as exc:
+                log.info("catch-up of %s waits for Redis (%s)", stream, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
 
     def _wake(self) -> None:
         self._changed.set()

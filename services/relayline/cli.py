@@ -48,6 +48,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     import asyncio
+    import time
 
     from worker.app import create_worker
     from worker.settings import Settings
@@ -55,8 +56,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = Settings(pool=args.pool) if args.pool else Settings()
     if args.concurrency:
         settings.concurrency = args.concurrency
-    asyncio.run(create_worker(settings).run())
-    return 0
+    while True:
+        app = create_worker(settings)
+        asyncio.run(app.run())
+        if app.signalled:
+            return 0
+        logging.getLogger("relayline.worker").warning(
+            "the worker stopped without a signal (see above); starting it again"
+        )
+        time.sleep(1)
 
 
 def cmd_redis(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ finish for `shutdown_grace_seconds`, and hands the rest back to the other worker
 import asyncio
 import contextlib
 import logging
+import signal
 
 from faststream import FastStream
 from faststream.exceptions import NackMessage
@@ -41,7 +42,19 @@ async def ensure_group(redis: Redis, stream: str) -> None:
             raise
 
 
-def create_worker(settings: Settings, registry: Registry | None = None) -> FastStream:
+class WorkerApp(FastStream):
+    """A FastStream app that remembers whether a signal stopped it. FastStream also stops
+    an app by itself, e.g. when its consumer group vanished (a Redis restart without
+    persistence) before the heartbeat recreated it; `relayline worker` then starts a new one."""
+
+    signalled = False
+
+    def on_signal(self) -> None:
+        self.signalled = True
+        self.exit()
+
+
+def create_worker(settings: Settings, registry: Registry | None = None) -> WorkerApp:
     pools = load_pools(settings.pools_file)
     pool = pools.get(settings.pool)
     if pool is None:
@@ -145,6 +158,9 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> FastS
         )
 
     async def after_startup() -> None:
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):  # replaces FastStream's own
+            loop.add_signal_handler(signal_number, app.on_signal)
         tasks["heartbeat"] = asyncio.create_task(heartbeat.run_forever(ensure_group))
         tasks["reaper"] = asyncio.create_task(reaper.run_forever(settings.reaper_interval_seconds))
 
@@ -162,10 +178,11 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> FastS
             await heartbeat.leave()
         await redis.aclose()
 
-    return FastStream(
+    app = WorkerApp(
         broker,
         on_startup=[startup],
         after_startup=[after_startup],
         on_shutdown=[shutdown],
         after_shutdown=[after_shutdown],
     )
+    return app

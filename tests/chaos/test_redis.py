@@ -73,3 +73,19 @@ async def test_without_persistence_services_recover_and_lost_jobs_end_visibly(
     errors = re.findall(r"NOGROUP|fetch error|heartbeat failed", stream_worker.log())
     assert len(errors) < 20, errors
     assert nothing_pending(own_redis.url, chaos_stack.keys, ["stream"])
+
+
+async def test_a_vanished_consumer_group_is_recreated_and_the_worker_goes_on(
+    chaos_stack: Stack, own_redis: OwnRedis
+) -> None:
+    edge = chaos_stack.edge()
+    stream_worker = await asyncio.to_thread(worker, chaos_stack, "stream")
+    client = chaos_stack.redis()
+    client.delete(chaos_stack.keys.jobs("stream"))  # the stream and its group are gone
+    # FastStream treats NOGROUP as fatal; the heartbeat recreates the group, and a worker
+    # app stopped by it anyway is started again in the same process.
+    transcript = await follow([edge], submit(edge, "stream", max_tokens=5))
+    check(transcript)
+    assert transcript.end is not None
+    assert transcript.end["status"] == "succeeded"
+    assert stream_worker.alive()

@@ -131,7 +131,12 @@ class _Connection:
     def _spawn(self, coroutine: "asyncio._CoroutineLike[None]") -> None:
         task = asyncio.create_task(coroutine)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: "asyncio.Task[None]") -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a WebSocket task failed", exc_info=task.exception())
 
     async def run(self) -> None:
         self.sender = asyncio.create_task(self._send_loop())
