@@ -34,6 +34,10 @@ class Keys:
         """Sorted set: a user's job ids scored by creation time."""
         return f"{self.prefix}user:{user}:jobs"
 
+    def user_active(self, user: str) -> str:
+        """Counter: how many of a user's jobs have not ended (per-user limit)."""
+        return f"{self.prefix}user:{user}:active"
+
     def idempotency(self, user: str, key: str) -> str:
         """String: the job id an idempotency key of one user maps to."""
         return f"{self.prefix}idem:{user}:{key}"

@@ -10,7 +10,9 @@ write through these scripts, so these rules hold whoever writes:
 - each append answers whether a cancel was requested, so workers learn of it without polling;
 - an append names its step within the attempt and a step seen before is not written again, so
   a worker may retry an append whose answer it lost (a Redis restart, a dropped connection);
-- a queue that holds `cap` jobs refuses more (admission control before Redis fills up).
+- a queue that holds `cap` jobs refuses more (admission control before Redis fills up);
+- a user with `limit` unfinished jobs may submit no more until one ends (fairness): a counter
+  per user, raised by submit and lowered by whichever script ends the job.
 
 An event's JSON is passed without its `seq`; the script prepends `{"seq":N,`.
 """
@@ -38,10 +40,11 @@ local function append(job, events, payload)
   redis.call('XADD', events, '0-' .. seq, 'e', '{"seq":' .. seq .. ',' .. string.sub(payload, 2))
   return seq
 end
-local function finish(job, events, stats, status, now, retention, output, usage, err)
+local function finish(job, events, stats, active, status, now, retention, output, usage, err)
   redis.call('HSET', job, 'status', status, 'finished_at', now,
              'output', output, 'usage', usage, 'error', err)
   redis.call('HINCRBY', stats, status, 1)
+  if redis.call('DECR', active) <= 0 then redis.call('DEL', active) end
   redis.call('HDEL', job, 'cancel')
   redis.call('EXPIRE', job, retention)
   redis.call('EXPIRE', events, retention)
@@ -54,14 +57,18 @@ end
 SUBMIT = (
     _APPEND
     + """
--- KEYS: job, events, jobs stream, user index, idempotency key
--- ARGV: id, owner, model, now, queued payload, envelope, idempotency ttl (0: no key), queue cap
--- Returns the job id (an earlier one for a known idempotency key), or '' when the queue is full.
+-- KEYS: job, events, jobs stream, user index, idempotency key, user's unfinished jobs
+-- ARGV: id, owner, model, now, queued payload, envelope, idempotency ttl (0: no key),
+--       queue cap, the user's limit of unfinished jobs
+-- Returns the job id (an earlier one for a known idempotency key), '' when the queue is full,
+-- '-' when the user has as many unfinished jobs as allowed.
 if tonumber(ARGV[7]) > 0 then
   local existing = redis.call('GET', KEYS[5])
   if existing then return existing end
 end
 if redis.call('XLEN', KEYS[3]) >= tonumber(ARGV[8]) then return '' end
+if tonumber(redis.call('GET', KEYS[6]) or 0) >= tonumber(ARGV[9]) then return '-' end
+redis.call('INCR', KEYS[6])
 if tonumber(ARGV[7]) > 0 then
   redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[7])
 end
@@ -91,7 +98,7 @@ return {1, attempt}
 APPEND = (
     _APPEND
     + """
--- KEYS: job, events, pool stats
+-- KEYS: job, events, pool stats, owner's unfinished jobs
 -- ARGV: attempt, payload, end status ('' unless job-end), now, retention, output, usage, error,
 --       step (1, 2, 3 ... within the attempt)
 -- Returns {result, seq, cancel requested (0/1)}
@@ -105,7 +112,8 @@ if is_terminal(record[1]) then return {-2, 0, 0} end
 redis.call('HSET', KEYS[1], 'step', ARGV[9])
 local seq = append(KEYS[1], KEYS[2], ARGV[2])
 if ARGV[3] ~= '' then
-  finish(KEYS[1], KEYS[2], KEYS[3], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+  finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7],
+         ARGV[8])
 end
 return {1, seq, record[3] and 1 or 0}
 """
@@ -114,14 +122,16 @@ return {1, seq, record[3] and 1 or 0}
 CANCEL = (
     _APPEND
     + """
--- KEYS: job, events, pool stats.  ARGV: job-end payload (cancelled), now, retention
+-- KEYS: job, events, pool stats, owner's unfinished jobs
+-- ARGV: job-end payload (cancelled), now, retention
 -- Returns the status after the call: a queued job ends here; a running one is flagged and
 -- its worker stops at its next step; an ended one is left alone.
 if redis.call('EXISTS', KEYS[1]) == 0 then return '' end
 local status = redis.call('HGET', KEYS[1], 'status')
 if status == 'queued' then
   append(KEYS[1], KEYS[2], ARGV[1])
-  finish(KEYS[1], KEYS[2], KEYS[3], 'cancelled', ARGV[2], ARGV[3], 'null', 'null', 'null')
+  finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 'cancelled', ARGV[2], ARGV[3], 'null', 'null',
+         'null')
   return 'cancelled'
 end
 if status == 'running' then
@@ -134,14 +144,15 @@ return status
 ABANDON = (
     _APPEND
     + """
--- KEYS: job, events, pool stats.  ARGV: job-end payload (failed), now, retention, error
+-- KEYS: job, events, pool stats, owner's unfinished jobs
+-- ARGV: job-end payload (failed), now, retention, error
 -- Ends a job its workers could not finish (the dead-letter path, a lost record): a new
 -- attempt number fences out any worker still running it. Returns 1, or 0 if it had ended.
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if is_terminal(redis.call('HGET', KEYS[1], 'status')) then return 0 end
 redis.call('HINCRBY', KEYS[1], 'attempt', 1)
 append(KEYS[1], KEYS[2], ARGV[1])
-finish(KEYS[1], KEYS[2], KEYS[3], 'failed', ARGV[2], ARGV[3], 'null', 'null', ARGV[4])
+finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 'failed', ARGV[2], ARGV[3], 'null', 'null', ARGV[4])
 return 1
 """
 )

@@ -6,6 +6,7 @@
      ├── NotFound            404  job_not_found / unknown_model / not_found
  ├── Unprocessable       422  invalid_request (input that does not fit the model)
      ├── PayloadTooLarge     413  payload_too_large
+ ├── TooManyRequests     429  rate_limited (a user's limit of unfinished jobs, with Retry-After)
      └── ServiceUnavailable  503  redis_unavailable / queue_full (with Retry-After)
 
 Request validation errors, Starlette's HTTP errors and Redis connection errors are translated
@@ -60,6 +61,10 @@ class PayloadTooLarge(ApiError):
     status = 413
 
 
+class TooManyRequests(ApiError):
+    status = 429
+
+
 class ServiceUnavailable(ApiError):
     status = 503
 
@@ -81,13 +86,8 @@ def openai_error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     """OpenAI's error shape: `{"error": {"message", "type", "param", "code"}}`."""
-    kind = (
-        "authentication_error"
-        if status == 401
-        else "server_error"
-        if status >= 500
-        else "invalid_request_error"
-    )
+    kinds = {401: "authentication_error", 429: "rate_limit_error"}
+    kind = kinds.get(status) or ("server_error" if status >= 500 else "invalid_request_error")
     error = {"message": message, "type": kind, "param": None, "code": _OPENAI_CODES.get(code, code)}
     return JSONResponse({"error": error}, status, headers)
 

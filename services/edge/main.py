@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             retention_seconds=settings.event_retention_seconds,
             idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
             max_queued=settings.max_queued_per_pool,
+            max_active_per_user=settings.max_active_jobs_per_user,
         )
         try:
             await store.ensure_groups()

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     max_queued_per_pool: int = Field(
         default=10000, ge=1, description="Jobs waiting in one pool before submits get 503."
     )
+    max_active_jobs_per_user: int = Field(
+        default=100, ge=1, description="A user's jobs that have not ended; more get 429."
+    )
     redis_max_connections: int = Field(
         default=200, ge=4, description="Connections to Redis; callers wait when all are busy."
     )

@@ -28,7 +28,7 @@ from contracts.jobs import (
 from contracts.keys import GROUP, Keys
 from contracts.pools import ModelKind, PoolConfig, PoolsConfig
 from edge.context import ContextChecker
-from edge.errors import NotFound, ServiceUnavailable, job_not_found
+from edge.errors import NotFound, ServiceUnavailable, TooManyRequests, job_not_found
 
 _INPUTS: dict[ModelKind, tuple[type[BaseModel], type[BaseModel]]] = {
     ModelKind.chat: (ChatInput, ChatParams),
@@ -62,6 +62,7 @@ class JobStore:
         retention_seconds: int,
         idempotency_ttl_seconds: int,
         max_queued: int = 10000,
+        max_active_per_user: int = 100,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -69,6 +70,7 @@ class JobStore:
         self.retention_seconds = retention_seconds
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
         self.max_queued = max_queued
+        self.max_active_per_user = max_active_per_user
         self.context = ContextChecker(redis, keys)
         self._submit = redis.register_script(log.SUBMIT)
         self._cancel = redis.register_script(log.CANCEL)
@@ -130,6 +132,7 @@ class JobStore:
                 self.keys.jobs(pool.name),
                 self.keys.user_jobs(user),
                 self.keys.idempotency(user, key or "-"),
+                self.keys.user_active(user),
             ],
             args=[
                 job_id,
@@ -140,8 +143,16 @@ class JobStore:
                 envelope.model_dump_json(),
                 self.idempotency_ttl_seconds if key else 0,
                 self.max_queued,
+                self.max_active_per_user,
             ],
         )
+        if result == "-":
+            raise TooManyRequests(
+                ErrorCode.rate_limited,
+                f"you have {self.max_active_per_user} jobs that have not ended, the most "
+                "allowed: wait for one to end, or cancel one",
+                headers={"Retry-After": "5"},
+            )
         if not result:
             raise ServiceUnavailable(
                 ErrorCode.queue_full,
@@ -195,6 +206,7 @@ class JobStore:
                 self.keys.job(job_id),
                 self.keys.events(job_id),
                 self.keys.pool_stats(record["model"]),
+                self.keys.user_active(record["owner"]),
             ],
             args=[_without_seq(end), repr(now), self.retention_seconds],
         )

@@ -124,6 +124,7 @@ class Reaper:
                 self.keys.job(envelope.id),
                 self.keys.events(envelope.id),
                 self.keys.pool_stats(self.pool),
+                self.keys.user_active(envelope.owner),
             ],
             args=[
                 end.model_dump_json(exclude={"seq"}),

@@ -33,12 +33,17 @@ _END = object()
 class _Log:
     """Appends events of one attempt of one job; refused writes raise `JobLost`."""
 
-    def __init__(self, runner: "JobRunner", job_id: str, pool: str, attempt: int) -> None:
+    def __init__(self, runner: "JobRunner", envelope: JobEnvelope, attempt: int) -> None:
         self.runner = runner
-        self.job_id = job_id
+        self.job_id = envelope.id
         self.attempt = attempt
         keys = runner.keys
-        self.keys = [keys.job(job_id), keys.events(job_id), keys.pool_stats(pool)]
+        self.keys = [
+            keys.job(envelope.id),
+            keys.events(envelope.id),
+            keys.pool_stats(envelope.model),
+            keys.user_active(envelope.owner),
+        ]
         self.cancel_requested = False
         self.step = 0
 
@@ -106,7 +111,7 @@ class JobRunner:
         if result != event_log.AppendResult.ok:
             log.info("job %s not run: %s", job_id, event_log.AppendResult(result).name)
             return
-        events = _Log(self, job_id, envelope.model, attempt)
+        events = _Log(self, envelope, attempt)
         self.running.add(job_id)
         try:
             if attempt > 1:

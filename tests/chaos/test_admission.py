@@ -102,3 +102,25 @@ def _rss_kib(edge: Edge) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError("no VmRSS")
+
+
+def test_a_user_at_the_limit_of_unfinished_jobs_gets_429_and_others_go_on(
+    chaos_stack: Stack,
+) -> None:
+    edge = chaos_stack.edge(env={"EDGE_MAX_ACTIVE_JOBS_PER_USER": "2"})
+    first, second = submit(edge, "quick"), submit(edge, "quick")  # no worker yet: both wait
+    refused = httpx.post(f"{edge.url}/v1/jobs", json=BODY, headers=auth("alice"))
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "5"
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert httpx.post(f"{edge.url}/v1/jobs", json=BODY, headers=auth("bob")).status_code == 202
+
+    # A job that ends (here by a cancel) gives its place back.
+    assert httpx.post(f"{edge.url}/v1/jobs/{first}/cancel", headers=auth()).status_code == 202
+    third = submit(edge, "quick")
+    worker(chaos_stack, "quick")
+    for job_id in (second, third):
+        check(asyncio.run(follow([edge], job_id)))
+    client = chaos_stack.redis()
+    assert client.get(chaos_stack.keys.user_active("alice")) is None  # every job ended
+    assert [submit(edge, "quick"), submit(edge, "quick")]
