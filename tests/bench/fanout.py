@@ -25,9 +25,8 @@ STREAM_POOL = "bench-stream"
 PHASE_TIMEOUT = 120.0
 COUNTERS = ("relayline_fanout_reads_total", "relayline_events_sent_total")
 HANDSHAKES = 25
-"""Submits/subscribes in flight at once (each until its job's first event arrives). An
-unbounded burst of 200 exhausts the edge's Redis connection pool (redis-py's default of 100)
-and the edge drops those WebSockets: see docs/benchmarks.md."""
+"""Submits/subscribes in flight at once (each until its job's first event arrives), so the
+time to first token measures the stack rather than a burst queueing at the client."""
 
 
 @contextlib.asynccontextmanager
