@@ -26,8 +26,8 @@ Phases 1 and 2 measure overhead and capacity. In 3a and 3b the rate is set by th
 watch instead the time to first token, the inter-event gap (~40 ms when nothing waits) and
 the worker streaming time against 1.98 s. The 200 clients submit or subscribe at most 25 at
 a time (each until its job's first event arrives), so time to first token measures the
-stack, not a 200-wide burst queueing at the client. Numbers vary by 10-20% from run to run; compare runs on the
-same machine only."""
+stack, not a 200-wide burst queueing at the client. Numbers vary by 10-20% from run to run;
+compare runs on the same machine only."""
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
