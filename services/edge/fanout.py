@@ -117,6 +117,9 @@ class Hub:
         self.block_ms = block_ms
         self.watches: dict[str, _Watch] = {}
         self._changed = asyncio.Event()
+        self._version = 0  # raised by every change of the watches
+        self._read_version = 0  # the version the reader's current XREAD was built from
+        self._waker: asyncio.Task[None] | None = None
         self._reader_id: int | None = None
         self._blocked = False
         self._task: asyncio.Task[None] | None = None
@@ -125,9 +128,10 @@ class Hub:
         self._task = asyncio.create_task(self._run(), name="relayline-fanout")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, self._waker):
+            if task:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def subscribe(self, outbox: Outbox, job_id: str, after: int) -> None:
         """Send `outbox` every event of `job_id` after seq `after`, then the live ones."""
@@ -198,13 +202,21 @@ class Hub:
                 backoff = min(backoff * 2, 2.0)
 
     def _wake(self) -> None:
+        self._version += 1
         self._changed.set()
-        if self._blocked and self._reader_id is not None:
-            task = asyncio.create_task(self._unblock(self._reader_id))
-            task.add_done_callback(lambda done: done.exception())
+        if self._waker is None or self._waker.done():
+            self._waker = asyncio.create_task(self._unblock())
+            self._waker.add_done_callback(lambda done: done.cancelled() or done.exception())
 
-    async def _unblock(self, client_id: int) -> None:
-        await self.redis.client_unblock(client_id)
+    async def _unblock(self) -> None:
+        """Interrupt the reader's blocking XREAD until it reads with the latest watches. An
+        unblock that reaches Redis before the XREAD blocks does nothing, hence the retries."""
+        for _ in range(200):
+            if not self._blocked or self._read_version >= self._version:
+                return
+            if self._reader_id is not None:
+                await self.redis.client_unblock(self._reader_id)
+            await asyncio.sleep(0.005)
 
     async def _run(self) -> None:
         backoff, failures = 0.1, 0
@@ -256,6 +268,7 @@ class Hub:
                 await self._changed.wait()
                 continue
             self._changed.clear()
+            self._read_version = self._version
             self._blocked = True
             try:
                 response = cast(
