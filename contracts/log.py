@@ -19,11 +19,24 @@ An event's JSON is passed without its `seq`; the script prepends `{"seq":N,`.
 
 from enum import IntEnum
 
+from pydantic import BaseModel
+
 EVENT_FIELD = "e"
 """The one field of an event-log entry: the event's JSON, seq included."""
 
 ENVELOPE_FIELD = "__data__"
 """The field of a job-stream entry holding the job envelope's JSON (FastStream reads it)."""
+
+
+SUBMIT_QUEUE_FULL = ""
+"""What `SUBMIT` answers when the pool's queue holds its cap."""
+SUBMIT_USER_LIMIT = "-"
+"""What `SUBMIT` answers when the user has as many unfinished jobs as allowed."""
+
+
+def without_seq(event: BaseModel) -> str:
+    """An event's JSON as the scripts take it: without `seq`, which they prepend."""
+    return event.model_dump_json(exclude={"seq"})
 
 
 class AppendResult(IntEnum):

@@ -5,7 +5,7 @@ job events (see `contracts.events`) and `submitted`, `subscribed`, `unsubscribed
 `pong`. `ref` is an optional client-chosen tag echoed back on the answer to that message.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -50,7 +50,9 @@ ClientMessage = Annotated[
     Subscribe | Unsubscribe | Submit | Cancel | Ping, Field(discriminator="type")
 ]
 ClientMessageAdapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
-CLIENT_MESSAGE_TYPES = ("subscribe", "unsubscribe", "submit", "cancel", "ping")
+CLIENT_MESSAGE_TYPES: tuple[str, ...] = tuple(
+    member.model_fields["type"].default for member in get_args(get_args(ClientMessage)[0])
+)
 
 
 class _ServerMessage(BaseModel):

@@ -44,10 +44,6 @@ class InvalidInput(ValueError):
         self.message = message
 
 
-def _without_seq(event: JobQueued | JobEnd) -> str:
-    return event.model_dump_json(exclude={"seq"})
-
-
 def _loads(raw: str | None) -> Any:
     return json.loads(raw) if raw else None
 
@@ -139,21 +135,21 @@ class JobStore:
                 user,
                 pool.name,
                 repr(now),
-                _without_seq(queued),
+                log.without_seq(queued),
                 envelope.model_dump_json(),
                 self.idempotency_ttl_seconds if key else 0,
                 self.max_queued,
                 self.max_active_per_user,
             ],
         )
-        if result == "-":
+        if result == log.SUBMIT_USER_LIMIT:
             raise TooManyRequests(
                 ErrorCode.rate_limited,
                 f"you have {self.max_active_per_user} jobs that have not ended, the most "
                 "allowed: wait for one to end, or cancel one",
                 headers={"Retry-After": "5"},
             )
-        if not result:
+        if result == log.SUBMIT_QUEUE_FULL:
             raise ServiceUnavailable(
                 ErrorCode.queue_full,
                 f"model {pool.name!r} has {self.max_queued} jobs waiting; retry later",
@@ -202,13 +198,8 @@ class JobStore:
         now = time.time()
         end = JobEnd(job_id=job_id, seq=1, ts=now, status=JobStatus.cancelled)
         await self._cancel(
-            keys=[
-                self.keys.job(job_id),
-                self.keys.events(job_id),
-                self.keys.pool_stats(record["model"]),
-                self.keys.user_active(record["owner"]),
-            ],
-            args=[_without_seq(end), repr(now), self.retention_seconds],
+            keys=self.keys.end_keys(job_id, record["model"], record["owner"]),
+            args=[log.without_seq(end), repr(now), self.retention_seconds],
         )
         return await self.get(user, job_id)
 

@@ -120,14 +120,9 @@ class Reaper:
             pipe.xack(self.stream, GROUP, message_id)
             await pipe.execute()
         await self._abandon(
-            keys=[
-                self.keys.job(envelope.id),
-                self.keys.events(envelope.id),
-                self.keys.pool_stats(self.pool),
-                self.keys.user_active(envelope.owner),
-            ],
+            keys=self.keys.end_keys(envelope.id, self.pool, envelope.owner),
             args=[
-                end.model_dump_json(exclude={"seq"}),
+                event_log.without_seq(end),
                 repr(now),
                 self.retention_seconds,
                 error.model_dump_json(),

@@ -37,13 +37,7 @@ class _Log:
         self.runner = runner
         self.job_id = envelope.id
         self.attempt = attempt
-        keys = runner.keys
-        self.keys = [
-            keys.job(envelope.id),
-            keys.events(envelope.id),
-            keys.pool_stats(envelope.model),
-            keys.user_active(envelope.owner),
-        ]
+        self.keys = runner.keys.end_keys(envelope.id, envelope.model, envelope.owner)
         self.cancel_requested = False
         self.step = 0
 
@@ -60,7 +54,7 @@ class _Log:
                 event.usage.model_dump_json() if event.usage else "null",
                 event.error.model_dump_json() if event.error else "null",
             ]
-        payload = event.model_dump_json(exclude={"seq"})
+        payload = event_log.without_seq(event)
         self.step += 1
         args = [self.attempt, payload, *extra, self.step]
         result, _, cancel = await with_retry(
@@ -68,7 +62,9 @@ class _Log:
             self.runner.append_retry_seconds,
         )
         if result not in (event_log.AppendResult.ok, event_log.AppendResult.duplicate):
-            raise JobLost(event_log.AppendResult(result).name, fenced=result == -3)
+            raise JobLost(
+                event_log.AppendResult(result).name, fenced=result == event_log.AppendResult.fenced
+            )
         self.cancel_requested = self.cancel_requested or bool(cancel)
 
     async def poll_cancel(self) -> bool:
