@@ -26,13 +26,14 @@ class EdgeState:
     async def close_sockets(self, code: int, reason: str) -> None:
         """Close every open WebSocket, e.g. with 1001 when this edge shuts down, so clients
         reconnect (to another edge) and resume from their last seq."""
+        await asyncio.gather(*(close_quietly(socket, code, reason) for socket in self.sockets))
 
-        async def close(socket: WebSocket) -> None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(2):
-                    await socket.close(code, reason)
 
-        await asyncio.gather(*(close(socket) for socket in list(self.sockets)))
+async def close_quietly(socket: WebSocket, code: int, reason: str, seconds: float = 2) -> None:
+    """Close a WebSocket; one that is gone or does not answer in time is left as it is."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(seconds):
+            await socket.close(code, reason)
 
 
 def edge_state(request: Request) -> EdgeState:

@@ -82,14 +82,19 @@ OPENAI_PATHS = ("/v1/chat/completions", "/v1/embeddings")
 _OPENAI_CODES: dict[str, str] = {ErrorCode.unknown_model: "model_not_found"}
 
 
+def openai_error_body(status: int, code: str, message: str) -> dict[str, Any]:
+    """OpenAI's error shape: `{"error": {"message", "type", "param", "code"}}`; also sent as
+    a chunk when a stream fails after it started."""
+    kinds = {401: "authentication_error", 429: "rate_limit_error"}
+    kind = kinds.get(status) or ("server_error" if status >= 500 else "invalid_request_error")
+    code = _OPENAI_CODES.get(code, code)
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
 def openai_error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    """OpenAI's error shape: `{"error": {"message", "type", "param", "code"}}`."""
-    kinds = {401: "authentication_error", 429: "rate_limit_error"}
-    kind = kinds.get(status) or ("server_error" if status >= 500 else "invalid_request_error")
-    error = {"message": message, "type": kind, "param": None, "code": _OPENAI_CODES.get(code, code)}
-    return JSONResponse({"error": error}, status, headers)
+    return JSONResponse(openai_error_body(status, code, message), status, headers)
 
 
 def _respond(

@@ -20,8 +20,8 @@ from contracts.jobs import JobRequest
 from contracts.openai import ChatCompletionRequest, EmbeddingsRequest
 from contracts.pools import ModelKind
 from edge.deps import CurrentUser, EdgeState, StateDep
-from edge.errors import BadRequest, openai_error
-from edge.fanout import LOST
+from edge.errors import BadRequest, openai_error, openai_error_body
+from edge.fanout import LOST, is_end
 from edge.follow import IDLE, follow
 from edge.routers.jobs import submit_job
 
@@ -46,24 +46,28 @@ async def _submit(state: EdgeState, user: str, request: JobRequest, kind: ModelK
 
 
 async def _end_of(state: EdgeState, job_id: str) -> dict[str, Any]:
+    """The job's `job-end` event (only that one is parsed), or a failure if it was lost."""
     async for seq, data in follow(state, job_id):
-        event: dict[str, Any] = json.loads(data)
         if seq == LOST:
-            return {
-                "status": "failed",
-                "error": {"code": event["code"], "message": event["message"]},
-            }
-        if event["type"] == "job-end":
-            return event
+            lost = json.loads(data)
+            return {"status": "failed", "error": {"code": lost["code"], "message": lost["message"]}}
+        if is_end(data):
+            end: dict[str, Any] = json.loads(data)
+            return end
     return {"status": "failed", "error": {"code": "internal_error", "message": "stream lost"}}
 
 
-def _failure(end: dict[str, Any], job_id: str) -> JSONResponse:
+def _failure(end: dict[str, Any]) -> tuple[int, str, str]:
+    """(status, code, message) for a job that did not succeed."""
     error = end.get("error") or {"code": ErrorCode.internal_error, "message": "the job failed"}
     if end["status"] == "cancelled":
         error = {"code": "cancelled", "message": "the job was cancelled"}
     status = _FAILED_STATUS.get(error["code"], 500 if end["status"] == "failed" else 409)
-    return openai_error(status, error["code"], error["message"], {"X-Relayline-Job-Id": job_id})
+    return status, error["code"], error["message"]
+
+
+def _failure_response(end: dict[str, Any], job_id: str) -> JSONResponse:
+    return openai_error(*_failure(end), {"X-Relayline-Job-Id": job_id})
 
 
 @router.post("/chat/completions", response_model=None)
@@ -96,7 +100,7 @@ async def chat_completions(
         return StreamingResponse(chunks, media_type="text/event-stream", headers=headers)
     end = await _end_of(state, job_id)
     if end["status"] != "succeeded":
-        return _failure(end, job_id)
+        return _failure_response(end, job_id)
     output = end.get("output") or {}
     completion = {
         **head,
@@ -128,36 +132,21 @@ async def _chunks(
             continue
         event = json.loads(data)
         if seq == LOST:
-            yield _sse(
-                {
-                    "error": {
-                        "message": event["message"],
-                        "type": "server_error",
-                        "param": None,
-                        "code": event["code"],
-                    }
-                }
-            )
+            yield _sse(openai_error_body(500, event["code"], event["message"]))
             return
         if event["type"] == "text-delta":
             sent_text = True
             yield chunk({"content": event["delta"]})
         elif event["type"] == "job-reset" and sent_text:
-            yield _sse(
-                {
-                    "error": {
-                        "message": "the job was restarted after a worker failure; "
-                        f"follow /v1/jobs/{job_id}/events instead",
-                        "type": "server_error",
-                        "param": None,
-                        "code": "job_reset",
-                    }
-                }
+            message = (
+                "the job was restarted after a worker failure; "
+                f"follow /v1/jobs/{job_id}/events instead"
             )
+            yield _sse(openai_error_body(500, "job_reset", message))
             return
         elif event["type"] == "job-end":
             if event["status"] != "succeeded":
-                yield _sse(json.loads(bytes(_failure(event, job_id).body)))
+                yield _sse(openai_error_body(*_failure(event)))
                 return
             yield chunk({}, (event.get("output") or {}).get("finish_reason", "stop"))
             if include_usage:
@@ -171,16 +160,7 @@ async def _chunks(
                 )
             yield "data: [DONE]\n\n"
             return
-    yield _sse(
-        {
-            "error": {
-                "message": "the stream fell behind and was cut off",
-                "type": "server_error",
-                "param": None,
-                "code": "slow_consumer",
-            }
-        }
-    )
+    yield _sse(openai_error_body(500, "slow_consumer", "the stream fell behind and was cut off"))
 
 
 def _sse(payload: dict[str, Any]) -> str:
@@ -195,7 +175,7 @@ async def embeddings(body: EmbeddingsRequest, state: StateDep, user: CurrentUser
     job_id = await _submit(state, user, request, ModelKind.embeddings)
     end = await _end_of(state, job_id)
     if end["status"] != "succeeded":
-        return _failure(end, job_id)
+        return _failure_response(end, job_id)
     vectors: list[list[float]] = end["output"]["embeddings"]
     if body.dimensions and vectors and body.dimensions != len(vectors[0]):
         raise BadRequest(

@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Header, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from redis.exceptions import RedisError
@@ -33,7 +33,7 @@ from contracts.wire import (
     Unsubscribed,
     WireError,
 )
-from edge.deps import CurrentUser, EdgeState, StateDep
+from edge.deps import CurrentUser, EdgeState, StateDep, close_quietly
 from edge.errors import ApiError, BadRequest, describe_validation_error
 from edge.fanout import LOST, Outbox, is_end
 from edge.follow import IDLE, follow
@@ -52,7 +52,6 @@ router = APIRouter(prefix="/v1", tags=["events"])
 )
 async def job_events(
     job_id: str,
-    request: Request,
     state: StateDep,
     user: CurrentUser,
     after: Annotated[int | None, Query(ge=0, description="The last seq seen")] = None,
@@ -65,9 +64,8 @@ async def job_events(
         if not last_event_id.isdigit():
             raise BadRequest(ErrorCode.invalid_request, "Last-Event-ID must be a seq number")
         after = int(last_event_id)
-    events = _sse(state, job_id, after or 0)
-    if has_nothing_after(record, after or 0):
-        events = _ended()
+    after = after or 0
+    events = _ended() if has_nothing_after(record, after) else _sse(state, job_id, after)
     return StreamingResponse(
         events,
         media_type="text/event-stream",
@@ -77,8 +75,7 @@ async def job_events(
 
 def has_nothing_after(record: dict[str, str], after: int) -> bool:
     """The job ended and the client has its last event: there is nothing left to send."""
-    ended = record.get("status") in {status.value for status in TERMINAL_STATUSES}
-    return ended and int(record.get("seq", 0)) <= after
+    return record.get("status") in TERMINAL_STATUSES and int(record.get("seq", 0)) <= after
 
 
 async def _ended() -> AsyncIterator[str]:
@@ -120,13 +117,8 @@ class _Connection:
         SLOW_CLIENTS.inc()
         if self.sender:
             self.sender.cancel()
-        self._spawn(self._close(WS_CLOSE_SLOW_CONSUMER, "slow consumer: events were not read"))
-
-    async def _close(self, code: int, reason: str) -> None:
-        try:
-            await asyncio.wait_for(self.websocket.close(code, reason), 5)
-        except Exception:
-            return
+        reason = "slow consumer: events were not read"
+        self._spawn(close_quietly(self.websocket, WS_CLOSE_SLOW_CONSUMER, reason, seconds=5))
 
     def _spawn(self, coroutine: "asyncio._CoroutineLike[None]") -> None:
         task = asyncio.create_task(coroutine)
