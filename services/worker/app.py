@@ -24,7 +24,7 @@ from contracts.keys import GROUP, Keys
 from contracts.pools import load_pools
 from worker.engines.registry import Registry, default_registry
 from worker.errors import JobLost
-from worker.heartbeat import Heartbeat
+from worker.heartbeat import Heartbeat, ensure_group
 from worker.leases import Leases
 from worker.reaper import Reaper
 from worker.retry import with_retry
@@ -32,14 +32,6 @@ from worker.runner import JobRunner
 from worker.settings import Settings
 
 log = logging.getLogger("relayline.worker")
-
-
-async def ensure_group(redis: Redis, stream: str) -> None:
-    try:
-        await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
-    except Exception as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
 
 
 class WorkerApp(FastStream):
@@ -142,7 +134,7 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> Worke
             raise NackMessage()
         await acknowledge(message_id)  # FastStream acknowledges again: a no-op
 
-    heartbeat = Heartbeat(redis, keys, pool, engine, settings, runner, leases)
+    heartbeat = Heartbeat(redis, keys, pool, engine, settings, leases)
     tasks: dict[str, asyncio.Task[None]] = {}
 
     async def startup() -> None:
@@ -161,7 +153,7 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> Worke
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):  # replaces FastStream's own
             loop.add_signal_handler(signal_number, app.on_signal)
-        tasks["heartbeat"] = asyncio.create_task(heartbeat.run_forever(ensure_group))
+        tasks["heartbeat"] = asyncio.create_task(heartbeat.run_forever())
         tasks["reaper"] = asyncio.create_task(reaper.run_forever(settings.reaper_interval_seconds))
 
     async def shutdown() -> None:

@@ -10,23 +10,29 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
-from contracts.keys import Keys
+from contracts.keys import GROUP, Keys
 from contracts.models import ModelLimits
 from contracts.pools import PoolConfig
 from worker.engines.base import Engine
 from worker.leases import Leases
-from worker.runner import JobRunner
 from worker.settings import Settings
 
 log = logging.getLogger("relayline.worker")
 
-EnsureGroup = Callable[[Redis, str], Awaitable[None]]
+
+async def ensure_group(redis: Redis, stream: str) -> None:
+    """Create the pool's consumer group from id 0 (jobs queued before any worker started are
+    delivered, not skipped); one that exists is left as it is."""
+    try:
+        await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
 
 
 class Heartbeat:
@@ -37,7 +43,6 @@ class Heartbeat:
         pool: PoolConfig,
         engine: Engine,
         settings: Settings,
-        runner: JobRunner,
         leases: Leases,
     ) -> None:
         self.redis = redis
@@ -45,7 +50,6 @@ class Heartbeat:
         self.pool = pool
         self.engine = engine
         self.settings = settings
-        self.runner = runner
         self.leases = leases
         self.limits = ModelLimits(max_context=0)
 
@@ -53,7 +57,7 @@ class Heartbeat:
         self.limits = self.engine.limits()
         await self.redis.set(self.keys.model_limits(self.pool.name), self.limits.model_dump_json())
 
-    async def beat(self, ensure_group: EnsureGroup) -> None:
+    async def beat(self) -> None:
         now = time.time()
         worker_id, pool = self.settings.worker_id, self.pool.name
         info: dict[str, Any] = {
@@ -62,7 +66,7 @@ class Heartbeat:
             "model": self.pool.model,
             "max_context": self.limits.max_context,
             "pid": os.getpid(),
-            "running": len(self.runner.running),
+            "running": len(self.leases.held),
             "seen": now,
         }
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -77,11 +81,11 @@ class Heartbeat:
         if not limits_kept:
             await self.publish_limits()
 
-    async def run_forever(self, ensure_group: EnsureGroup) -> None:
+    async def run_forever(self) -> None:
         failures = 0
         while True:
             try:
-                await self.beat(ensure_group)
+                await self.beat()
                 if failures:
                     log.warning("Redis is back after %d failed heartbeats", failures)
                 failures = 0

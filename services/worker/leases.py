@@ -20,6 +20,12 @@ from contracts.keys import GROUP
 log = logging.getLogger("relayline.worker")
 
 
+async def deliveries(redis: Redis, stream: str, message_id: str) -> int:
+    """How many times the group delivered one pending entry (1 if it is not pending)."""
+    pending = await redis.xpending_range(stream, GROUP, min=message_id, max=message_id, count=1)
+    return int(pending[0]["times_delivered"]) if pending else 1
+
+
 @dataclass
 class _Lease:
     job_id: str
@@ -59,10 +65,7 @@ class Leases:
     async def hand_back(self, message_id: str) -> None:
         """Make one entry claimable by other workers right away, without counting it as one
         more delivery."""
-        pending = await self.redis.xpending_range(
-            self.stream, GROUP, min=message_id, max=message_id, count=1
-        )
-        deliveries = int(pending[0]["times_delivered"]) if pending else 1
+        delivered = await deliveries(self.redis, self.stream, message_id)
         await self.redis.xclaim(
             self.stream,
             GROUP,
@@ -70,7 +73,7 @@ class Leases:
             0,
             [message_id],
             idle=self.lease_ms * 10,
-            retrycount=max(deliveries - 1, 0),
+            retrycount=max(delivered - 1, 0),
             justid=True,
         )
         log.info("handed back %s", self.held.get(message_id, _Lease(message_id, None)).job_id)

@@ -24,6 +24,7 @@ from contracts.events import JobEnd
 from contracts.jobs import JobEnvelope, JobStatus
 from contracts.keys import GROUP, Keys
 from contracts.log import ENVELOPE_FIELD
+from worker.leases import deliveries
 
 log = logging.getLogger("relayline.worker")
 
@@ -78,14 +79,11 @@ class Reaper:
 
     async def _take(self, message_id: str, fields: dict[str, str]) -> None:
         envelope = JobEnvelope.model_validate_json(fields[ENVELOPE_FIELD])
-        pending = await self.redis.xpending_range(
-            self.stream, GROUP, min=message_id, max=message_id, count=1
-        )
-        deliveries = int(pending[0]["times_delivered"]) if pending else 1
-        if deliveries > self.max_deliveries:
-            await self._dead_letter(message_id, envelope, deliveries)
+        delivered = await deliveries(self.redis, self.stream, message_id)
+        if delivered > self.max_deliveries:
+            await self._dead_letter(message_id, envelope, delivered)
             return
-        log.warning("reclaimed job %s (delivery %d)", envelope.id, deliveries)
+        log.warning("reclaimed job %s (delivery %d)", envelope.id, delivered)
         await self.slots.acquire()
         task = asyncio.create_task(self._run(message_id, envelope))
         self.tasks.add(task)

@@ -96,7 +96,6 @@ class JobRunner:
         self.append_retry_seconds = append_retry_seconds
         self.start_script = redis.register_script(event_log.START)
         self.append_script = redis.register_script(event_log.APPEND)
-        self.running: set[str] = set()
 
     async def run(self, envelope: JobEnvelope) -> None:
         job_id = envelope.id
@@ -108,28 +107,22 @@ class JobRunner:
             log.info("job %s not run: %s", job_id, event_log.AppendResult(result).name)
             return
         events = _Log(self, envelope, attempt)
-        self.running.add(job_id)
-        try:
-            if attempt > 1:
-                await events.append(
-                    JobReset(
-                        job_id=job_id,
-                        seq=1,
-                        ts=time.time(),
-                        attempt=attempt,
-                        reason="the previous attempt did not finish",
-                    )
-                )
+        if attempt > 1:
             await events.append(
-                JobStart(
-                    job_id=job_id, seq=1, ts=time.time(), attempt=attempt, worker=self.worker_id
+                JobReset(
+                    job_id=job_id,
+                    seq=1,
+                    ts=time.time(),
+                    attempt=attempt,
+                    reason="the previous attempt did not finish",
                 )
             )
-            context = JobContext(job_id, envelope.input, envelope.params, attempt)
-            end = await self._drive(context, events)
-            await events.append(end)
-        finally:
-            self.running.discard(job_id)
+        await events.append(
+            JobStart(job_id=job_id, seq=1, ts=time.time(), attempt=attempt, worker=self.worker_id)
+        )
+        context = JobContext(job_id, envelope.input, envelope.params, attempt)
+        end = await self._drive(context, events)
+        await events.append(end)
 
     async def _drive(self, context: JobContext, events: _Log) -> JobEnd:
         queue: asyncio.Queue[Emit | BaseException | object] = asyncio.Queue(maxsize=256)

@@ -11,9 +11,10 @@ while nothing has been generated, so a client never sees text twice.
 """
 
 import asyncio
+import contextlib
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -82,7 +83,7 @@ class OpenAIEngine:
         body.update({k: job.params[k] for k in _PASSED_PARAMS if job.params.get(k) is not None})
         parts: list[str] = []
         usage, finish_reason = Usage(), "stop"
-        try:
+        with _transport_errors(self.timeout):
             async with self._client.stream("POST", "/chat/completions", json=body) as response:
                 await _raise_for_status(response)
                 async for line in response.aiter_lines():
@@ -100,33 +101,32 @@ class OpenAIEngine:
                             parts.append(content)
                             yield Text(content)
                         finish_reason = choice.get("finish_reason") or finish_reason
-        except httpx.TimeoutException as exc:
-            raise _Retryable(
-                EngineError(f"the upstream did not answer in {self.timeout}s", "upstream_timeout")
-            ) from exc
-        except httpx.TransportError as exc:
-            raise _Retryable(
-                EngineError(f"cannot reach the upstream: {exc}", "upstream_unavailable")
-            ) from exc
         yield Result(output={"text": "".join(parts), "finish_reason": finish_reason}, usage=usage)
 
     async def _embeddings(self, job: JobContext) -> Result:
         assert self._client is not None
         body = {"model": self.upstream_model, "input": job.input["texts"]}
-        try:
+        with _transport_errors(self.timeout):
             response = await self._client.post("/embeddings", json=body)
-        except httpx.TimeoutException as exc:
-            raise _Retryable(EngineError("the upstream timed out", "upstream_timeout")) from exc
-        except httpx.TransportError as exc:
-            raise _Retryable(
-                EngineError(f"cannot reach the upstream: {exc}", "upstream_unavailable")
-            ) from exc
         await _raise_for_status(response)
         payload = response.json()
         vectors = [item["embedding"] for item in sorted(payload["data"], key=lambda d: d["index"])]
         tokens = int(payload.get("usage", {}).get("prompt_tokens", 0))
         output = {"embeddings": vectors, "dimensions": len(vectors[0]) if vectors else 0}
         return Result(output=output, usage=Usage(prompt_tokens=tokens, total_tokens=tokens))
+
+
+@contextlib.contextmanager
+def _transport_errors(timeout: float) -> Iterator[None]:
+    """Timeouts and unreachable upstreams, as retryable engine errors with their codes."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        error = EngineError(f"the upstream did not answer in {timeout}s", "upstream_timeout")
+        raise _Retryable(error) from exc
+    except httpx.TransportError as exc:
+        error = EngineError(f"cannot reach the upstream: {exc}", "upstream_unavailable")
+        raise _Retryable(error) from exc
 
 
 async def _raise_for_status(response: httpx.Response) -> None:
