@@ -95,8 +95,8 @@ class Reaper:
         finally:
             self.slots.release()
 
-    async def _dead_letter(self, message_id: str, envelope: JobEnvelope, deliveries: int) -> None:
-        reason = f"its worker stopped {deliveries - 1} times while running it"
+    async def _dead_letter(self, message_id: str, envelope: JobEnvelope, delivered: int) -> None:
+        reason = f"its worker stopped {delivered - 1} times while running it"
         log.error("dead-lettering job %s: %s", envelope.id, reason)
         error = ErrorDetail(
             code=ErrorCode.dead_lettered,
@@ -104,19 +104,8 @@ class Reaper:
         )
         now = time.time()
         end = JobEnd(job_id=envelope.id, seq=1, ts=now, status=JobStatus.failed, error=error)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(
-                self.keys.dead(self.pool),
-                {
-                    "job_id": envelope.id,
-                    "message_id": message_id,
-                    "deliveries": deliveries,
-                    "reason": reason,
-                    ENVELOPE_FIELD: envelope.model_dump_json(),
-                },
-            )
-            pipe.xack(self.stream, GROUP, message_id)
-            await pipe.execute()
+        # The job ends first: a crash before the acknowledgement only makes the next sweep
+        # dead-letter it again (ABANDON leaves an ended job alone), never a job that hangs.
         await self._abandon(
             keys=self.keys.end_keys(envelope.id, self.pool, envelope.owner),
             args=[
@@ -126,6 +115,19 @@ class Reaper:
                 error.model_dump_json(),
             ],
         )
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(
+                self.keys.dead(self.pool),
+                {
+                    "job_id": envelope.id,
+                    "message_id": message_id,
+                    "deliveries": delivered,
+                    "reason": reason,
+                    ENVELOPE_FIELD: envelope.model_dump_json(),
+                },
+            )
+            pipe.xack(self.stream, GROUP, message_id)
+            await pipe.execute()
 
     async def _trim(self) -> None:
         """Drop acknowledged entries: everything older than both the oldest pending entry and
