@@ -84,6 +84,15 @@ async def follow(
     return transcript
 
 
+def follow_live(
+    edges: list[Edge], job_id: str, timeout: float = 90
+) -> tuple[Transcript, "asyncio.Task[Transcript]"]:
+    """Follow a job in the background: the transcript fills as events arrive, so a test can
+    strike at a point of its progress; the task returns it at the job's end."""
+    live = Transcript(job_id)
+    return live, asyncio.create_task(follow(edges, job_id, timeout=timeout, transcript=live))
+
+
 def check(transcript: Transcript) -> None:
     events = transcript.events
     assert transcript.lost is None, transcript.lost

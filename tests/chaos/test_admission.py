@@ -123,4 +123,5 @@ def test_a_user_at_the_limit_of_unfinished_jobs_gets_429_and_others_go_on(
         check(asyncio.run(follow([edge], job_id)))
     client = chaos_stack.redis()
     assert client.get(chaos_stack.keys.user_active("alice")) is None  # every job ended
-    assert [submit(edge, "quick"), submit(edge, "quick")]
+    for _ in range(2):  # the limit's places are all free again (submit asserts the 202)
+        submit(edge, "quick")

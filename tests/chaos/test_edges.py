@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from tests.chaos.checker import Transcript, check, follow
+from tests.chaos.checker import check, follow_live
 from tests.chaos.helpers import events_seen, submit, worker
 from tests.support.stack import Stack
 
@@ -20,8 +20,7 @@ async def test_kill_9_an_edge_mid_stream_and_the_client_resumes_on_another(
     dying, surviving = chaos_stack.edge(), chaos_stack.edge()
     await asyncio.to_thread(worker, chaos_stack, "stream")
     job_id = submit(dying, "stream", max_tokens=80)
-    live = Transcript(job_id)
-    following = asyncio.create_task(follow([dying, surviving], job_id, transcript=live))
+    live, following = follow_live([dying, surviving], job_id)
     await events_seen(live.events, "text-delta", 5)
     dying.kill()
     transcript = await following
@@ -38,11 +37,10 @@ async def test_sigterm_on_an_edge_closes_sockets_with_1001_and_clients_resume(
     leaving, staying = chaos_stack.edge(), chaos_stack.edge()
     await asyncio.to_thread(worker, chaos_stack, "stream")
     job_ids = [submit(staying, "stream", max_tokens=60) for _ in range(3)]
-    lives = [Transcript(job_id) for job_id in job_ids]
-    followers = [
-        asyncio.create_task(follow([leaving, staying], live.job_id, transcript=live))
-        for live in lives
-    ]
+    lives, followers = zip(
+        *(follow_live([leaving, staying], job_id) for job_id in job_ids),
+        strict=True,
+    )
     for live in lives:
         await events_seen(live.events, "text-delta", 2)
     leaving.signal(signal.SIGTERM)

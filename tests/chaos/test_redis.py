@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from tests.chaos.checker import Transcript, check, follow, nothing_pending
+from tests.chaos.checker import check, follow, follow_live, nothing_pending
 from tests.chaos.conftest import OwnRedis
 from tests.chaos.helpers import events_seen, submit, worker
 from tests.support.stack import Stack, auth
@@ -23,11 +23,10 @@ async def test_with_aof_always_every_accepted_job_completes_after_a_restart(
     edge = chaos_stack.edge()
     await asyncio.to_thread(worker, chaos_stack, "stream")
     job_ids = [submit(edge, "stream", max_tokens=40) for _ in range(8)]  # 4 run, 4 wait
-    lives = [Transcript(job_id) for job_id in job_ids]
-    followers = [
-        asyncio.create_task(follow([edge], live.job_id, transcript=live, timeout=120))
-        for live in lives
-    ]
+    lives, followers = zip(
+        *(follow_live([edge], job_id, timeout=120) for job_id in job_ids),
+        strict=True,
+    )
     await events_seen(lives[0].events, "text-delta", 5)
     await asyncio.to_thread(own_redis.restart)  # kill -9 and start again on the same AOF
 
@@ -45,11 +44,10 @@ async def test_without_persistence_services_recover_and_lost_jobs_end_visibly(
     edge = chaos_stack.edge()
     stream_worker = await asyncio.to_thread(worker, chaos_stack, "stream")
     job_ids = [submit(edge, "stream", max_tokens=200) for _ in range(3)]
-    lives = [Transcript(job_id) for job_id in job_ids]
-    followers = [
-        asyncio.create_task(follow([edge], live.job_id, transcript=live, timeout=60))
-        for live in lives
-    ]
+    lives, followers = zip(
+        *(follow_live([edge], job_id, timeout=60) for job_id in job_ids),
+        strict=True,
+    )
     await events_seen(lives[0].events, "text-delta", 3)
     await asyncio.to_thread(own_redis.restart)  # everything in Redis is gone
 

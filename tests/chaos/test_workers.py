@@ -7,7 +7,7 @@ from typing import cast
 import pytest
 
 from contracts.keys import GROUP
-from tests.chaos.checker import Transcript, check, follow, nothing_pending
+from tests.chaos.checker import check, follow, follow_live, nothing_pending
 from tests.chaos.conftest import OwnRedis
 from tests.chaos.helpers import events_seen, submit, supervisor, worker
 from tests.support.stack import Stack
@@ -22,8 +22,7 @@ async def test_kill_9_a_worker_mid_stream_and_the_other_finishes_the_job(
     edge = chaos_stack.edge()
     first = await asyncio.to_thread(worker, chaos_stack, "stream")
     job_id = submit(edge, "stream", max_tokens=80)
-    live = Transcript(job_id)
-    following = asyncio.create_task(follow([edge], job_id, transcript=live))
+    live, following = follow_live([edge], job_id)
     await events_seen(live.events, "text-delta", 5)
     second = await asyncio.to_thread(worker, chaos_stack, "stream")
     first.kill()
@@ -45,8 +44,7 @@ async def test_a_worker_paused_past_its_lease_cannot_interleave_when_it_wakes(
     edge = chaos_stack.edge()
     paused = await asyncio.to_thread(worker, chaos_stack, "stream")
     job_id = submit(edge, "stream", max_tokens=60)
-    live = Transcript(job_id)
-    following = asyncio.create_task(follow([edge], job_id, transcript=live))
+    live, following = follow_live([edge], job_id)
     await events_seen(live.events, "text-delta", 3)
     paused.signal(signal.SIGSTOP)
     await asyncio.to_thread(worker, chaos_stack, "stream")
@@ -102,8 +100,7 @@ async def test_sigterm_hands_a_running_job_back_without_waiting_for_the_lease(
     edge = chaos_stack.edge()
     leaving = await asyncio.to_thread(worker, chaos_stack, "stream", **long_lease)
     job_id = submit(edge, "stream", max_tokens=400)
-    live = Transcript(job_id)
-    following = asyncio.create_task(follow([edge], job_id, transcript=live))
+    live, following = follow_live([edge], job_id)
     await events_seen(live.events, "text-delta", 3)
     staying = await asyncio.to_thread(worker, chaos_stack, "stream", **long_lease)
     leaving.signal(signal.SIGTERM)
