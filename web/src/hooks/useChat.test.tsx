@@ -1,5 +1,7 @@
 import { act, cleanup, screen } from '@testing-library/react'
 import { afterEach, describe, expect, it } from 'vitest'
+import { newAnswer, newConversation } from '../lib/chatMessages.ts'
+import { ConversationStore } from '../lib/conversations.ts'
 import { delta, ended, queued, started } from '../lib/testing/events.ts'
 import { createHarness } from '../lib/testing/harness.ts'
 import { renderWithRelay } from '../testing/render.tsx'
@@ -97,5 +99,27 @@ describe('useChat', () => {
     })
     expect(screen.getByTestId('probe').textContent).toBe('Half and the rest')
     expect(second.requests).toEqual([])
+  })
+
+  it('resubmits an answer reloaded before the edge answered with the model and params', async () => {
+    const harness = createHarness()
+    const answer = newAnswer()
+    new ConversationStore(harness.storage, undefined).save({
+      ...newConversation('c1', 'sim'),
+      messages: [{ id: 'u1', role: 'user', content: 'Hello' }, answer],
+    })
+    const params = { temperature: 0.2, max_tokens: 64 }
+    function Resumed() {
+      useChat({ conversationId: 'c1', model: 'sim', params })
+      return null
+    }
+    renderWithRelay(<Resumed />, harness)
+    await act(async () => {})
+    expect(harness.requests).toHaveLength(1)
+    expect(harness.requests[0]).toMatchObject({
+      model: 'sim',
+      params,
+      idempotency_key: answer.answer?.idempotencyKey,
+    })
   })
 })

@@ -31,11 +31,12 @@ export function useChat({ conversationId, model, params }: UseChatOptions): UseC
     () => new ChatSession({ client, store: conversations, conversationId }),
     [client, conversations, conversationId],
   )
+  // Before `start`: a resumed answer is resubmitted with this model and these params.
+  useEffect(() => session.setOptions({ model, params }), [session, model, params])
   useEffect(() => {
     session.start()
     return () => session.dispose()
   }, [session])
-  useEffect(() => session.setOptions({ model, params }), [session, model, params])
   const { messages, status, error } = useSyncExternalStore(session.subscribe, session.getSnapshot)
   const actions = useMemo(
     () => ({

@@ -5,9 +5,6 @@ import { useRelayServices } from './relayContext.ts'
 /** The pools, polled every few seconds, with a short history for rates and charts. */
 export function useSystem(): SystemSnapshot {
   const { system } = useRelayServices()
-  useEffect(() => {
-    system.start()
-    return () => system.stop()
-  }, [system])
+  useEffect(() => system.retain(), [system])
   return useSyncExternalStore(system.subscribe, system.getSnapshot)
 }

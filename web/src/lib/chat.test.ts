@@ -1,10 +1,8 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { ChatSession } from './chat.ts'
 import { ConversationStore } from './conversations.ts'
-import { delta, ended, queued, started } from './testing/events.ts'
+import { delta, ended, notFound, queued, started } from './testing/events.ts'
 import { createHarness, memoryStorage } from './testing/harness.ts'
-
-const settle = () => new Promise((resolve) => setTimeout(resolve, 0))
 
 function session(harness: ReturnType<typeof createHarness>, conversationId = 'c1') {
   const chat = new ChatSession({
@@ -19,10 +17,11 @@ function session(harness: ReturnType<typeof createHarness>, conversationId = 'c1
 }
 
 async function sent(harness: ReturnType<typeof createHarness>, chat: ChatSession, text: string) {
+  const before = harness.requests.length
   await chat.send(text)
   harness.server.last.open()
-  const jobId = harness.requests.length === 0 ? '' : `job-${harness.jobs.size}`
-  return jobId
+  expect(harness.requests, 'send made no request').toHaveLength(before + 1)
+  return `job-${harness.jobs.size}`
 }
 
 describe('ChatSession', () => {
@@ -86,13 +85,12 @@ describe('ChatSession', () => {
     first.api.submitJob.mockImplementationOnce(() => new Promise(() => {}))
     const chat = session(first)
     void chat.send('Hello')
-    await settle()
+    await vi.waitFor(() => expect(first.api.submitJob).toHaveBeenCalledTimes(1))
     chat.dispose()
 
     const second = createHarness({ storage })
     session(second)
-    await settle()
-    expect(second.requests).toHaveLength(1)
+    await vi.waitFor(() => expect(second.requests).toHaveLength(1))
     const firstKey = first.api.submitJob.mock.calls[0][0].idempotency_key
     expect(firstKey).toEqual(expect.any(String))
     expect(second.requests[0].idempotency_key).toBe(firstKey)
@@ -159,13 +157,7 @@ describe('ChatSession', () => {
     const second = createHarness({ storage })
     const resumed = session(second)
     second.server.last.open()
-    second.server.last.emit({
-      type: 'error',
-      code: 'job_not_found',
-      message: 'gone',
-      job_id: jobId,
-      ref: null,
-    })
+    second.server.last.emit(notFound(jobId))
     second.frames.run()
     expect(resumed.getSnapshot().status).toBe('error')
     expect(resumed.getSnapshot().messages.at(-1)).toMatchObject({
@@ -176,6 +168,8 @@ describe('ChatSession', () => {
   })
 
   it('does not bring back a conversation deleted while its answer streamed', async () => {
+    vi.useFakeTimers()
+    onTestFinished(() => void vi.useRealTimers())
     const harness = createHarness()
     const store = new ConversationStore(harness.storage, undefined)
     const chat = new ChatSession({
@@ -191,7 +185,29 @@ describe('ChatSession', () => {
 
     store.remove('c1')
     chat.dispose()
+    // A save deferred while the answer streamed must not write it back either.
+    await vi.advanceTimersByTimeAsync(300)
     expect(store.load('c1')).toBeUndefined()
     expect(store.list()).toEqual([])
+  })
+
+  it('shows an error set while the answer streams as the status, not streaming', async () => {
+    const harness = createHarness()
+    const chat = session(harness)
+    const jobId = await sent(harness, chat, 'Go on')
+    harness.server.last.emit(queued(jobId))
+    harness.server.last.emit(delta(jobId, 2, 'partial'))
+    harness.frames.run()
+    harness.api.cancelJob.mockRejectedValueOnce(new Error('edge unreachable'))
+
+    await chat.stop()
+    harness.server.last.emit(delta(jobId, 3, ' more'))
+    harness.frames.run()
+    expect(chat.getSnapshot()).toMatchObject({
+      status: 'error',
+      error: { message: 'edge unreachable' },
+    })
+    chat.clearError()
+    expect(chat.getSnapshot()).toMatchObject({ status: 'streaming', error: undefined })
   })
 })

@@ -20,6 +20,7 @@ import {
   type Conversation,
 } from './chatMessages.ts'
 import { DeferredSave, type ConversationStore } from './conversations.ts'
+import { asError } from './errors.ts'
 import { randomId } from './ids.ts'
 import { Observable } from './observable.ts'
 import type { RelayClient } from './relayClient.ts'
@@ -79,6 +80,7 @@ export class ChatSession extends Observable<ChatSnapshot> {
     this.unfollow()
     // A conversation deleted meanwhile stays deleted.
     if (this.options.store.load(this.conversation.id)) this.saver.flush()
+    else this.saver.cancel()
   }
 
   async send(text: string): Promise<void> {
@@ -121,11 +123,19 @@ export class ChatSession extends Observable<ChatSnapshot> {
 
   clearError(): void {
     if (!this.snapshot.error) return
-    this.publish({ error: undefined, status: statusOf(this.conversation) })
+    this.show(undefined)
   }
 
+  /** An answer is in flight (whether or not an error is shown). */
   private busy(): boolean {
-    return this.snapshot.status === 'submitted' || this.snapshot.status === 'streaming'
+    const status = statusOf(this.conversation)
+    return status === 'submitted' || status === 'streaming'
+  }
+
+  /** The one place the snapshot is derived: the conversation, and an error that wins. */
+  private show(error: Error | undefined): void {
+    const status = error ? 'error' : statusOf(this.conversation)
+    this.publish({ messages: this.conversation.messages, status, error })
   }
 
   private async begin(): Promise<void> {
@@ -161,7 +171,7 @@ export class ChatSession extends Observable<ChatSnapshot> {
       if (this.detachers.length > 0) this.followAnswer(message.id, accepted.id)
       if (this.stopRequested) await this.stop()
     } catch (error) {
-      this.settle(message.id, 'failed', error instanceof Error ? error.message : String(error))
+      this.settle(message.id, 'failed', asError(error).message)
       this.fail(error)
     }
   }
@@ -208,7 +218,7 @@ export class ChatSession extends Observable<ChatSnapshot> {
     const stored = this.options.store.load(this.conversation.id)
     if (!stored) return
     this.conversation = stored
-    this.publish({ messages: stored.messages, status: statusOf(stored) })
+    this.show(this.snapshot.error)
     if (this.detachers.length > 0) this.resume()
   }
 
@@ -220,17 +230,12 @@ export class ChatSession extends Observable<ChatSnapshot> {
   }
 
   private fail(error: unknown): void {
-    const failure = error instanceof Error ? error : new Error(String(error))
-    this.publish({ error: failure, status: 'error' })
+    this.show(asError(error))
   }
 
   private change(update: Partial<Conversation>): void {
     this.conversation = { ...this.conversation, ...update, updatedAt: Date.now() }
-    this.publish({
-      messages: this.conversation.messages,
-      status: statusOf(this.conversation),
-      error: undefined,
-    })
+    this.show(undefined)
     this.saver.now()
   }
 
@@ -239,7 +244,6 @@ export class ChatSession extends Observable<ChatSnapshot> {
       message.id === messageId ? update(message) : message,
     )
     this.conversation = { ...this.conversation, messages }
-    const status = statusOf(this.conversation)
-    this.publish({ messages, status: status === 'ready' && this.snapshot.error ? 'error' : status })
+    this.show(this.snapshot.error)
   }
 }

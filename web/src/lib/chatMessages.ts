@@ -6,7 +6,8 @@
  */
 import type { ChatMessage as WireChatMessage } from '../contracts/jobs.gen.ts'
 import { randomId } from './ids.ts'
-import { isTerminal, type JobState } from './reducer.ts'
+import { outputText } from './jobView.ts'
+import { isSettled, type JobState } from './reducer.ts'
 
 export type AnswerState = 'pending' | 'streaming' | 'done' | 'stopped' | 'failed' | 'lost'
 
@@ -85,11 +86,6 @@ function answerUsable(message: ChatMessage): boolean {
   return message.content !== '' && (state === 'done' || state === 'stopped')
 }
 
-function outputText(output: unknown): string | undefined {
-  if (typeof output !== 'object' || output === null || !('text' in output)) return undefined
-  return typeof output.text === 'string' ? output.text : undefined
-}
-
 function stateFrom(job: JobState): AnswerState {
   if (job.recovery !== 'live') return 'lost'
   switch (job.status) {
@@ -141,7 +137,7 @@ export function seedFrom(message: ChatMessage): Partial<JobState> | undefined {
 }
 
 export function isAnswerFinished(job: JobState): boolean {
-  return job.recovery !== 'live' || isTerminal(job.status)
+  return isSettled(job)
 }
 
 export function titleFrom(text: string): string {

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { RelayConnection } from './connection.ts'
-import { manualNetworkStatus } from './network.ts'
-import { CLOSE_SLOW_CONSUMER, type RelayEvent } from './protocol.ts'
-import { delta, queued } from './testing/events.ts'
+import { CLOSE_SLOW_CONSUMER, CLOSE_UNAUTHORIZED, type RelayEvent } from './protocol.ts'
+import { delta, notFound, queued } from './testing/events.ts'
 import { FakeSocketServer } from './testing/fakeWebSocket.ts'
+import { manualNetworkStatus } from './testing/network.ts'
 
 function setup(random = () => 1) {
   const server = new FakeSocketServer()
@@ -126,6 +126,26 @@ describe('RelayConnection', () => {
     expect(server.last.sent).toEqual([{ type: 'subscribe', job_id: 'job-1', after: 1 }])
   })
 
+  it('stops retrying when the edge refuses the identity (4001); "Retry now" tries again', () => {
+    const { server, network, connection } = setup(() => 0)
+    connection.start()
+    server.last.drop(CLOSE_UNAUTHORIZED, 'invalid identity')
+
+    expect(connection.getSnapshot()).toMatchObject({
+      state: 'disconnected',
+      retryAt: null,
+      lastClose: { code: 4001, reason: 'invalid identity' },
+    })
+    vi.advanceTimersByTime(60_000)
+    network.set(false)
+    network.set(true)
+    expect(server.sockets).toHaveLength(1)
+
+    connection.reconnect()
+    expect(server.sockets).toHaveLength(2)
+    expect(connection.getSnapshot().state).toBe('connecting')
+  })
+
   it('waits while offline and reconnects at once when the browser is back online', () => {
     const { server, network, connection } = setup()
     connection.start()
@@ -157,13 +177,7 @@ describe('RelayConnection', () => {
     connection.start()
     connection.watch('job-1', job.handlers)
     server.last.open()
-    server.last.emit({
-      type: 'error',
-      code: 'job_not_found',
-      message: 'no job',
-      job_id: 'job-1',
-      ref: null,
-    })
+    server.last.emit(notFound('job-1'))
     expect(job.errors).toEqual(['job_not_found'])
   })
 

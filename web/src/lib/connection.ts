@@ -11,7 +11,12 @@
  */
 import { backoffDelay, DEFAULT_BACKOFF } from './backoff.ts'
 import { browserNetworkStatus } from './network.ts'
-import { encodeClientMessage, parseServerFrame, type ClientMessage } from './protocol.ts'
+import {
+  CLOSE_UNAUTHORIZED,
+  encodeClientMessage,
+  parseServerFrame,
+  type ClientMessage,
+} from './protocol.ts'
 import {
   defaultSocketUrl,
   Heartbeat,
@@ -23,14 +28,7 @@ import {
   type WebSocketLike,
 } from './socket.ts'
 
-export type {
-  ConnectionOptions,
-  ConnectionSnapshot,
-  ConnectionState,
-  WatchHandlers,
-  WebSocketConstructor,
-  WebSocketLike,
-} from './socket.ts'
+export type { ConnectionSnapshot } from './socket.ts'
 
 export class RelayConnection {
   private readonly options: Required<Omit<ConnectionOptions, 'url'>> & { url: () => string }
@@ -180,7 +178,13 @@ export class RelayConnection {
   private onClose(code: number, reason: string): void {
     this.detach()
     this.update({ lastClose: { code, reason } })
-    // 4008 (slow client) included: every close is followed by a reconnect and a resume.
+    if (code === CLOSE_UNAUTHORIZED) {
+      // No valid identity: retrying cannot help; "Retry now" (or a reload) tries again.
+      clearTimeout(this.retryTimer)
+      this.update({ state: 'disconnected', retryAt: null })
+      return
+    }
+    // 4008 (slow client) included: every other close is followed by a reconnect and a resume.
     this.scheduleRetry()
   }
 
@@ -210,10 +214,15 @@ export class RelayConnection {
       if (this.snapshot.state !== 'connected') this.update({ state: 'disconnected', retryAt: null })
       return
     }
-    if (this.snapshot.state === 'disconnected') {
+    if (this.snapshot.state === 'disconnected' && !this.refused()) {
       clearTimeout(this.retryTimer)
       this.connect()
     }
+  }
+
+  /** The edge refused this tab's identity: wait for the user instead of retrying. */
+  private refused(): boolean {
+    return this.snapshot.lastClose?.code === CLOSE_UNAUTHORIZED
   }
 
   private onHeartbeatTimeout(): void {

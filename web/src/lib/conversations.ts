@@ -159,6 +159,12 @@ export class DeferredSave {
     this.save()
   }
 
+  /** Drops a waiting save (the conversation was deleted). */
+  cancel(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
   /** Saves now if a save is waiting. */
   flush(): void {
     if (this.timer !== undefined) this.now()

@@ -43,14 +43,16 @@ export function isEmbeddingsOutput(output: unknown): output is EmbeddingsOutput 
   )
 }
 
+/** The `text` of a chat job's output, if it has one. */
+export function outputText(output: unknown): string | undefined {
+  if (typeof output !== 'object' || output === null || !('text' in output)) return undefined
+  return typeof output.text === 'string' ? output.text : undefined
+}
+
 /** The text of a chat job: streamed so far, or the final output. */
 export function textOf(record: JobRecord | undefined, live: JobState | undefined): string {
   if (live && live.text !== '') return live.text
-  const output = outputOf(record, live)
-  if (typeof output === 'object' && output !== null && 'text' in output) {
-    return typeof output.text === 'string' ? output.text : ''
-  }
-  return ''
+  return outputText(outputOf(record, live)) ?? ''
 }
 
 export function formatTime(seconds: number | null | undefined): string {

@@ -4,8 +4,9 @@
  * followed live over the tab's WebSocket, for its status and progress.
  */
 import type { JobRecord, JobRequest } from '../contracts/jobs.gen.ts'
+import { asError } from './errors.ts'
 import { Observable } from './observable.ts'
-import { isTerminal, type JobState } from './reducer.ts'
+import { isSettled, isTerminal, type JobState } from './reducer.ts'
 import type { RelayClient } from './relayClient.ts'
 
 export interface JobListItem {
@@ -25,7 +26,6 @@ export interface JobsFeedOptions {
   refreshMilliseconds?: number
 }
 
-const asError = (error: unknown) => (error instanceof Error ? error : new Error(String(error)))
 
 export class JobsFeed extends Observable<JobsSnapshot> {
   private readonly client: RelayClient
@@ -104,7 +104,7 @@ export class JobsFeed extends Observable<JobsSnapshot> {
   private onJob(jobId: string): void {
     const live = this.client.getJob(jobId)
     this.publish({ jobs: this.items() })
-    if (live && (isTerminal(live.status) || live.recovery !== 'live')) {
+    if (live && isSettled(live)) {
       this.followed.get(jobId)?.()
       this.followed.delete(jobId)
       // The final record (output, usage, finished_at) comes with the list.

@@ -42,6 +42,11 @@ export function isTerminal(status: JobState['status']): boolean {
   return TERMINAL.has(status)
 }
 
+/** Nothing more will arrive for this job: it ended, or it could not be followed. */
+export function isSettled(state: JobState): boolean {
+  return state.recovery !== 'live' || isTerminal(state.status)
+}
+
 export function initialJobState(jobId: string, seed: Partial<JobState> = {}): JobState {
   return {
     jobId,

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { chatEvents, delta, ended, queued, started } from './testing/events.ts'
+import { chatEvents, delta, ended, notFound, queued, started } from './testing/events.ts'
 import { createHarness } from './testing/harness.ts'
 
 function connected() {
@@ -79,15 +79,8 @@ describe('RelayClient', () => {
     const { client, server, frames } = connected()
     client.watchJob('job-1', { text: 'partial', lastSeq: 5, status: 'running' })
     client.watchJob('job-2')
-    const gone = (jobId: string) => ({
-      type: 'error' as const,
-      code: 'job_not_found',
-      message: 'no job',
-      job_id: jobId,
-      ref: null,
-    })
-    server.last.emit(gone('job-1'))
-    server.last.emit(gone('job-2'))
+    server.last.emit(notFound('job-1'))
+    server.last.emit(notFound('job-2'))
     frames.run()
 
     expect(client.getJob('job-1')).toMatchObject({ recovery: 'lost', text: 'partial' })

@@ -40,8 +40,8 @@ export default function ChatPage() {
 }
 
 function Conversation({ conversationId, title }: { conversationId: string; title: string }) {
-  const { conversations: store, api } = useRelayServices()
-  const { models } = useModels({ api })
+  const { conversations: store } = useRelayServices()
+  const { models } = useModels()
   const stored = useMemo(() => store.load(conversationId), [store, conversationId])
   const [chosen, setChosen] = useState<string | null>(stored?.model ?? null)
   const [maxTokens, setMaxTokens] = useState('')

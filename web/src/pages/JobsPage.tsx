@@ -6,13 +6,12 @@ import PromptBatchForm from '../components/PromptBatchForm.tsx'
 import type { JobRequest } from '../contracts/jobs.gen.ts'
 import { useJobs } from '../hooks/useJobs.ts'
 import { useModels } from '../hooks/useModels.ts'
-import { useRelayServices } from '../hooks/relayContext.ts'
+import { shortId } from '../lib/jobView.ts'
 import { jobPath } from '../lib/router.ts'
 
 /** Background work: submit it, watch every job's progress, cancel. */
 export default function JobsPage() {
-  const { api } = useRelayServices()
-  const { models } = useModels({ api })
+  const { models } = useModels()
   const { jobs, status, error, submit, cancel } = useJobs()
   const [submitted, setSubmitted] = useState<string[]>([])
 
@@ -35,7 +34,7 @@ export default function JobsPage() {
             <span key={id}>
               {index > 0 && ', '}
               <Link href={jobPath(id)}>
-                <code>{id.slice(0, 8)}</code>
+                <code>{shortId(id)}</code>
               </Link>
             </span>
           ))}

@@ -1,5 +1,6 @@
 /** Event factories for tests. */
 import type { Event } from '../../contracts/events.gen.ts'
+import type { WireError } from '../../contracts/wire.gen.ts'
 
 const base = (jobId: string, seq: number) => ({ job_id: jobId, seq, ts: 1_700_000_000 + seq })
 
@@ -48,6 +49,15 @@ export const ended = (
   output,
   usage: null,
   error: status === 'failed' ? { code: 'engine_error', message: 'the model broke' } : null,
+})
+
+/** The edge's answer to a subscribe for a job it has no log of. */
+export const notFound = (jobId: string): WireError => ({
+  type: 'error',
+  code: 'job_not_found',
+  message: `no job ${jobId}`,
+  job_id: jobId,
+  ref: null,
 })
 
 /** A whole chat job: queued, start, one delta per word, end. */

@@ -2,11 +2,11 @@
 import type { ModelInfo } from '../../contracts/models.gen.ts'
 import { RelayConnection } from '../connection.ts'
 import type { KeyValueStorage } from '../conversations.ts'
-import { manualNetworkStatus } from '../network.ts'
 import { createRelay } from '../relay.ts'
 import { RelayClient } from '../relayClient.ts'
 import { createFakeApi } from './fakeApi.ts'
 import { FakeSocketServer } from './fakeWebSocket.ts'
+import { manualNetworkStatus } from './network.ts'
 
 export function memoryStorage(): KeyValueStorage & { data: Map<string, string> } {
   const data = new Map<string, string>()
