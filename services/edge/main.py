@@ -11,6 +11,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from contracts.keys import Keys
 from contracts.pools import load_pools
 from edge.deps import EdgeState
+from edge.docs import mount_docs
 from edge.errors import install_error_handlers
 from edge.fanout import Hub
 from edge.identity import GuestCookieMiddleware
@@ -81,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Jobs on Redis Streams, model worker pools, resumable event streams.",
         lifespan=lifespan,
+        docs_url=None,  # served by mount_docs, from the installed package
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -88,5 +91,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(GuestCookieMiddleware)
     for module in (health, models, jobs, stream, openai):
         app.include_router(module.router)
+    mount_docs(app)
     mount_spa(app, settings.web_dist)
     return app
