@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import OutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -144,11 +144,9 @@ def install_error_handlers(app: FastAPI) -> None:
             **{"Retry-After": "1"},
         )
 
-    @app.exception_handler(ResponseError)
-    async def redis_refused(request: Request, exc: ResponseError) -> JSONResponse:
-        if "OOM" not in str(exc):
-            return await internal(request, exc)
-        log.error("redis is out of memory: %s", exc)
+    @app.exception_handler(OutOfMemoryError)
+    async def redis_full(request: Request, exc: OutOfMemoryError) -> JSONResponse:
+        log.error("redis is out of memory (maxmemory with noeviction): %s", exc)
         return _respond(
             request,
             503,
