@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
+
 from relayline.children import die_with_parent
 
 SYSTEM_BINARIES = ("/usr/bin/redis-server", "/usr/local/bin/redis-server")
@@ -83,7 +85,7 @@ def start_redis(
     detach: bool = False,
     timeout: float = 15,
 ) -> RedisProcess:
-    """Start redis-server on 127.0.0.1 and wait until it answers PING.
+    """Start redis-server on 127.0.0.1 and wait until it answers.
 
     `maxmemory` ("1gb", "512mb"; None: no limit) with `noeviction`: a full Redis refuses
     writes instead of dropping jobs. `detach` starts it in a session of its own, so a Ctrl-C
@@ -134,7 +136,7 @@ def start_redis(
             raise RuntimeError(
                 f"redis-server exited with {process.returncode}: {_reason(log_path, start)}"
             )
-        if _answers(port):
+        if _serving(port, process.pid):
             return server
         time.sleep(0.05)
     server.kill()
@@ -150,10 +152,13 @@ def _reason(log_path: Path, start: int) -> str:
     return " | ".join((said or lines)[-5:])[-2000:] or f"(nothing in {log_path})"
 
 
-def _answers(port: int) -> bool:
+def _serving(port: int, pid: int) -> bool:
+    """Redis answers on `port`, and it is the process we started (not one that held the port
+    before: ours then exits, saying so)."""
+    client = redis.Redis(port=port, socket_timeout=0.5, socket_connect_timeout=0.5)
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
+        return int(client.info("server")["process_id"]) == pid
+    except redis.RedisError:
         return False
+    finally:
+        client.close()
