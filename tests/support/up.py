@@ -3,6 +3,7 @@ folder, and the environment of a fresh shell (no REDIS_URL: it starts its embedd
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +28,11 @@ class Up:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def redis_url(self) -> str:
+        found = re.search(r"embedded Redis at (redis://\S+),", self.log())
+        assert found, self.log()
+        return found.group(1)
+
     def wait_pools_live(self, pools: list[str], timeout: float = 120) -> None:
         def live() -> bool:
             assert self.popen.poll() is None, self.log()
@@ -40,7 +46,7 @@ class Up:
 
 
 @contextlib.contextmanager
-def relayline_up(workdir: Path, **env: str) -> Iterator[Up]:
+def relayline_up(workdir: Path, *args: str, **env: str) -> Iterator[Up]:
     clean = {
         key: value
         for key, value in os.environ.items()
@@ -61,6 +67,7 @@ def relayline_up(workdir: Path, **env: str) -> Iterator[Up]:
                 str(free_port()),
                 "--state-dir",
                 str(workdir / "state"),
+                *args,
             ],
             env={**clean, "RELAYLINE_LOG_LEVEL": "WARNING", **env},
             stdout=log,
