@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 from contracts.pools import DEFAULT_POOLS_FILE, load_pools
+from relayline.guest_secret import ensure_guest_secret
 from relayline.redis_server import RedisProcess, free_port, start_redis
 
 
@@ -47,6 +48,7 @@ def run_stack(host: str, port: int, state_dir: Path, redis_port: int | None = No
         env["REDIS_URL"] = redis.url
         print(f"relayline: embedded Redis at {redis.url}, data in {state_dir / 'redis'}")
     env.setdefault("EDGE_GUEST_MODE", "true")
+    ensure_guest_secret(env, state_dir)
     if not env.get("EDGE_API_KEYS") and host in ("127.0.0.1", "localhost", "::1"):
         env["EDGE_API_KEYS"] = f"{LOCAL_API_KEY}:local"
         print(f"relayline: API key for scripts and curl: {LOCAL_API_KEY} (loopback only)")
