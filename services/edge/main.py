@@ -39,6 +39,11 @@ async def going_away(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     api_keys = settings.api_key_map()
+    if not api_keys and not settings.guest_mode:
+        raise RuntimeError(
+            "nobody could use this edge: set EDGE_API_KEYS (key:user,...), or "
+            "EDGE_GUEST_MODE=true with EDGE_GUEST_SECRET"
+        )
     pools = load_pools(settings.pools_file)
     keys = Keys(settings.key_prefix)
 
