@@ -3,6 +3,7 @@ paths used here answer before any route touches the job store)."""
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketDenialResponse
 
 from edge.main import create_app
 from edge.settings import Settings
@@ -79,11 +80,14 @@ def test_allowed_origins_setting_admits_listed_origins() -> None:
 
 
 def test_a_foreign_origin_cannot_open_the_websocket_in_process() -> None:
-    with pytest.raises(Exception) as refused, app_client().websocket_connect(
-        "/v1/ws", headers={"Origin": "https://evil.example"}
+    client = app_client()
+    with (
+        pytest.raises(WebSocketDenialResponse) as refused,
+        client.websocket_connect("/v1/ws", headers={"Origin": "https://evil.example"}),
     ):
         pass
-    assert "403" in repr(refused.value) or getattr(refused.value, "status_code", 0) == 403
+    assert refused.value.status_code == 403
+    assert refused.value.json()["error"]["code"] == "origin_not_allowed"
 
 
 def test_the_guest_cookie_is_signed_httponly_lax_and_secure_only_over_tls() -> None:
