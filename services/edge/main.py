@@ -10,10 +10,10 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from contracts.keys import Keys
 from contracts.pools import load_pools
+from edge.accesslog import redact_query_strings
 from edge.deps import EdgeState
 from edge.errors import install_error_handlers
 from edge.fanout import Hub
-from edge.accesslog import redact_query_strings
 from edge.identity import GuestCookieMiddleware, GuestSigner
 from edge.limits import BodyLimitMiddleware
 from edge.origins import BrowserGuardMiddleware

@@ -94,7 +94,9 @@ class BrowserGuard:
             return None
         if self._same_origin(origin, scope):
             return None
-        return f"requests from the origin {origin[:100]!r} are not allowed; see EDGE_ALLOWED_ORIGINS"
+        return (
+            f"requests from the origin {origin[:100]!r} are not allowed; see EDGE_ALLOWED_ORIGINS"
+        )
 
     def _same_origin(self, origin: str, scope: Scope) -> bool:
         try:

@@ -100,7 +100,13 @@ class TicketMiddleware:
             log.warning("redis unavailable for a ticket: %s", exc)
             message = "the job store is unreachable; retry shortly"
             await refuse(
-                scope, receive, send, 503, ErrorCode.redis_unavailable, message, {"Retry-After": "1"}
+                scope,
+                receive,
+                send,
+                503,
+                ErrorCode.redis_unavailable,
+                message,
+                {"Retry-After": "1"},
             )
             return
         if user is None:

@@ -13,12 +13,12 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis as redis_client
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from tests.adversarial.browser_support import (
     EVIL_ORIGIN,
@@ -31,7 +31,6 @@ from tests.adversarial.browser_support import (
     ticket,
     while_bob_streams,
 )
-from tests.support.client import ws_connect
 from tests.support.stack import Edge, auth
 from tests.support.wait import async_wait_for
 
@@ -90,11 +89,15 @@ async def test_a_foreign_origin_cannot_open_the_websocket(web: BrowserStack) -> 
             await guest.get("/v1/models")
             cookie = f"rl_guest={guest.cookies['rl_guest']}"
         with pytest.raises(InvalidStatus) as refused:
-            async with connect(edge.ws_url, origin=EVIL_ORIGIN, additional_headers={"Cookie": cookie}):  # type: ignore[arg-type]
+            async with connect(
+                edge.ws_url, origin=Origin(EVIL_ORIGIN), additional_headers={"Cookie": cookie}
+            ):
                 pass
         assert refused.value.response.status_code == 403
         # The edge's own page may.
-        async with connect(edge.ws_url, origin=web.own_origin, additional_headers={"Cookie": cookie}) as own:  # type: ignore[arg-type]
+        async with connect(
+            edge.ws_url, origin=Origin(web.own_origin), additional_headers={"Cookie": cookie}
+        ) as own:
             await own.send('{"type": "ping"}')
             assert "pong" in str(await own.recv())
 
@@ -213,7 +216,9 @@ async def test_a_ticket_opens_one_stream_of_its_purpose_once(web: BrowserStack) 
         for response in (
             await anyone.get(f"/v1/jobs/{job_id}", params={"ticket": elsewhere}),
             await anyone.post("/v1/tickets", json={"purpose": "ws"}, params={"ticket": elsewhere}),
-            await anyone.get(f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {elsewhere}"}),
+            await anyone.get(
+                f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {elsewhere}"}
+            ),
         ):
             assert response.status_code == 401, response.text
         # Bob's ticket opens Bob's streams, never Alice's job.
@@ -252,16 +257,15 @@ async def test_no_query_string_reaches_the_access_log(web: BrowserStack) -> None
         await anyone.get(f"/v1/jobs/{job_id}/events", params={"ticket": f"{marker}A" * 2})
         await anyone.get("/v1/jobs", params={"api_key": marker, "cursor": marker})
         await handshake(edge, {"Host": host(edge)}, query=f"?api_key={marker}")
-        await anyone.get("/v1/models", params={"anything": marker})
         ws_ticket = await ticket(edge, "ws")
         async with connect(f"{edge.ws_url}?ticket={ws_ticket}&note={marker}"):
             pass
-        await async_wait_for(
-            lambda: _logged(edge, "/v1/models?[redacted]"), what="the access log to be written"
-        )
+        last = f"/v1/last-{os.urandom(8).hex()}"  # the path is logged, so it shows the log is done
+        await anyone.get(last, params={"anything": marker})
+        await async_wait_for(lambda: _logged(edge, last), what="the access log to be written")
     log = edge.log()
     assert marker not in log and ws_ticket not in log, log[-3000:]
-    assert "/v1/jobs?[redacted]" in log
+    assert "/v1/jobs?[redacted]" in log and f"{last}?[redacted]" in log
 
 
 async def _logged(edge: Edge, text: str) -> bool:

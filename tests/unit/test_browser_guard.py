@@ -123,7 +123,7 @@ def test_guest_mode_does_not_start_without_a_secret() -> None:
     with pytest.raises(RuntimeError, match="EDGE_GUEST_SECRET"):
         create_app(Settings(guest_mode=True))
     with pytest.raises(ValueError, match="at least 32"):
-        create_app(Settings(guest_mode=True, guest_secret="short"))  # type: ignore[arg-type]
+        create_app(Settings(guest_mode=True, guest_secret="short"))
     create_app(Settings(api_keys="k:alice"))  # keys only: no secret needed
     with pytest.raises(RuntimeError, match="nobody could use"):
         create_app(Settings())

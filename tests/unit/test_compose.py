@@ -381,8 +381,8 @@ def _edge_settings(shell: Mapping[str, str]) -> Settings:
     env = _environment(_services()["edge"], shell)
     return Settings(
         api_keys=env.get("EDGE_API_KEYS", ""),
-        guest_mode=env.get("EDGE_GUEST_MODE", "false"),  # type: ignore[arg-type]
-        guest_secret=env.get("EDGE_GUEST_SECRET", ""),  # type: ignore[arg-type]
+        guest_mode=env.get("EDGE_GUEST_MODE", "false"),
+        guest_secret=env.get("EDGE_GUEST_SECRET", ""),
         allowed_hosts=env.get("EDGE_ALLOWED_HOSTS", "localhost"),
     )
 
