@@ -16,6 +16,8 @@ TICKET_PATTERN = r"^[A-Za-z0-9_-]{43}$"
 
 
 class TicketPurpose(StrEnum):
+    """`ws` for WS /v1/ws, `events` for GET /v1/jobs/{id}/events."""
+
     ws = "ws"
     events = "events"
 
@@ -25,9 +27,7 @@ class TicketRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    purpose: TicketPurpose = Field(
-        description="`ws` for WS /v1/ws, `events` for GET /v1/jobs/{id}/events."
-    )
+    purpose: TicketPurpose
 
 
 class Ticket(BaseModel):
