@@ -3,12 +3,11 @@
 /**
  * Any public type of contracts.tickets.
  */
-export type TicketsContract = TicketRequest | Ticket | TicketPurpose1;
+export type TicketsContract = TicketRequest | Ticket | TicketPurpose;
 /**
  * `ws` for WS /v1/ws, `events` for GET /v1/jobs/{id}/events.
  */
 export type TicketPurpose = "ws" | "events";
-export type TicketPurpose1 = "ws" | "events";
 
 /**
  * What a client asks for: a ticket for the WebSocket or for one SSE stream.
@@ -21,7 +20,7 @@ export interface TicketRequest {
  */
 export interface Ticket {
   ticket: string;
-  purpose: TicketPurpose1;
+  purpose: TicketPurpose;
   /**
    * Unix seconds after which the ticket is refused.
    */
