@@ -12,7 +12,7 @@ In order:
 
 `SameSite=Lax`, not `Strict`: a guest arriving by a link from another site must keep its
 identity (with `Strict` the page load would carry no cookie and mint a new guest over the old
-one). Lax cookies still never ride on cross-site fetches, forms posts or WebSockets, and the
+one). Lax cookies still never ride on cross-site fetches, form posts or WebSockets, and the
 routes that change anything take JSON only and check `Origin` (`edge.origins`).
 """
 
