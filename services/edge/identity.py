@@ -25,7 +25,8 @@ from http.cookies import CookieError, SimpleCookie
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.errors import ErrorCode
-from edge.errors import Unauthorized
+from edge.denial import refuse
+from edge.errors import ApiError, Unauthorized
 from edge.origins import header, is_tls
 from edge.tickets import TICKET_PARAMETER, TICKET_USER, query_values
 
@@ -65,7 +66,8 @@ class GuestSigner:
 
 async def mint_guest(scope: Scope) -> str:
     """A new guest identity for a request that has none (or only a forged one). The one place
-    a guest is created: limits on new guests per client address belong here."""
+    a guest is created: limits on new guests per client address belong here; an `ApiError`
+    raised here is the request's answer (HTTP, or the WebSocket handshake's)."""
     return secrets.token_hex(16)
 
 
@@ -105,7 +107,11 @@ class GuestCookieMiddleware:
             scope.setdefault("state", {})[_STATE_KEY] = guest
             await self.app(scope, receive, send)
             return
-        guest = await mint_guest(scope)
+        try:
+            guest = await mint_guest(scope)
+        except ApiError as exc:  # e.g. too many new guests from one address: 429
+            await refuse(scope, receive, send, exc.status, exc.code, exc.message, exc.headers)
+            return
         scope.setdefault("state", {})[_STATE_KEY] = guest
         cookie = guest_cookie(self.signer.sign(guest), is_tls(scope, self.trust_proxy_headers))
 

@@ -236,7 +236,10 @@ async def test_forged_and_expired_tickets_are_refused(web: BrowserStack) -> None
             response = await anyone.get(events_path, params={"ticket": forged})
             assert response.status_code == 401 and error_code(response) == "invalid_ticket"
         # Two tickets at once are none: the edge does not guess which one is meant.
-        pair = [("ticket", await ticket(edge, "events")), ("ticket", await ticket(edge, "events"))]
+        pair: list[tuple[str, str | int | float | bool | None]] = [
+            ("ticket", await ticket(edge, "events")),
+            ("ticket", await ticket(edge, "events")),
+        ]
         doubled = await anyone.get(events_path, params=pair)
         assert doubled.status_code == 401 and error_code(doubled) == "invalid_ticket"
         expiring = await ticket(edge, "events")

@@ -127,3 +127,22 @@ def test_guest_mode_does_not_start_without_a_secret() -> None:
     create_app(Settings(api_keys="k:alice"))  # keys only: no secret needed
     with pytest.raises(RuntimeError, match="nobody could use"):
         create_app(Settings())
+
+
+def test_an_error_from_the_guest_minting_hook_is_the_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where limits on new guests hook in: an ApiError there answers the request."""
+    from edge import identity
+    from edge.errors import TooManyRequests
+
+    async def refuse_new_guests(scope: object) -> str:
+        raise TooManyRequests("rate_limited", "too many new guests", {"Retry-After": "7"})
+
+    monkeypatch.setattr(identity, "mint_guest", refuse_new_guests)
+    response = app_client().get(MISSING)
+    assert response.status_code == 429 and response.headers["retry-after"] == "7"
+    assert "set-cookie" not in response.headers
+    signed = identity.GuestSigner(SECRET).sign("ab" * 16)
+    existing = app_client().get(MISSING, headers={"Cookie": f"rl_guest={signed}"})
+    assert existing.status_code == 404, "a known guest is not a new one"
