@@ -3,8 +3,11 @@ keys, logging every request, and a `slow` worker), and a bystander, Bob, whose j
 the WebSocket while an attack runs and must still reach `job-end` in time."""
 
 import asyncio
+import base64
 import contextlib
 import json
+import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,3 +110,33 @@ async def ticket(edge: Edge, purpose: str, user: str = "alice") -> str:
         response = await caller.post("/v1/tickets", json={"purpose": purpose})
         assert response.status_code == 201, response.text
         return str(response.json()["ticket"])
+
+
+async def handshake(edge: Edge, headers: dict[str, str], query: str = "") -> tuple[int, bytes]:
+    """A raw WebSocket handshake with exactly these headers: (status, the rest of the answer)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    lines = [
+        f"GET /v1/ws{query} HTTP/1.1",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {key}",
+        "Sec-WebSocket-Version: 13",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    try:
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        async with asyncio.timeout(10):
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            if status == 101:
+                return status, head
+            length = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
+            body = await reader.readexactly(int(length.group(1))) if length else b""
+            return status, head + body
+    finally:
+        writer.close()
+
+
+def host(edge: Edge) -> str:
+    return f"127.0.0.1:{edge.port}"

@@ -6,12 +6,9 @@ foreign `Host`), a guest cookie claiming another guest's id, API keys in URLs, t
 expired, forged, used twice or used for another purpose, and query strings in the access log.
 """
 
-import asyncio
-import base64
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -28,6 +25,8 @@ from tests.adversarial.browser_support import (
     browser_stack,
     client,
     error_code,
+    handshake,
+    host,
     ticket,
     while_bob_streams,
 )
@@ -43,36 +42,6 @@ CHAT = {"model": "slow", "input": {"messages": [{"role": "user", "content": "hi"
 def web(redis_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserStack]:
     with browser_stack(redis_server_url, tmp_path_factory.mktemp("browser")) as stack:
         yield stack
-
-
-async def handshake(edge: Edge, headers: dict[str, str], query: str = "") -> tuple[int, bytes]:
-    """A raw WebSocket handshake with exactly these headers: (status, the rest of the answer)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    lines = [
-        f"GET /v1/ws{query} HTTP/1.1",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        f"Sec-WebSocket-Key: {key}",
-        "Sec-WebSocket-Version: 13",
-        *(f"{name}: {value}" for name, value in headers.items()),
-    ]
-    try:
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        async with asyncio.timeout(10):
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
-            if status == 101:
-                return status, head
-            length = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
-            body = await reader.readexactly(int(length.group(1))) if length else b""
-            return status, head + body
-    finally:
-        writer.close()
-
-
-def host(edge: Edge) -> str:
-    return f"127.0.0.1:{edge.port}"
 
 
 async def test_a_foreign_origin_cannot_open_the_websocket(web: BrowserStack) -> None:
