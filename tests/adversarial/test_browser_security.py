@@ -94,6 +94,25 @@ async def test_a_foreign_origin_cannot_read_events_or_submit(web: BrowserStack) 
         assert own.status_code == 200
 
 
+async def test_a_foreign_origin_cannot_cancel_a_guests_job(web: BrowserStack) -> None:
+    """Cancel takes no body, so JSON-only bodies do not protect it: the Origin check does
+    (a form another page posts carries the guest's cookie on a same-site port)."""
+    edge = web.edge
+    async with while_bob_streams(edge), client(edge) as guest:
+        job = await guest.post("/v1/jobs", json={**CHAT, "params": {"max_tokens": 400}})
+        job_id = job.json()["id"]
+        for origin in (EVIL_ORIGIN, f"http://localhost:{edge.port + 1}"):
+            cancel = await guest.post(
+                f"/v1/jobs/{job_id}/cancel",
+                headers={"Origin": origin, "Content-Type": "application/x-www-form-urlencoded"},
+            )
+            assert cancel.status_code == 403 and error_code(cancel) == "origin_not_allowed"
+        record = await guest.get(f"/v1/jobs/{job_id}")
+        assert record.json()["status"] in ("queued", "running"), record.json()
+        mine = await guest.post(f"/v1/jobs/{job_id}/cancel", headers={"Origin": web.own_origin})
+        assert mine.status_code == 202
+
+
 async def test_a_rebound_host_name_is_refused(web: BrowserStack) -> None:
     edge = web.edge
     async with while_bob_streams(edge), client(edge, headers=auth("alice")) as alice:
