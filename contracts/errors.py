@@ -23,6 +23,9 @@ class ErrorCode(StrEnum):
     rate_limited = "rate_limited"
     slow_consumer = "slow_consumer"
     context_length_exceeded = "context_length_exceeded"
+    origin_not_allowed = "origin_not_allowed"
+    host_not_allowed = "host_not_allowed"
+    invalid_ticket = "invalid_ticket"
     # ours or the model's (5xx, or a failed job)
     redis_unavailable = "redis_unavailable"
     queue_full = "queue_full"

@@ -23,7 +23,7 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import core_schema
 
-from contracts import errors, events, jobs, models, wire
+from contracts import errors, events, jobs, models, tickets, wire
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SCHEMA_FOLDER = REPOSITORY / "contracts" / "schema"
@@ -48,6 +48,11 @@ CONTRACTS: dict[str, list[tuple[str, Any]]] = {
     "wire": [("ClientMessage", wire.ClientMessage), ("ServerMessage", wire.ServerMessage)],
     "errors": [("ErrorBody", errors.ErrorBody), ("ErrorCode", errors.ErrorCode)],
     "models": [("ModelList", models.ModelList), ("ModelInfo", models.ModelInfo)],
+    "tickets": [
+        ("TicketRequest", tickets.TicketRequest),
+        ("Ticket", tickets.Ticket),
+        ("TicketPurpose", tickets.TicketPurpose),
+    ],
 }
 # What a client sends, described in validation mode; the server sends all the others.
 CLIENT_SENDS = frozenset(
@@ -58,6 +63,7 @@ CLIENT_SENDS = frozenset(
         "EmbeddingsInput",
         "EmbeddingsParams",
         "ClientMessage",
+        "TicketRequest",
     )
 )
 

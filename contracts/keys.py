@@ -68,6 +68,11 @@ class Keys:
         """Hash: what one worker announced about itself (pool, model, limits)."""
         return f"{self.prefix}worker:{worker_id}"
 
+    def ticket(self, digest: str) -> str:
+        """String with a TTL: the user and purpose of a stream ticket, by the SHA-256 of the
+        ticket (so the keyspace holds no usable ticket); deleted when it is used."""
+        return f"{self.prefix}ticket:{digest}"
+
 
 def event_entry_id(seq: int) -> str:
     """The stream entry id of the event with this seq: `0-<seq>`."""

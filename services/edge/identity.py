@@ -1,23 +1,74 @@
-"""Who is calling: bearer API keys, or (in guest mode) a per-browser guest id.
+"""Who is calling: a bearer API key, a stream ticket, or (in guest mode) a signed guest id.
 
-`Authorization: Bearer <key>` (or `?api_key=<key>` where a browser cannot set headers: the
-WebSocket and EventSource) maps a key to its user through `EDGE_API_KEYS`. In guest mode a
-request without a key gets the user `guest-<id>` from the `rl_guest` cookie, which the
-`GuestCookieMiddleware` sets on the first response when it is missing.
+In order:
+1. `Authorization: Bearer <key>` maps a key to its user through `EDGE_API_KEYS`. Keys never
+   travel in URLs: a request with `?api_key=` is refused (URLs end up in logs and history).
+2. On `WS /v1/ws` and `GET /v1/jobs/{id}/events` only, `?ticket=` from `POST /v1/tickets`,
+   redeemed by `edge.tickets.TicketMiddleware` (a browser cannot set headers there).
+3. In guest mode, the user `guest-<id>` from the `rl_guest` cookie. The cookie holds the id and
+   its HMAC-SHA256 under `EDGE_GUEST_SECRET`, so only this server can make one: a forged,
+   unsigned or tampered cookie gets a fresh identity, never the one it claims. The cookie is
+   `HttpOnly` (no script reads it), `SameSite=Lax` and `Secure` when the request came over TLS.
+
+`SameSite=Lax`, not `Strict`: a guest arriving by a link from another site must keep its
+identity (with `Strict` the page load would carry no cookie and mint a new guest over the old
+one). Lax cookies still never ride on cross-site fetches, form posts or WebSockets, and the
+routes that change anything take JSON only and check `Origin` (`edge.origins`).
 """
 
+import hashlib
+import hmac
 import re
 import secrets
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.errors import ErrorCode
-from edge.errors import Unauthorized
+from edge.denial import refuse
+from edge.errors import ApiError, Unauthorized
+from edge.origins import header, is_tls
+from edge.tickets import TICKET_PARAMETER, TICKET_USER, query_values
 
 GUEST_COOKIE = "rl_guest"
+GUEST_MAX_AGE = 31536000
+MIN_SECRET_LENGTH = 32
 _GUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 _STATE_KEY = "relayline_guest"
+_KEY_CONTEXT = b"relayline guest id v1"
+
+
+class GuestSigner:
+    """Signs guest ids as `<id>.<hex HMAC-SHA256>` and checks them in constant time."""
+
+    def __init__(self, secret: str) -> None:
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"EDGE_GUEST_SECRET must be at least {MIN_SECRET_LENGTH} characters "
+                "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        # A key of its own, so the secret could sign other things without confusion.
+        self._key = hmac.new(secret.encode(), _KEY_CONTEXT, hashlib.sha256).digest()
+
+    def _mac(self, guest_id: str) -> str:
+        return hmac.new(self._key, guest_id.encode(), hashlib.sha256).hexdigest()
+
+    def sign(self, guest_id: str) -> str:
+        return f"{guest_id}.{self._mac(guest_id)}"
+
+    def verify(self, value: str | None) -> str | None:
+        """The guest id of a cookie this server signed; None for anything else."""
+        guest_id, _, mac = (value or "").partition(".")
+        if not _GUEST_ID.match(guest_id) or not hmac.compare_digest(mac, self._mac(guest_id)):
+            return None
+        return guest_id
+
+
+async def mint_guest(scope: Scope) -> str:
+    """A new guest identity for a request that has none (or only a forged one). The one place
+    a guest is created: limits on new guests per client address belong here; an `ApiError`
+    raised here is the request's answer (HTTP, or the WebSocket handshake's)."""
+    return secrets.token_hex(16)
 
 
 def _cookie(scope: Scope, name: str) -> str | None:
@@ -25,35 +76,44 @@ def _cookie(scope: Scope, name: str) -> str | None:
         if key == b"cookie":
             jar: SimpleCookie = SimpleCookie()
             try:
-                jar.load(value.decode("latin-1"))
-            except Exception:
-                return None
+                jar.load(bytes(value).decode("latin-1"))
+            except CookieError:
+                continue
             if name in jar:
                 return str(jar[name].value)
     return None
 
 
-class GuestCookieMiddleware:
-    """Gives every browser a stable guest id; only installed in guest mode."""
+def guest_cookie(value: str, secure: bool) -> bytes:
+    attributes = f"Path=/; Max-Age={GUEST_MAX_AGE}; HttpOnly; SameSite=Lax"
+    return f"{GUEST_COOKIE}={value}; {attributes}{'; Secure' if secure else ''}".encode()
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class GuestCookieMiddleware:
+    """Gives every browser a stable, signed guest id; only installed in guest mode. A request
+    with a key or a redeemed ticket is not a guest and gets no cookie."""
+
+    def __init__(self, app: ASGIApp, secret: str, trust_proxy_headers: bool = False) -> None:
         self.app = app
+        self.signer = GuestSigner(secret)
+        self.trust_proxy_headers = trust_proxy_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] not in ("http", "websocket") or not self._is_guest(scope):
             await self.app(scope, receive, send)
             return
-        guest = _cookie(scope, GUEST_COOKIE)
-        fresh = guest is None or not _GUEST_ID.match(guest)
-        if fresh:
-            guest = secrets.token_hex(16)
+        guest = self.signer.verify(_cookie(scope, GUEST_COOKIE))
+        if guest is not None:
+            scope.setdefault("state", {})[_STATE_KEY] = guest
+            await self.app(scope, receive, send)
+            return
+        try:
+            guest = await mint_guest(scope)
+        except ApiError as exc:  # e.g. too many new guests from one address: 429
+            await refuse(scope, receive, send, exc.status, exc.code, exc.message, exc.headers)
+            return
         scope.setdefault("state", {})[_STATE_KEY] = guest
-        if not fresh:
-            await self.app(scope, receive, send)
-            return
-        cookie = (
-            f"{GUEST_COOKIE}={guest}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"
-        ).encode()
+        cookie = guest_cookie(self.signer.sign(guest), is_tls(scope, self.trust_proxy_headers))
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] in ("http.response.start", "websocket.accept"):
@@ -63,34 +123,45 @@ class GuestCookieMiddleware:
 
         await self.app(scope, receive, send_with_cookie)
 
+    @staticmethod
+    def _is_guest(scope: Scope) -> bool:
+        state = scope.get("state", {})
+        return header(scope, b"authorization") is None and TICKET_USER not in state
+
 
 def _bearer(scope: Scope) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == b"authorization":
-            scheme, _, token = bytes(value).decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
-            return ""
-    query = scope.get("query_string", b"").decode("latin-1")
-    for part in query.split("&"):
-        name, _, token = part.partition("=")
-        if name == "api_key" and token:
-            return str(token)
-    return None
+    """The key of `Authorization: Bearer <key>`; "" for another scheme, None without one."""
+    value = header(scope, b"authorization")
+    if value is None:
+        return None
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
 
 
 def resolve_user(scope: Scope, api_keys: dict[str, str], guest_mode: bool) -> str:
     """The caller's user id, or `Unauthorized`."""
+    if query_values(scope, "api_key"):
+        raise Unauthorized(
+            ErrorCode.unauthorized,
+            "API keys are not accepted in URLs; send 'Authorization: Bearer <api key>', or "
+            "for a WebSocket or EventSource get a ticket with POST /v1/tickets",
+        )
     key = _bearer(scope)
     if key is not None:
         user = api_keys.get(key)
         if user is None:
             raise Unauthorized(ErrorCode.unauthorized, "the API key is not valid")
         return user
-    if guest_mode:
-        guest = scope.get("state", {}).get(_STATE_KEY)
-        if guest:
-            return f"guest-{guest}"
+    state = scope.get("state", {})
+    if ticket_user := state.get(TICKET_USER):
+        return str(ticket_user)
+    if query_values(scope, TICKET_PARAMETER):
+        raise Unauthorized(
+            ErrorCode.invalid_ticket,
+            "a ticket is accepted only on WS /v1/ws and GET /v1/jobs/{id}/events",
+        )
+    if guest_mode and (guest := state.get(_STATE_KEY)):
+        return f"guest-{guest}"
     raise Unauthorized(
         ErrorCode.unauthorized,
         "send 'Authorization: Bearer <api key>'; keys are configured in EDGE_API_KEYS",

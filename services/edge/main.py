@@ -10,15 +10,18 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from contracts.keys import Keys
 from contracts.pools import load_pools
+from edge.accesslog import redact_query_strings
 from edge.deps import EdgeState
 from edge.docs import mount_docs
 from edge.errors import install_error_handlers
 from edge.fanout import Hub
-from edge.identity import GuestCookieMiddleware
+from edge.identity import GuestCookieMiddleware, GuestSigner
 from edge.limits import BodyLimitMiddleware
-from edge.routers import health, jobs, models, openai, stream
+from edge.origins import BrowserGuardMiddleware
+from edge.routers import health, jobs, models, openai, stream, tickets
 from edge.settings import Settings
 from edge.store import JobStore
+from edge.tickets import TicketMiddleware
 from edge.web import mount_spa
 
 log = logging.getLogger("relayline.edge")
@@ -37,6 +40,11 @@ async def going_away(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     api_keys = settings.api_key_map()
+    if not api_keys and not settings.guest_mode:
+        raise RuntimeError(
+            "nobody could use this edge: set EDGE_API_KEYS (key:user,...), or "
+            "EDGE_GUEST_MODE=true with EDGE_GUEST_SECRET"
+        )
     pools = load_pools(settings.pools_file)
     keys = Keys(settings.key_prefix)
 
@@ -88,9 +96,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.guest_mode:
-        app.add_middleware(GuestCookieMiddleware)
-    for module in (health, models, jobs, stream, openai):
+        app.add_middleware(
+            GuestCookieMiddleware,
+            secret=_guest_secret(settings),
+            trust_proxy_headers=settings.trust_proxy_headers,
+        )
+    # Added last, run first: a foreign Host or Origin is refused before a ticket is used up.
+    app.add_middleware(TicketMiddleware)
+    app.add_middleware(BrowserGuardMiddleware, settings=settings)
+    redact_query_strings()
+    for module in (health, models, jobs, stream, openai, tickets):
         app.include_router(module.router)
     mount_docs(app)
     mount_spa(app, settings.web_dist)
     return app
+
+
+def _guest_secret(settings: Settings) -> str:
+    """Guest mode signs guest ids; without a secret anyone could claim anyone's id, and a
+    secret made up per process would log every guest out at each restart and on every
+    other edge. So there is no guest mode without one (`relayline up` makes one)."""
+    secret = settings.guest_secret.get_secret_value()
+    if not secret:
+        raise RuntimeError(
+            "EDGE_GUEST_MODE needs EDGE_GUEST_SECRET (32+ characters, the same on every edge), "
+            "e.g. python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    GuestSigner(secret)  # refuses a short secret now, not at the first request
+    return secret

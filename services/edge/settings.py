@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.pools import DEFAULT_POOLS_FILE
@@ -46,6 +46,33 @@ class Settings(BaseSettings):
     )
     reader_block_ms: int = Field(default=1000, ge=10, le=60000)
     web_dist: Path | None = Field(default=None, description="The built SPA to serve at /.")
+    # Browsers: see edge.origins, edge.identity and edge.tickets.
+    guest_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="HMAC key that signs guest ids (32+ characters); required in guest mode.",
+    )
+    allowed_origins: str = Field(
+        default="",
+        description="Origins besides the edge's own allowed to call it ('https://a.example,...').",
+    )
+    allowed_hosts: str = Field(
+        default="localhost,127.0.0.1,[::1]",
+        description="Host names the edge answers to, besides the address a client connected "
+        "to; '*' turns the check off.",
+    )
+    trust_proxy_headers: bool = Field(
+        default=False,
+        description="Believe X-Forwarded-Proto and X-Forwarded-Host (only behind a proxy).",
+    )
+    ticket_ttl_seconds: int = Field(
+        default=60, ge=5, le=3600, description="How long a stream ticket may wait to be used."
+    )
+
+    def origin_list(self) -> frozenset[str]:
+        return frozenset(_items(self.allowed_origins, lower=True))
+
+    def host_list(self) -> frozenset[str]:
+        return frozenset(_items(self.allowed_hosts, lower=True))
 
     def api_key_map(self) -> dict[str, str]:
         pairs = (item.strip() for item in self.api_keys.split(",") if item.strip())
@@ -56,3 +83,8 @@ class Settings(BaseSettings):
                 raise ValueError(f"EDGE_API_KEYS entry {pair!r} is not 'key:user'")
             result[key] = user
         return result
+
+
+def _items(value: str, lower: bool = False) -> list[str]:
+    items = (item.strip().rstrip("/") for item in value.split(","))
+    return [item.lower() if lower else item for item in items if item]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from contracts.pools import DEFAULT_POOLS_FILE, load_pools
 from relayline.children import die_with_parent
+from relayline.guest_secret import ensure_guest_secret
 from relayline.redis_server import RedisProcess, free_port, start_redis
 
 LOCAL_API_KEY = "local-dev-key"
@@ -86,6 +87,7 @@ def _start_redis(options: StackOptions) -> RedisProcess:
 def _environment(options: StackOptions) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("EDGE_GUEST_MODE", "true")
+    ensure_guest_secret(env, options.state_dir)
     if not env.get("EDGE_API_KEYS") and options.host in LOOPBACK:
         env["EDGE_API_KEYS"] = f"{LOCAL_API_KEY}:local"
         print(f"relayline: API key for scripts and curl: {LOCAL_API_KEY} (loopback only)")

@@ -66,8 +66,7 @@ class Transcript:
 
 def open_ws(edge: Edge) -> Any:
     """`connect(...)` to the edge's WebSocket as alice; use with `async with` or `await`."""
-    key = auth()["Authorization"].split()[1]
-    return connect(f"{edge.ws_url}?api_key={key}", open_timeout=30, max_size=2**22)
+    return connect(edge.ws_url, additional_headers=auth(), open_timeout=30, max_size=2**22)
 
 
 def chat_request(model: str, max_tokens: int) -> dict[str, Any]:

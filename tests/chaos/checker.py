@@ -50,7 +50,7 @@ async def follow(
     from websockets.exceptions import ConnectionClosed
 
     transcript = transcript or Transcript(job_id)
-    key = auth(user)["Authorization"].split()[1]
+    headers = auth(user)
     attempt = 0
     async with asyncio.timeout(timeout):
         while transcript.end is None and transcript.lost is None:
@@ -58,7 +58,9 @@ async def follow(
             attempt += 1
             after = transcript.events[-1]["seq"] if transcript.events else 0
             try:
-                async with connect(f"{edge.ws_url}?api_key={key}", open_timeout=5) as socket:
+                async with connect(
+                    edge.ws_url, additional_headers=headers, open_timeout=5
+                ) as socket:
                     subscribe = {"type": "subscribe", "job_id": job_id, "after": after}
                     await socket.send(json.dumps(subscribe))
                     async for raw in socket:

@@ -73,3 +73,21 @@ def test_guest_mode_gives_each_browser_its_own_user(stack: Stack) -> None:
         assert first.cookies.get("rl_guest")
         assert first.get(f"/v1/jobs/{job_id}").status_code == 200
         assert second.get(f"/v1/jobs/{job_id}").status_code == 404
+
+
+def test_a_guest_keeps_its_jobs_on_another_edge_and_after_a_restart(stack: Stack) -> None:
+    """Edges share the guest secret: a guest's signed cookie is good on every edge, and on a
+    new edge process after the first one stopped (`relayline up` keeps its secret)."""
+    first = stack.edge(env={"EDGE_GUEST_MODE": "true"})
+    with httpx.Client(base_url=first.url) as guest:
+        body = {"model": "sim", "input": {"messages": [{"role": "user", "content": "hi"}]}}
+        job_id = guest.post("/v1/jobs", json=body).json()["id"]
+        cookie = guest.cookies["rl_guest"]
+    first.stop()
+    second = stack.edge(env={"EDGE_GUEST_MODE": "true"})
+    with httpx.Client(base_url=second.url, cookies={"rl_guest": cookie}) as guest:
+        assert guest.get(f"/v1/jobs/{job_id}").status_code == 200
+    other_secret = {"EDGE_GUEST_MODE": "true", "EDGE_GUEST_SECRET": "o" * 40}
+    stranger = stack.edge(env=other_secret)
+    with httpx.Client(base_url=stranger.url, cookies={"rl_guest": cookie}) as guest:
+        assert guest.get(f"/v1/jobs/{job_id}").status_code == 404

@@ -27,8 +27,7 @@ def get_job(edge: Edge, job_id: str, user: str = "alice") -> dict[str, Any]:
 
 
 def ws_connect(edge: Edge, user: str = "alice", **options: Any) -> Any:
-    key = auth(user)["Authorization"].split()[1]
-    return connect(f"{edge.ws_url}?api_key={key}", open_timeout=10, **options)
+    return connect(edge.ws_url, additional_headers=auth(user), open_timeout=10, **options)
 
 
 async def ws_events_until_end(

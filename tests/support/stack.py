@@ -83,6 +83,7 @@ class Stack:
     redis_url: str
     workdir: Path
     prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:12]}:")
+    guest_secret: str = field(default_factory=lambda: uuid.uuid4().hex * 2)
     pools_file: Path = POOLS_FILE
     processes: list[Process] = field(default_factory=list)
 
@@ -105,6 +106,7 @@ class Stack:
             RELAYLINE_POOLS=str(self.pools_file),
             RELAYLINE_LOG_LEVEL="WARNING",
             EDGE_API_KEYS=",".join(f"{key}:{user}" for key, user in API_KEYS.items()),
+            EDGE_GUEST_SECRET=self.guest_secret,
             HF_HUB_OFFLINE="1",
             PYTHONUNBUFFERED="1",
         )

@@ -16,6 +16,8 @@ import pytest
 import yaml
 
 from contracts.pools import load_pools
+from edge.main import create_app
+from edge.settings import Settings
 from relayline.cli import parser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,15 +61,25 @@ def _substitute(text: str, env: Mapping[str, str]) -> str:
             return value
         if match.group("op") in ("-", ":-"):
             return match.group("arg")
+        if match.group("op") in ("?", ":?"):
+            raise MissingVariable(f"{name}: {match.group('arg')}")
         raise AssertionError(f"${name} is used in {text!r} but nothing defines it")
 
     return _VARIABLE.sub(replace, text)
 
 
-def _compose_value(value: Any) -> str:
-    """A compose scalar after interpolation, as if the caller's shell set no variables: the
+class MissingVariable(Exception):
+    """`${VAR?message}` or `${VAR:?message}` without VAR: compose refuses to start."""
+
+
+MINIMAL_ENV = {"EDGE_API_KEYS": "key-from-the-shell:operator"}
+"""The least a caller must set before `docker compose up`: the file ships no key."""
+
+
+def _compose_value(value: Any, env: Mapping[str, str] = MINIMAL_ENV) -> str:
+    """A compose scalar after interpolation, as if the caller's shell set only `env`: the
     defaults written in the file are what a plain `docker compose up` uses."""
-    return _substitute(str(value), {})
+    return _substitute(str(value), env)
 
 
 def _as_argv(value: Any) -> list[str]:
@@ -80,11 +92,15 @@ def _as_argv(value: Any) -> list[str]:
     return [_compose_value(item) for item in value]
 
 
-def _environment(service: Mapping[str, Any]) -> dict[str, str]:
+def _environment(
+    service: Mapping[str, Any], shell: Mapping[str, str] = MINIMAL_ENV
+) -> dict[str, str]:
     env = service.get("environment") or {}
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env if "=" in item)
-    return {str(key): _compose_value(value) for key, value in env.items() if value is not None}
+    return {
+        str(key): _compose_value(value, shell) for key, value in env.items() if value is not None
+    }
 
 
 @dataclass
@@ -354,3 +370,54 @@ def test_every_service_runs_a_real_entry_point() -> None:
             )
         if _is_worker(name, service):
             assert args.command == "worker", f"{name} runs `relayline {args.command}`"
+
+
+# --- keys and guest mode ---------------------------------------------------------------------
+
+GUEST_SECRET = "g" * 64
+
+
+def _edge_settings(shell: Mapping[str, str]) -> Settings:
+    env = _environment(_services()["edge"], shell)
+    return Settings(
+        api_keys=env.get("EDGE_API_KEYS", ""),
+        guest_mode=env.get("EDGE_GUEST_MODE", "false"),
+        guest_secret=env.get("EDGE_GUEST_SECRET", ""),
+        allowed_hosts=env.get("EDGE_ALLOWED_HOSTS", "localhost"),
+    )
+
+
+def test_compose_refuses_to_start_without_keys_and_says_how() -> None:
+    with pytest.raises(MissingVariable, match="EDGE_API_KEYS") as refused:
+        _environment(_services()["edge"], shell={})
+    assert "EDGE_GUEST_MODE" in str(refused.value), "the message does not name guest mode"
+
+
+def test_compose_ships_no_default_key() -> None:
+    raw = str(_services()["edge"]["environment"]["EDGE_API_KEYS"])
+    assert ":-" not in raw and not raw.startswith("${EDGE_API_KEYS-"), raw
+    for name, service in _services().items():
+        for key, value in (service.get("environment") or {}).items():
+            if "KEY" in str(key) or "SECRET" in str(key):
+                default = re.search(r":?-([^}]*)}", str(value))
+                assert not (default and default.group(1)), f"{name}.{key} ships a default"
+
+
+@pytest.mark.parametrize(
+    ("shell", "starts"),
+    [
+        ({"EDGE_API_KEYS": "k1:alice"}, True),
+        ({"EDGE_API_KEYS": ""}, False),  # no key and no guest mode: nobody could use it
+        ({"EDGE_API_KEYS": "", "EDGE_GUEST_MODE": "true"}, False),  # guests need a secret
+        ({"EDGE_API_KEYS": "", "EDGE_GUEST_MODE": "true", "EDGE_GUEST_SECRET": GUEST_SECRET}, True),
+    ],
+)
+def test_the_edge_starts_only_with_keys_or_explicit_guest_mode(
+    shell: dict[str, str], starts: bool
+) -> None:
+    settings = _edge_settings(shell)
+    if starts:
+        create_app(settings)
+    else:
+        with pytest.raises((RuntimeError, ValueError)):
+            create_app(settings)

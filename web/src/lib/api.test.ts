@@ -112,4 +112,23 @@ describe('createApi', () => {
 
     expect(fetch.mock.calls[0][0]).toBe('/v1/jobs?limit=5&cursor=1700000000.5')
   })
+  it('asks for a ticket with a POST, the key in a header and never in the URL', async () => {
+    const ticket = { ticket: 'T'.repeat(43), purpose: 'ws', expires_at: 1_800_000_000 }
+    const fetch = vi.fn<typeof globalThis.fetch>(async () => answer(201, JSON.stringify(ticket)))
+    const api = createApi({ fetch, apiKey: 'secret-key', baseUrl: 'http://edge.test' })
+
+    expect(await api.createTicket('ws')).toEqual(ticket)
+    const [url, init] = fetch.mock.calls[0]
+    expect(url).toBe('http://edge.test/v1/tickets')
+    expect(init?.method).toBe('POST')
+    expect(init?.body).toBe('{"purpose":"ws"}')
+    expect(new Headers(init?.headers).get('Authorization')).toBe('Bearer secret-key')
+    expect(String(url)).not.toContain('secret-key')
+  })
+
+  it('sends no Authorization header without a key: the guest cookie is the identity', async () => {
+    const { api, fetch } = apiAnswering(answer(200, '{"object":"list","data":[]}'))
+    await api.listModels()
+    expect(new Headers(fetch.mock.calls[0][1]?.headers).has('Authorization')).toBe(false)
+  })
 })

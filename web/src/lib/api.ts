@@ -3,11 +3,14 @@
  * change to the Python models shows up here as a type error.
  *
  * The browser authenticates with the guest cookie the edge sets (guest mode), hence
- * `credentials: 'same-origin'` and no Authorization header.
+ * `credentials: 'same-origin'`; a UI for an edge without guests passes `apiKey`, sent as
+ * `Authorization: Bearer`. Keys never go in URLs: the WebSocket uses a ticket
+ * (`createTicket`, see `ticketSocketUrl` in socket.ts).
  */
 import type { ErrorBody } from '../contracts/errors.gen.ts'
 import type { JobAccepted, JobList, JobRecord, JobRequest } from '../contracts/jobs.gen.ts'
 import type { ModelList } from '../contracts/models.gen.ts'
+import type { Ticket, TicketPurpose } from '../contracts/tickets.gen.ts'
 
 /** Codes the client makes up when the edge sent no `{"error": ...}` body of its own. */
 export type ClientErrorCode = 'network_error' | 'unexpected_response'
@@ -29,6 +32,8 @@ export interface ApiOptions {
   /** Prefix of every path; empty for the edge that served the page. */
   baseUrl?: string
   fetch?: typeof fetch
+  /** A key from EDGE_API_KEYS; without it, the guest cookie identifies the browser. */
+  apiKey?: string
 }
 
 export interface ListJobsOptions {
@@ -66,6 +71,7 @@ export function createApi(options: ApiOptions = {}) {
   async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
     const headers = new Headers(init.headers)
     headers.set('Accept', 'application/json')
+    if (options.apiKey) headers.set('Authorization', `Bearer ${options.apiKey}`)
     let response: Response
     try {
       response = await fetchFunction(`${baseUrl}${path}`, {
@@ -108,6 +114,13 @@ export function createApi(options: ApiOptions = {}) {
       }),
     cancelJob: (jobId: string) =>
       request<JobRecord>(`/v1/jobs/${encodeURIComponent(jobId)}/cancel`, { method: 'POST' }),
+    /** A one-time ticket for `?ticket=` on the WebSocket (`ws`) or a job's SSE (`events`). */
+    createTicket: (purpose: TicketPurpose) =>
+      request<Ticket>('/v1/tickets', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ purpose }),
+      }),
   }
 }
 

@@ -4,6 +4,7 @@ import { CLOSE_SLOW_CONSUMER, CLOSE_UNAUTHORIZED, type RelayEvent } from './prot
 import { delta, notFound, queued } from './testing/events.ts'
 import { FakeSocketServer } from './testing/fakeWebSocket.ts'
 import { manualNetworkStatus } from './testing/network.ts'
+import { ticketSocketUrl } from './socket.ts'
 
 function setup(random = () => 1) {
   const server = new FakeSocketServer()
@@ -221,6 +222,70 @@ describe('RelayConnection', () => {
     connection.stop()
     vi.advanceTimersByTime(60_000)
     expect(server.sockets).toHaveLength(1)
+    expect(connection.getSnapshot().state).toBe('disconnected')
+  })
+})
+
+describe('RelayConnection with tickets (a client with a key: no key in the URL)', () => {
+  function ticketSetup(createTicket: (purpose: 'ws') => Promise<{ ticket: string }>) {
+    const server = new FakeSocketServer()
+    const connection = new RelayConnection({
+      url: ticketSocketUrl(createTicket, () => 'ws://edge.test/v1/ws'),
+      WebSocket: server.WebSocket,
+      network: manualNetworkStatus(),
+      random: () => 1,
+    })
+    return { server, connection }
+  }
+
+  it('asks for a fresh ticket before every connection, reconnects included', async () => {
+    let issued = 0
+    const createTicket = vi.fn(async () => ({ ticket: `t${++issued}` }))
+    const { server, connection } = ticketSetup(createTicket)
+    const job = watcher()
+    connection.start()
+    connection.watch('job-1', job.handlers)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(server.sockets.map((socket) => socket.url)).toEqual(['ws://edge.test/v1/ws?ticket=t1'])
+    server.last.open()
+    server.last.emit(queued('job-1'))
+
+    server.last.drop(1006)
+    await vi.advanceTimersByTimeAsync(500)
+    expect(createTicket).toHaveBeenCalledTimes(2)
+    expect(createTicket).toHaveBeenCalledWith('ws')
+    expect(server.last.url).toBe('ws://edge.test/v1/ws?ticket=t2')
+    server.last.open()
+    expect(server.subscribes().at(-1)).toEqual({ job_id: 'job-1', after: 1 })
+    for (const socket of server.sockets) expect(socket.url).not.toMatch(/api_key|key=/)
+  })
+
+  it('retries with backoff when no ticket can be had', async () => {
+    let calls = 0
+    const createTicket = vi.fn(async () => {
+      calls += 1
+      if (calls === 1) throw new Error('edge unreachable')
+      return { ticket: 'later' }
+    })
+    const { server, connection } = ticketSetup(createTicket)
+    connection.start()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(server.sockets).toHaveLength(0)
+    expect(connection.getSnapshot()).toMatchObject({ state: 'disconnected', attempt: 1 })
+    await vi.advanceTimersByTimeAsync(500)
+    expect(server.last.url).toBe('ws://edge.test/v1/ws?ticket=later')
+  })
+
+  it('opens nothing when stopped while a ticket is on its way', async () => {
+    let deliver: (ticket: { ticket: string }) => void = () => {}
+    const { server, connection } = ticketSetup(
+      () => new Promise((resolve) => (deliver = resolve)),
+    )
+    connection.start()
+    connection.stop()
+    deliver({ ticket: 'late' })
+    await vi.advanceTimersByTimeAsync(0)
+    expect(server.sockets).toHaveLength(0)
     expect(connection.getSnapshot().state).toBe('disconnected')
   })
 })

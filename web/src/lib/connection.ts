@@ -31,7 +31,9 @@ import {
 export type { ConnectionSnapshot } from './socket.ts'
 
 export class RelayConnection {
-  private readonly options: Required<Omit<ConnectionOptions, 'url'>> & { url: () => string }
+  private readonly options: Required<Omit<ConnectionOptions, 'url'>> & {
+    url: () => string | Promise<string>
+  }
   private readonly watches = new Map<string, WatchHandlers>()
   private readonly listeners = new Set<() => void>()
   private socket: WebSocketLike | null = null
@@ -39,6 +41,8 @@ export class RelayConnection {
   private readonly heartbeat: Heartbeat
   private stopNetworkWatch: (() => void) | null = null
   private started = false
+  /** Counts attempts, so a URL that arrives after a newer attempt (or a stop) is dropped. */
+  private attemptNumber = 0
   private snapshot: ConnectionSnapshot
 
   constructor(options: ConnectionOptions = {}) {
@@ -83,6 +87,7 @@ export class RelayConnection {
 
   stop(): void {
     this.started = false
+    this.attemptNumber += 1
     this.stopNetworkWatch?.()
     this.stopNetworkWatch = null
     clearTimeout(this.retryTimer)
@@ -143,9 +148,34 @@ export class RelayConnection {
       return
     }
     this.update({ state: 'connecting', retryAt: null })
+    const attempt = ++this.attemptNumber
+    let url: string | Promise<string>
+    try {
+      url = this.options.url()
+    } catch {
+      this.scheduleRetry()
+      return
+    }
+    if (typeof url === 'string') return this.open(url)
+    url.then(
+      (ready) => {
+        if (this.isCurrent(attempt)) this.open(ready)
+      },
+      () => {
+        // No ticket (edge unreachable, Redis down): retry like a failed connection.
+        if (this.isCurrent(attempt)) this.scheduleRetry()
+      },
+    )
+  }
+
+  private isCurrent(attempt: number): boolean {
+    return attempt === this.attemptNumber && this.started && this.snapshot.state === 'connecting'
+  }
+
+  private open(url: string): void {
     let socket: WebSocketLike
     try {
-      socket = new this.options.WebSocket(this.options.url())
+      socket = new this.options.WebSocket(url)
     } catch {
       this.scheduleRetry()
       return

@@ -22,7 +22,8 @@ export interface WatchHandlers {
 }
 
 export interface ConnectionOptions {
-  url?: string | (() => string)
+  /** Where to connect; a function is asked before every attempt, and may wait (a ticket). */
+  url?: string | (() => string | Promise<string>)
   WebSocket?: WebSocketConstructor
   backoff?: BackoffOptions
   random?: () => number
@@ -51,6 +52,20 @@ export const SOCKET_OPEN = 1
 export function defaultSocketUrl(): string {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
   return `${scheme}://${location.host}/v1/ws`
+}
+
+/**
+ * A `url` for a client that authenticates with a key instead of the guest cookie: keys never
+ * go in URLs, so every attempt (reconnects included) first asks for a one-time ticket.
+ */
+export function ticketSocketUrl(
+  createTicket: (purpose: 'ws') => Promise<{ ticket: string }>,
+  base: () => string = defaultSocketUrl,
+): () => Promise<string> {
+  return async () => {
+    const { ticket } = await createTicket('ws')
+    return `${base()}?ticket=${encodeURIComponent(ticket)}`
+  }
 }
 
 /**

@@ -65,6 +65,11 @@ export function createFakeApi(models: ModelInfo[] = [model('sim')]) {
       jobs.set(jobId, { ...found, status: 'cancelled' })
       return find(jobId)
     }),
+    createTicket: vi.fn(async (purpose: 'ws' | 'events') => ({
+      ticket: `ticket-${next++}`,
+      purpose,
+      expires_at: Date.now() / 1000 + 60,
+    })),
   } satisfies Api
   return { api, jobs, requests }
 }
