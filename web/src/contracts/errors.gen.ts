@@ -17,6 +17,7 @@ export type ErrorCode =
   | "rate_limited"
   | "slow_consumer"
   | "context_length_exceeded"
+  | "input_too_large"
   | "redis_unavailable"
   | "queue_full"
   | "internal_error"
@@ -26,7 +27,9 @@ export type ErrorCode =
   | "upstream_timeout"
   | "upstream_unavailable"
   | "dead_lettered"
-  | "job_lost";
+  | "job_lost"
+  | "timeout"
+  | "output_too_large";
 
 /**
  * What every 4xx and 5xx response carries.
