@@ -33,6 +33,8 @@ from worker.retry import with_retry
 
 log = logging.getLogger("relayline.worker")
 
+STOP_GRACE_SECONDS = 5.0
+
 
 class _Log:
     """Appends events of one attempt of one job; refused writes raise `JobLost`."""
@@ -161,8 +163,16 @@ class JobRunner:
                 if (end := await attempt.take(item)) is not None:
                     return end
         finally:
-            pump.cancel()  # closes the engine's iterator: the engine stops its model
-            await asyncio.gather(pump, return_exceptions=True)
+            await self._stop(pump, context.id)
+
+    async def _stop(self, pump: "asyncio.Task[None]", job_id: str) -> None:
+        """Cancel the engine's task, which closes its iterator: the engine stops its model.
+        An engine that ignores the cancel is left behind after `STOP_GRACE_SECONDS`: the job
+        still ends and its slot is freed."""
+        pump.cancel()
+        done, _ = await asyncio.wait({pump}, timeout=STOP_GRACE_SECONDS)
+        if not done:
+            log.error("the engine of job %s ignored its cancel; left behind", job_id)
 
     async def _pump(self, context: JobContext, queue: "asyncio.Queue[Any]") -> None:
         try:

@@ -122,6 +122,14 @@ async def test_output_caps_end_chat_with_length_and_refuse_large_embeddings(
         for key in (stack.keys.job(job["id"]), stack.keys.events(job["id"]))
     )
     assert stored < 65536, f"{stored} bytes kept for a refused output"
+    async with httpx.AsyncClient(timeout=DEADLINE) as http:
+        refused = await http.post(
+            f"{edge.url}/v1/embeddings",
+            json={"model": "embed-capped", "input": texts},
+            headers=auth("alice"),
+        )
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["code"] == "output_too_large"
 
     chat = await asyncio.wait_for(
         bob_streams(

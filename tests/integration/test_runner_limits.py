@@ -16,6 +16,7 @@ from contracts.keys import Keys
 from contracts.models import ModelLimits
 from contracts.pools import ModelKind, PoolConfig, PoolsConfig
 from edge.store import JobStore
+from tests.support.wait import async_wait_for
 from worker.engines.base import Emit, Engine, JobContext, Result, Text
 from worker.engines.simulated import SimulatedEngine
 from worker.runner import JobRunner
@@ -140,3 +141,27 @@ async def test_an_engine_that_stops_at_the_cap_ends_with_finish_reason_length(
     assert len(json.dumps(end["output"])) <= 1024
     text = "".join(event["delta"] for event in events if event["type"] == "text-delta")
     assert text == end["output"]["text"] and len(text) > 900
+
+
+class DeafEngine(StubbornEngine):
+    """Ignores its cancel for a while, as a careless engine might."""
+
+    async def stream(self, job: JobContext) -> AsyncIterator[Emit]:
+        self.started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(1)  # the cancel is swallowed: the runner must not wait for it
+        self.closed = True
+        yield Result(output={"text": "too late"})
+
+
+async def test_an_engine_that_ignores_its_cancel_is_left_behind_and_the_job_ends(
+    redis_server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("worker.runner.STOP_GRACE_SECONDS", 0.1)
+    engine = DeafEngine()
+    events = await run_job(redis_server_url, engine, max_seconds=0.3)
+    assert events[-1]["status"] == "failed" and events[-1]["error"]["code"] == "timeout"
+    assert not engine.closed  # the job ended before the engine gave up
+    await async_wait_for(lambda: asyncio.sleep(0, engine.closed), what="the engine to end")
