@@ -143,7 +143,12 @@ class Attempt:
                 )
             )
         elif isinstance(item, Result):
-            if output_size(item.output) > self.max_output_bytes:
+            try:
+                size = output_size(item.output)
+            except ValueError as exc:  # what the engine returned cannot be stored as JSON
+                await self.deltas.flush()
+                return failed(self.job_id, exc)
+            if size > self.max_output_bytes:
                 await self.deltas.flush()
                 return too_large(self.job_id, self.max_output_bytes)
             self.result = item

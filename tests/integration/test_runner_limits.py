@@ -124,6 +124,12 @@ async def test_a_result_past_the_output_cap_ends_the_job_without_storing_it(
     assert end["output"] is None
 
 
+async def test_a_result_that_cannot_be_stored_ends_the_job_failed(redis_server_url: str) -> None:
+    events = await run_job(redis_server_url, StubbornEngine(result={"text": object()}))
+    end = events[-1]
+    assert end["status"] == "failed" and end["error"]["code"] == "engine_error"
+
+
 async def test_an_engine_that_stops_at_the_cap_ends_with_finish_reason_length(
     redis_server_url: str,
 ) -> None:

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from contracts.pools import DEFAULT_LIMITS, ModelKind, PoolConfig
 from worker.engines.base import chat_params, fit_text, text_size
@@ -32,7 +33,7 @@ def test_limits_left_out_take_the_defaults_of_the_pool_kind(kind: ModelKind) -> 
     ],
 )
 def test_limits_out_of_range_are_refused(limits: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidationError):
         PoolConfig.model_validate({"name": "p", "kind": "chat", "engine": "x", **limits})
 
 

@@ -17,6 +17,10 @@ from worker.engines.base import fit_text, text_size
 SEED_RANGE = 1 << 64
 """torch accepts seeds in [-2^63, 2^64); any integer is mapped into [0, 2^64)."""
 
+GREEDY_BELOW = 1e-4
+"""Temperatures below this sample greedily: dividing logits by a tinier one overflows to
+infinities, and sampling from those fails; the answer would be the greedy one anyway."""
+
 HAND_OFF_SECONDS = 0.01
 """The generating thread hands text to the event loop at most this often (the first piece at
 once): waking the loop for every token costs the thread the GIL and about a third of its
@@ -108,7 +112,7 @@ def _first_stop(text: str, stops: tuple[str, ...]) -> int | None:
 def _sample(logits: Any, sampling: Sampling, generator: Any) -> int:
     import torch
 
-    if sampling.temperature == 0:
+    if sampling.temperature < GREEDY_BELOW:
         return int(torch.argmax(logits))
     probabilities = torch.softmax(logits / sampling.temperature, dim=-1)
     if sampling.top_p < 1.0:
