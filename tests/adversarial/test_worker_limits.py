@@ -192,7 +192,8 @@ async def test_a_flood_of_large_prompts_is_refused_without_stalling_other_stream
     responses, events = await asyncio.wait_for(asyncio.gather(attack(), bob), FLOOD_DEADLINE)
     assert_streamed_to_the_end(events)
     codes = {(response.status_code, response.json()["error"]["code"]) for response in responses}
-    assert codes <= {(400, "context_length_exceeded"), (413, "input_too_large")}, codes
+    refused = {(400, "context_length_exceeded"), (413, "input_too_large")}
+    assert refused <= codes <= refused | {(429, "rate_limited")}, codes  # a rate limit may cut in
     assert len(responses) == 64
     async with httpx.AsyncClient(timeout=10) as client:
         listed = await client.get(f"{edge.url}/v1/jobs", headers=auth("alice"))
