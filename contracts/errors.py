@@ -26,6 +26,7 @@ class ErrorCode(StrEnum):
     origin_not_allowed = "origin_not_allowed"
     host_not_allowed = "host_not_allowed"
     invalid_ticket = "invalid_ticket"
+    input_too_large = "input_too_large"
     # ours or the model's (5xx, or a failed job)
     redis_unavailable = "redis_unavailable"
     queue_full = "queue_full"
@@ -37,6 +38,9 @@ class ErrorCode(StrEnum):
     upstream_unavailable = "upstream_unavailable"
     dead_lettered = "dead_lettered"
     job_lost = "job_lost"
+    # a job that hit its pool's limits (`max_seconds`, `max_output_bytes`)
+    timeout = "timeout"
+    output_too_large = "output_too_large"
 
 
 class ErrorDetail(BaseModel):

@@ -10,15 +10,21 @@ kind = "embeddings"
 engine = "embeddings"
 model = "all-MiniLM-L6-v2"
 concurrency = 1
+max_seconds = 300            # a job running longer ends `failed` with `timeout`
+max_output_bytes = 16777216  # the most output (as stored JSON) one job may produce
 ```
+
+`max_seconds` and `max_output_bytes` bound what one job may cost, whoever sent it; left out,
+they take the defaults of the pool's kind (`DEFAULT_LIMITS`).
 """
 
 import tomllib
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_POOLS_FILE = Path(__file__).with_name("pools.toml")
 POOL_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
@@ -27,6 +33,23 @@ POOL_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 class ModelKind(StrEnum):
     chat = "chat"
     embeddings = "embeddings"
+
+
+@dataclass(frozen=True)
+class KindLimits:
+    max_seconds: float
+    max_output_bytes: int
+
+
+DEFAULT_LIMITS = {
+    # Chat: a long answer of a slow CPU model fits in ten minutes; 1 MiB of text is far more
+    # than any context holds (the output is JSON-escaped text, see `max_output_bytes`).
+    ModelKind.chat: KindLimits(max_seconds=600, max_output_bytes=1 << 20),
+    # Embeddings: a vector of 384 floats takes ~8 KB as JSON, so 16 MiB holds the largest
+    # request the contract allows (2048 texts) for all-MiniLM-L6-v2; wider vectors need
+    # fewer texts per job or a larger cap.
+    ModelKind.embeddings: KindLimits(max_seconds=300, max_output_bytes=16 << 20),
+}
 
 
 class PoolConfig(BaseModel):
@@ -39,6 +62,31 @@ class PoolConfig(BaseModel):
     concurrency: int = Field(default=1, ge=1, le=256, description="Jobs one worker runs at once.")
     default: bool = Field(default=True, description="Started by `relayline up`.")
     options: dict[str, Any] = Field(default_factory=dict, description="Engine-specific options.")
+    max_seconds: float = Field(
+        default=DEFAULT_LIMITS[ModelKind.chat].max_seconds,
+        gt=0,
+        le=86400,
+        description="A job running longer ends `failed` with `timeout` (default: by kind).",
+    )
+    max_output_bytes: int = Field(
+        default=DEFAULT_LIMITS[ModelKind.chat].max_output_bytes,
+        ge=1024,
+        le=256 << 20,
+        description="The most output one job may produce, as stored JSON (default: by kind).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _limits_of_kind(cls, data: Any) -> Any:
+        """Limits left out take the defaults of the pool's kind."""
+        if isinstance(data, dict) and data.get("kind") in DEFAULT_LIMITS:
+            defaults = DEFAULT_LIMITS[ModelKind(data["kind"])]
+            data = {
+                "max_seconds": defaults.max_seconds,
+                "max_output_bytes": defaults.max_output_bytes,
+                **data,
+            }
+        return data
 
 
 class PoolsConfig(BaseModel):

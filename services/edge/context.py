@@ -5,11 +5,21 @@ Workers publish `ModelLimits` (the context length, and for models with a tokeniz
 a prompt's tokens with that tokenizer (a text-to-ids function, not model code) and refuses a
 request that cannot fit with `400 context_length_exceeded`. A pool whose workers have not
 published yet is not checked here; its worker checks again, exactly, before it generates.
+
+Counting is CPU work, so it never runs on the event loop: tokenizers are built and prompts
+counted in a small executor of the edge's own (`TOKENIZER_THREADS`). Before that, a cheap
+check refuses what cannot fit from its length in bytes alone: when the tokenizer keeps every
+byte of its input (no normalizer, byte-level pre-tokenizing), each token covers at most the
+bytes of the longest token in its vocabulary, so a prompt longer than the room times that
+has more tokens than the room.
 """
 
+import asyncio
+import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from tokenizers import Tokenizer
@@ -21,6 +31,10 @@ from contracts.models import ModelLimits
 from edge.errors import BadRequest
 
 REFRESH_SECONDS = 5.0
+TOKENIZER_THREADS = 2
+"""Prompts counted at once per edge process; more wait their turn (off the event loop)."""
+
+_KEEPS_BYTES = frozenset({"ByteLevel", "Split", "Digits", "Punctuation"})
 
 
 @dataclass
@@ -29,6 +43,13 @@ class _Cached:
     raw: str | None
     limits: ModelLimits | None
     tokenizer: Tokenizer | None
+    max_token_bytes: int | None
+    """Bytes of input one token covers at most; None when the tokenizer may drop bytes."""
+
+
+def utf8_size(text: str) -> int:
+    """The UTF-8 bytes of `text`; lone surrogates count too (they are refused elsewhere)."""
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 class ContextChecker:
@@ -36,6 +57,7 @@ class ContextChecker:
         self.redis = redis
         self.keys = keys
         self._cache: dict[str, _Cached] = {}
+        self._executor = ThreadPoolExecutor(TOKENIZER_THREADS, thread_name_prefix="tokenize")
 
     async def _limits(self, pool: str) -> _Cached:
         cached = self._cache.get(pool)
@@ -45,9 +67,9 @@ class ContextChecker:
         if cached and raw == cached.raw:
             cached.fetched_at = time.monotonic()
             return cached
-        limits = ModelLimits.model_validate_json(raw) if raw else None
-        tokenizer = Tokenizer.from_str(limits.tokenizer) if limits and limits.tokenizer else None
-        cached = self._cache[pool] = _Cached(time.monotonic(), raw, limits, tokenizer)
+        loop = asyncio.get_running_loop()
+        cached = await loop.run_in_executor(self._executor, _parse, raw)
+        self._cache[pool] = cached
         return cached
 
     async def check_chat(self, pool: str, chat: ChatInput, params: ChatParams) -> None:
@@ -56,17 +78,52 @@ class ContextChecker:
             return
         limits, tokenizer = cached.limits, cached.tokenizer
         contents = [message.content for message in chat.messages]
-        encodings = tokenizer.encode_batch(contents, add_special_tokens=False)
-        prompt = (
-            limits.overhead_fixed
-            + limits.overhead_per_message * len(contents)
-            + sum(len(encoding.ids) for encoding in encodings)
-        )
         wanted = params.max_tokens or 1
+        overhead = limits.overhead_fixed + limits.overhead_per_message * len(contents)
+        room = limits.max_context - overhead - wanted
+        if cached.max_token_bytes:
+            size = sum(utf8_size(content) for content in contents)
+            if size > max(room, 0) * cached.max_token_bytes:
+                least = overhead + -(-size // cached.max_token_bytes)
+                raise _too_long(limits, f"at least {least}", wanted)
+        loop = asyncio.get_running_loop()
+        prompt = overhead + await loop.run_in_executor(self._executor, _count, tokenizer, contents)
         if prompt + wanted > limits.max_context:
-            raise BadRequest(
-                ErrorCode.context_length_exceeded,
-                f"this model's context is {limits.max_context} tokens; the messages have "
-                f"{prompt} and {wanted} more were asked for: shorten the messages or lower "
-                "max_tokens",
-            )
+            raise _too_long(limits, str(prompt), wanted)
+
+
+def _too_long(limits: ModelLimits, prompt: str, wanted: int) -> BadRequest:
+    return BadRequest(
+        ErrorCode.context_length_exceeded,
+        f"this model's context is {limits.max_context} tokens; the messages have {prompt} "
+        f"and {wanted} more were asked for: shorten the messages or lower max_tokens",
+    )
+
+
+def _count(tokenizer: Tokenizer, contents: list[str]) -> int:
+    encodings = tokenizer.encode_batch(contents, add_special_tokens=False)
+    return sum(len(encoding.ids) for encoding in encodings)
+
+
+def _parse(raw: str | None) -> _Cached:
+    """Published limits, their tokenizer and its bytes per token; runs in the executor."""
+    limits = ModelLimits.model_validate_json(raw) if raw else None
+    tokenizer, max_token_bytes = None, None
+    if limits and limits.tokenizer:
+        tokenizer = Tokenizer.from_str(limits.tokenizer)
+        if _keeps_every_byte(json.loads(limits.tokenizer)):
+            vocabulary = tokenizer.get_vocab(with_added_tokens=True)
+            max_token_bytes = max((utf8_size(token) for token in vocabulary), default=0) or None
+    return _Cached(time.monotonic(), raw, limits, tokenizer, max_token_bytes)
+
+
+def _keeps_every_byte(spec: dict[str, Any]) -> bool:
+    """Whether every input byte reaches a token: no normalizer (it may drop characters) and
+    only pre-tokenizers that split without removing anything."""
+    if spec.get("normalizer") is not None:
+        return False
+    pre = spec.get("pre_tokenizer") or {}
+    steps = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre]
+    return bool(steps) and all(
+        step.get("type") in _KEEPS_BYTES and step.get("behavior") != "Removed" for step in steps
+    )

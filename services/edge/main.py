@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
             max_queued=settings.max_queued_per_pool,
             max_active_per_user=settings.max_active_jobs_per_user,
+            max_input_bytes=settings.max_input_bytes,
         )
         try:
             await store.ensure_groups()

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     )
     reader_block_ms: int = Field(default=1000, ge=10, le=60000)
     web_dist: Path | None = Field(default=None, description="The built SPA to serve at /.")
+    max_input_bytes: int = Field(
+        default=512 << 10,
+        ge=1024,
+        description="The texts of one job (message contents, embeddings texts), in UTF-8 "
+        "bytes; more get 413 input_too_large before any tokenizing.",
+    )
     # Browsers: see edge.origins, edge.identity and edge.tickets.
     guest_secret: SecretStr = Field(
         default=SecretStr(""),

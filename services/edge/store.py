@@ -27,8 +27,14 @@ from contracts.jobs import (
 )
 from contracts.keys import GROUP, Keys
 from contracts.pools import ModelKind, PoolConfig, PoolsConfig
-from edge.context import ContextChecker
-from edge.errors import NotFound, ServiceUnavailable, TooManyRequests, job_not_found
+from edge.context import ContextChecker, utf8_size
+from edge.errors import (
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    TooManyRequests,
+    job_not_found,
+)
 
 _INPUTS: dict[ModelKind, tuple[type[BaseModel], type[BaseModel]]] = {
     ModelKind.chat: (ChatInput, ChatParams),
@@ -59,6 +65,7 @@ class JobStore:
         idempotency_ttl_seconds: int,
         max_queued: int = 10000,
         max_active_per_user: int = 100,
+        max_input_bytes: int = 512 << 10,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -67,6 +74,7 @@ class JobStore:
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
         self.max_queued = max_queued
         self.max_active_per_user = max_active_per_user
+        self.max_input_bytes = max_input_bytes
         self.context = ContextChecker(redis, keys)
         self._submit = redis.register_script(log.SUBMIT)
         self._cancel = redis.register_script(log.CANCEL)
@@ -105,10 +113,25 @@ class JobStore:
                 raise InvalidInput(
                     f"{where}: {first['msg']} (model {pool.name!r} is a {pool.kind} model)"
                 ) from exc
-        chat, params = parsed
-        if isinstance(chat, ChatInput) and isinstance(params, ChatParams):
-            await self.context.check_chat(pool.name, chat, params)
+        parsed_input, params = parsed
+        self._check_input_size(parsed_input)
+        if isinstance(parsed_input, ChatInput) and isinstance(params, ChatParams):
+            await self.context.check_chat(pool.name, parsed_input, params)
         return pool
+
+    def _check_input_size(self, parsed_input: BaseModel) -> None:
+        """Refuse input over `max_input_bytes` from its length alone, before any tokenizing."""
+        if isinstance(parsed_input, ChatInput):
+            texts = [message.content for message in parsed_input.messages]
+        else:
+            texts = cast(EmbeddingsInput, parsed_input).texts
+        size = sum(utf8_size(text) for text in texts)
+        if size > self.max_input_bytes:
+            raise PayloadTooLarge(
+                ErrorCode.input_too_large,
+                f"the input's texts take {size} bytes, more than the {self.max_input_bytes} "
+                "one job may have: send less text, or split it over several jobs",
+            )
 
     async def submit(self, user: str, request: JobRequest) -> tuple[str, bool]:
         """Write the job and queue it. Returns its id and whether it was new (an

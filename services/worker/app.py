@@ -73,6 +73,8 @@ def create_worker(settings: Settings, registry: Registry | None = None) -> Worke
         coalesce_seconds=settings.coalesce_ms / 1000,
         cancel_poll_seconds=settings.cancel_poll_seconds,
         retention_seconds=settings.event_retention_seconds,
+        max_seconds=pool.max_seconds,
+        max_output_bytes=pool.max_output_bytes,
     )
     leases = Leases(redis, stream, settings.worker_id, settings.lease_seconds)
     draining = asyncio.Event()

@@ -4,6 +4,13 @@ Text from the engine is coalesced into one `text-delta` per `coalesce_ms`. Every
 answers whether a cancel was requested; a job whose engine is silent checks every
 `cancel_poll_seconds`. On cancel the engine's task is cancelled, which closes its iterator
 and stops the model, and the job ends `cancelled`.
+
+Whatever the engine does, the job ends: an engine that raises ends it `failed` (its
+`EngineError` code, else `engine_error`); one that runs past the pool's `max_seconds` is
+stopped as a cancel stops it and the job ends `failed` with `timeout`; one whose output passes
+the pool's `max_output_bytes` is stopped and the job ends `failed` with `output_too_large`
+(engines that can, stop before the cap on their own: a chat answer ends with
+`finish_reason: "length"`).
 """
 
 import asyncio
@@ -15,19 +22,18 @@ from pydantic_core import to_json
 from redis.asyncio import Redis
 
 from contracts import log as event_log
-from contracts.errors import ErrorCode, ErrorDetail
-from contracts.events import JobEnd, JobReset, JobStart, TextDelta, Usage
-from contracts.events import Progress as ProgressEvent
+from contracts.events import JobEnd, JobReset, JobStart
 from contracts.jobs import JobEnvelope, JobStatus
 from contracts.keys import Keys
-from worker.engines.base import Emit, Engine, JobContext, Progress, Result, Text
-from worker.errors import EngineError, JobLost
+from contracts.pools import DEFAULT_LIMITS, ModelKind
+from worker.attempt import END, Attempt, Event, job_end, timed_out
+from worker.engines.base import Emit, Engine, JobContext
+from worker.errors import JobLost
 from worker.retry import with_retry
 
 log = logging.getLogger("relayline.worker")
 
-_Event = JobStart | JobReset | TextDelta | ProgressEvent | JobEnd
-_END = object()
+STOP_GRACE_SECONDS = 5.0
 
 
 class _Log:
@@ -41,7 +47,7 @@ class _Log:
         self.cancel_requested = False
         self.step = 0
 
-    async def append(self, event: _Event) -> None:
+    async def append(self, event: Event) -> None:
         """Write one event. A lost answer (Redis restarting, a dropped connection) is retried
         for `append_retry_seconds`: the step number makes the retry safe."""
         extra: list[Any] = ["", "", "", "null", "null", "null"]
@@ -85,6 +91,8 @@ class JobRunner:
         cancel_poll_seconds: float,
         retention_seconds: int,
         append_retry_seconds: float = 30.0,
+        max_seconds: float = DEFAULT_LIMITS[ModelKind.chat].max_seconds,
+        max_output_bytes: int = DEFAULT_LIMITS[ModelKind.chat].max_output_bytes,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -94,6 +102,8 @@ class JobRunner:
         self.cancel_poll_seconds = cancel_poll_seconds
         self.retention_seconds = retention_seconds
         self.append_retry_seconds = append_retry_seconds
+        self.max_seconds = max_seconds
+        self.max_output_bytes = max_output_bytes
         self.start_script = redis.register_script(event_log.START)
         self.append_script = redis.register_script(event_log.APPEND)
 
@@ -127,67 +137,42 @@ class JobRunner:
     async def _drive(self, context: JobContext, events: _Log) -> JobEnd:
         queue: asyncio.Queue[Emit | BaseException | object] = asyncio.Queue(maxsize=256)
         pump = asyncio.create_task(self._pump(context, queue))
-        buffer: list[str] = []
-        loop = asyncio.get_running_loop()
-        flushed_at = loop.time()
-        result: Result | None = None
-
-        async def flush() -> None:
-            nonlocal flushed_at
-            if buffer:
-                delta = "".join(buffer)
-                buffer.clear()
-                await events.append(
-                    TextDelta(job_id=context.id, seq=1, ts=time.time(), delta=delta)
-                )
-            flushed_at = loop.time()
-
+        attempt = Attempt(
+            events,
+            context,
+            coalesce_seconds=self.coalesce_seconds,
+            cancel_poll_seconds=self.cancel_poll_seconds,
+            max_output_bytes=self.max_output_bytes,
+        )
+        deadline = asyncio.get_running_loop().time() + self.max_seconds
         try:
             while True:
-                if buffer:
-                    timeout = max(0.0, self.coalesce_seconds - (loop.time() - flushed_at))
-                else:
-                    timeout = self.cancel_poll_seconds
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    await attempt.deltas.flush()
+                    return timed_out(context.id, self.max_seconds)
                 try:
-                    async with asyncio.timeout(timeout):  # no task per item, unlike wait_for
+                    async with asyncio.timeout(min(attempt.wait(), remaining)):  # no task per item
                         item = await queue.get()
                 except TimeoutError:
-                    if buffer:
-                        await flush()
+                    if attempt.deltas.buffer:
+                        await attempt.deltas.flush()
                     elif await events.poll_cancel():
-                        return self._end(context, JobStatus.cancelled)
+                        return job_end(context.id, JobStatus.cancelled)
                     continue
-                if item is _END:
-                    await flush()
-                    break
-                if isinstance(item, BaseException):
-                    await flush()
-                    return self._failed(context, item)
-                if isinstance(item, Text):
-                    buffer.append(item.text)
-                    if loop.time() - flushed_at >= self.coalesce_seconds:
-                        await flush()
-                elif isinstance(item, Progress):
-                    await flush()
-                    await events.append(
-                        ProgressEvent(
-                            job_id=context.id,
-                            seq=1,
-                            ts=time.time(),
-                            done=item.done,
-                            total=item.total,
-                        )
-                    )
-                elif isinstance(item, Result):
-                    result = item
-                if events.cancel_requested:
-                    return self._end(context, JobStatus.cancelled)
+                if (end := await attempt.take(item)) is not None:
+                    return end
         finally:
-            pump.cancel()
-            await asyncio.gather(pump, return_exceptions=True)
-        if result is None:
-            return self._failed(context, EngineError("the engine ended without a result"))
-        return self._end(context, JobStatus.succeeded, result.output, result.usage)
+            await self._stop(pump, context.id)
+
+    async def _stop(self, pump: "asyncio.Task[None]", job_id: str) -> None:
+        """Cancel the engine's task, which closes its iterator: the engine stops its model.
+        An engine that ignores the cancel is left behind after `STOP_GRACE_SECONDS`: the job
+        still ends and its slot is freed."""
+        pump.cancel()
+        done, _ = await asyncio.wait({pump}, timeout=STOP_GRACE_SECONDS)
+        if not done:
+            log.error("the engine of job %s ignored its cancel; left behind", job_id)
 
     async def _pump(self, context: JobContext, queue: "asyncio.Queue[Any]") -> None:
         try:
@@ -198,32 +183,4 @@ class JobRunner:
         except BaseException as exc:
             await queue.put(exc)
             return
-        await queue.put(_END)
-
-    def _end(
-        self,
-        context: JobContext,
-        status: JobStatus,
-        output: Any = None,
-        usage: Usage | None = None,
-        error: ErrorDetail | None = None,
-    ) -> JobEnd:
-        return JobEnd(
-            job_id=context.id,
-            seq=1,
-            ts=time.time(),
-            status=status,
-            output=output,
-            usage=usage,
-            error=error,
-        )
-
-    def _failed(self, context: JobContext, exc: BaseException) -> JobEnd:
-        code: str = ErrorCode.engine_error
-        if isinstance(exc, EngineError):
-            message, code = str(exc), exc.code
-        else:
-            log.error("engine failed on job %s", context.id, exc_info=exc)
-            message = f"the model failed: {type(exc).__name__}: {exc}"[:500]
-        error = ErrorDetail(code=code, message=message)
-        return self._end(context, JobStatus.failed, error=error)
+        await queue.put(END)

@@ -29,6 +29,9 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 
 _FAILED_STATUS = {
     ErrorCode.context_length_exceeded: 400,
+    ErrorCode.invalid_request: 400,
+    ErrorCode.output_too_large: 400,
+    ErrorCode.timeout: 504,
     ErrorCode.upstream_error: 502,
     ErrorCode.upstream_unavailable: 502,
     ErrorCode.upstream_timeout: 504,

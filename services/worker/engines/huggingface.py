@@ -7,26 +7,40 @@ is applied when it has one. Generation is a token-by-token loop in a thread of i
 - a cancel stops the model within one token (the loop checks an event between tokens);
 - `seed` makes sampling reproducible (a generator of its own per job);
 - `stop` strings end the output, and text that may be the start of one is held back;
-- usage counts prompt and completion tokens exactly.
+- usage counts prompt and completion tokens exactly;
+- the answer stops at the pool's `max_output_bytes` with `finish_reason: "length"`.
+
+Every step (checking params, tokenizing, sampling) runs in the engine's executor, off the event
+loop, and any failure in it ends the job `failed`: params that do not fit the contract with
+`invalid_request`, a prompt that cannot be tokenized with `invalid_request`, too long a
+prompt with `context_length_exceeded`, anything else with `engine_error`.
 
 Pool options: `default_max_tokens` (256), `threads` (torch threads per process; 0: torch's
 default), `ignore_eos` (never stop at the end token: for tests and benchmarks).
 """
 
 import asyncio
-import contextlib
 import threading
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contracts.errors import ErrorCode
 from contracts.events import Usage
+from contracts.jobs import ChatInput, ChatParams
 from contracts.models import ModelLimits
 from contracts.pools import ModelKind, PoolConfig
-from worker.engines.base import Emit, JobContext, Result, Text
+from worker.engines.base import (
+    Emit,
+    JobContext,
+    Result,
+    Text,
+    chat_params,
+    checked,
+    text_room,
+)
+from worker.engines.sampling import Sampling, generate
 from worker.errors import EngineError
 
 BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "models"
@@ -43,21 +57,7 @@ def resolve_model_dir(model: str) -> Path:
     return path
 
 
-@dataclass(frozen=True, slots=True)
-class Sampling:
-    max_tokens: int
-    temperature: float
-    top_p: float
-    seed: int | None
-    stops: tuple[str, ...]
-    ignore_eos: bool = False
-
-
 _DONE = object()
-HAND_OFF_SECONDS = 0.01
-"""The generating thread hands text to the event loop at most this often (the first piece at
-once): waking the loop for every token costs the thread the GIL and about a third of its
-speed. Cancel is still checked at every token."""
 
 
 class HuggingFaceEngine:
@@ -68,6 +68,7 @@ class HuggingFaceEngine:
         self.default_max_tokens = int(pool.options.get("default_max_tokens", 256))
         self.threads = int(pool.options.get("threads", 0))
         self.ignore_eos = bool(pool.options.get("ignore_eos", False))  # for tests, benchmarks
+        self.text_room = text_room(pool.max_output_bytes)
         self._executor = ThreadPoolExecutor(max_workers=pool.concurrency, thread_name_prefix="gen")
         self._model: Any = None
         self._tokenizer: Any = None
@@ -107,40 +108,52 @@ class HuggingFaceEngine:
         text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
         return list(tokenizer.encode(text))
 
-    def _sampling(self, params: dict[str, Any], prompt_tokens: int) -> Sampling:
+    def _tokenize(self, messages: Any) -> list[int]:
+        try:
+            return self._prompt_ids(messages)
+        except Exception as exc:  # e.g. lone surrogates, a message that is not text
+            message = f"the prompt cannot be tokenized: {type(exc).__name__}: {exc}"[:300]
+            raise EngineError(message, ErrorCode.invalid_request) from None
+
+    def _sampling(self, params: ChatParams, prompt_tokens: int) -> Sampling:
         room = self.max_context - prompt_tokens
-        wanted = params.get("max_tokens") or min(self.default_max_tokens, room)
+        wanted = params.max_tokens or max(1, min(self.default_max_tokens, room))
         if prompt_tokens + wanted > self.max_context:
             raise EngineError(
                 f"this model's context is {self.max_context} tokens; the prompt has "
                 f"{prompt_tokens} and {wanted} more were asked for",
-                code="context_length_exceeded",
+                ErrorCode.context_length_exceeded,
             )
-        stop = params.get("stop") or ()
-        stops = (stop,) if isinstance(stop, str) else tuple(stop)
-        temperature = params.get("temperature")
+        stops = (params.stop,) if isinstance(params.stop, str) else tuple(params.stop or ())
         return Sampling(
-            max_tokens=int(wanted),
-            temperature=1.0 if temperature is None else float(temperature),
-            top_p=float(params.get("top_p") or 1.0),
-            seed=params.get("seed"),
-            stops=tuple(s for s in stops if s),
+            max_tokens=wanted,
+            temperature=1.0 if params.temperature is None else params.temperature,
+            top_p=params.top_p or 1.0,
+            seed=params.seed,
+            stops=tuple(stop for stop in stops if stop),
+            text_room=self.text_room,
             ignore_eos=self.ignore_eos,
         )
 
+    def _prepare(self, job: JobContext) -> tuple[list[int], Sampling]:
+        """Params and prompt, checked and tokenized; runs in the executor."""
+        messages = checked(ChatInput, job.input, "input").messages
+        params = chat_params(job.params)
+        prompt_ids = self._tokenize([message.model_dump() for message in messages])
+        return prompt_ids, self._sampling(params, len(prompt_ids))
+
     async def stream(self, job: JobContext) -> AsyncIterator[Emit]:
-        prompt_ids = self._prompt_ids(job.input["messages"])
-        sampling = self._sampling(job.params, len(prompt_ids))
         loop = asyncio.get_running_loop()
+        prompt_ids, sampling = await loop.run_in_executor(self._executor, self._prepare, job)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         cancel = threading.Event()
 
-        def emit(item: object) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+        def emit(text: str) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, text)
 
         future = loop.run_in_executor(
             self._executor,
-            _generate,
+            generate,
             self._model,
             self._tokenizer,
             prompt_ids,
@@ -148,12 +161,12 @@ class HuggingFaceEngine:
             cancel,
             emit,
         )
+        # Called after every piece the thread emitted, whether the thread returned or raised.
+        future.add_done_callback(lambda _: queue.put_nowait(_DONE))
         try:
             while (item := await queue.get()) is not _DONE:
-                if isinstance(item, BaseException):
-                    raise item
                 yield Text(item)
-            text, completion_tokens, finish_reason = await future
+            text, completion_tokens, finish_reason = await future  # raises what the thread did
         finally:
             cancel.set()  # stops the loop within one token when the job is cancelled
         usage = Usage(
@@ -178,90 +191,3 @@ def _load(path: Path, threads: int) -> tuple[Any, Any]:
     )
     model.eval()
     return tokenizer, model
-
-
-def _generate(
-    model: Any,
-    tokenizer: Any,
-    prompt_ids: list[int],
-    sampling: Sampling,
-    cancel: threading.Event,
-    emit: Callable[[object], None],
-) -> tuple[str, int, str]:
-    """The token loop; runs in a worker thread. Returns (text, tokens, finish reason)."""
-    import torch
-
-    generator = torch.Generator()
-    if sampling.seed is not None:
-        generator.manual_seed(int(sampling.seed))
-    else:
-        generator.seed()
-    eos_ids = set() if sampling.ignore_eos else _eos_ids(model, tokenizer)
-    hold = max((len(stop) for stop in sampling.stops), default=1) - 1
-    ids: list[int] = []
-    text, sent, finish = "", 0, "length"
-    handed_at = 0.0
-    past: Any = None
-    inputs = torch.tensor([prompt_ids])
-    try:
-        with torch.inference_mode():
-            while len(ids) < sampling.max_tokens:
-                if cancel.is_set():
-                    finish = "cancelled"
-                    break
-                output = model(input_ids=inputs, past_key_values=past, use_cache=True)
-                past = output.past_key_values
-                token = _sample(output.logits[0, -1], sampling, generator)
-                if token in eos_ids:
-                    finish = "stop"
-                    break
-                ids.append(token)
-                inputs = torch.tensor([[token]])
-                text = tokenizer.decode(ids, skip_special_tokens=True)
-                cut = _first_stop(text, sampling.stops)
-                if cut is not None:
-                    text, finish = text[:cut], "stop"
-                    break
-                ready = len(text) - hold
-                if text.endswith("\ufffd"):  # half a character: wait for the rest
-                    ready = min(ready, len(text) - 1)
-                now = time.monotonic()
-                if ready > sent and (not sent or now - handed_at >= HAND_OFF_SECONDS):
-                    emit(text[sent:ready])
-                    sent, handed_at = ready, now
-        if len(text) > sent:
-            emit(text[sent:])
-    except BaseException as exc:
-        emit(exc)
-    finally:
-        emit(_DONE)
-    return text, len(ids), finish
-
-
-def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
-    ids = {tokenizer.eos_token_id}
-    with contextlib.suppress(AttributeError):
-        configured = model.generation_config.eos_token_id
-        ids.update(configured if isinstance(configured, list) else [configured])
-    return {i for i in ids if i is not None}
-
-
-def _first_stop(text: str, stops: tuple[str, ...]) -> int | None:
-    positions = [index for stop in stops if (index := text.find(stop)) >= 0]
-    return min(positions) if positions else None
-
-
-def _sample(logits: Any, sampling: Sampling, generator: Any) -> int:
-    import torch
-
-    if sampling.temperature == 0:
-        return int(torch.argmax(logits))
-    probabilities = torch.softmax(logits / sampling.temperature, dim=-1)
-    if sampling.top_p < 1.0:
-        sorted_probabilities, order = torch.sort(probabilities, descending=True)
-        cumulative = torch.cumsum(sorted_probabilities, dim=-1)
-        keep = cumulative - sorted_probabilities < sampling.top_p
-        sorted_probabilities = sorted_probabilities * keep
-        choice = torch.multinomial(sorted_probabilities, 1, generator=generator)
-        return int(order[choice])
-    return int(torch.multinomial(probabilities, 1, generator=generator))

@@ -5,9 +5,11 @@ Pool options: `base_url` (e.g. `http://127.0.0.1:8000/v1`), `api_key` or `api_ke
 name of an environment variable holding it), `upstream_model` (default: the pool's `model`),
 `timeout` (seconds without a byte, default 60), `retries` (default 2), `max_context`.
 
-A cancel closes the upstream request. Upstream errors and timeouts end the job `failed` with
-`upstream_error`, `upstream_timeout` or `upstream_unavailable`; a request is retried only
-while nothing has been generated, so a client never sees text twice.
+A cancel closes the upstream request. Upstream errors, malformed answers and timeouts end the
+job `failed` with `upstream_error`, `upstream_timeout` or `upstream_unavailable`; a request is
+retried only while nothing has been generated, so a client never sees text twice. A chat
+answer stops at the pool's `max_output_bytes` (`finish_reason: "length"`, the upstream
+request is closed); embeddings past it end the job with `output_too_large`.
 """
 
 import asyncio
@@ -19,10 +21,23 @@ from typing import Any
 
 import httpx
 
+from contracts.errors import ErrorCode
 from contracts.events import Usage
+from contracts.jobs import ChatInput, EmbeddingsInput
 from contracts.models import ModelLimits
 from contracts.pools import ModelKind, PoolConfig
-from worker.engines.base import Emit, JobContext, Result, Text
+from worker.engines.base import (
+    Emit,
+    JobContext,
+    Result,
+    Text,
+    chat_params,
+    checked,
+    fit_text,
+    output_size,
+    text_room,
+    text_size,
+)
 from worker.errors import EngineError
 
 _PASSED_PARAMS = ("max_tokens", "temperature", "top_p", "seed", "stop")
@@ -46,6 +61,8 @@ class OpenAIEngine:
         self.timeout = float(options.get("timeout", 60))
         self.retries = int(options.get("retries", 2))
         self.max_context = int(options.get("max_context", 0))
+        self.max_output_bytes = pool.max_output_bytes
+        self.text_room = text_room(pool.max_output_bytes)
         self._client: httpx.AsyncClient | None = None
 
     async def load(self) -> None:
@@ -74,46 +91,96 @@ class OpenAIEngine:
 
     async def _chat(self, job: JobContext) -> AsyncIterator[Emit]:
         assert self._client is not None
+        messages = checked(ChatInput, job.input, "input").messages
+        params = chat_params(job.params)
         body: dict[str, Any] = {
             "model": self.upstream_model,
-            "messages": job.input["messages"],
+            "messages": [message.model_dump() for message in messages],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        body.update({k: job.params[k] for k in _PASSED_PARAMS if job.params.get(k) is not None})
+        body.update(params.model_dump(include=set(_PASSED_PARAMS), exclude_none=True))
         parts: list[str] = []
+        room = self.text_room
         usage, finish_reason = Usage(), "stop"
         with _transport_errors(self.timeout):
             async with self._client.stream("POST", "/chat/completions", json=body) as response:
                 await _raise_for_status(response)
                 async for line in response.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
+                    data = line[5:].strip() if line.startswith("data:") else ""
                     if data == "[DONE]":
                         break
-                    chunk = json.loads(data)
-                    if chunk.get("usage"):
-                        usage = Usage(**{k: chunk["usage"].get(k, 0) for k in Usage.model_fields})
-                    for choice in chunk.get("choices", []):
-                        content = (choice.get("delta") or {}).get("content")
-                        if content:
-                            parts.append(content)
-                            yield Text(content)
-                        finish_reason = choice.get("finish_reason") or finish_reason
+                    if not data:
+                        continue
+                    content, finish, chunk_usage = _chunk(data)
+                    usage = chunk_usage or usage
+                    finish_reason = finish or finish_reason
+                    kept = fit_text(content, room)
+                    room -= text_size(kept)
+                    if kept:
+                        parts.append(kept)
+                        yield Text(kept)
+                    if kept != content:  # the pool's output cap: stop reading
+                        finish_reason = "length"
+                        break
         yield Result(output={"text": "".join(parts), "finish_reason": finish_reason}, usage=usage)
 
     async def _embeddings(self, job: JobContext) -> Result:
         assert self._client is not None
-        body = {"model": self.upstream_model, "input": job.input["texts"]}
+        texts = checked(EmbeddingsInput, job.input, "input").texts
+        body = {"model": self.upstream_model, "input": texts}
         with _transport_errors(self.timeout):
-            response = await self._client.post("/embeddings", json=body)
-        await _raise_for_status(response)
-        payload = response.json()
-        vectors = [item["embedding"] for item in sorted(payload["data"], key=lambda d: d["index"])]
-        tokens = int(payload.get("usage", {}).get("prompt_tokens", 0))
+            async with self._client.stream("POST", "/embeddings", json=body) as response:
+                await _raise_for_status(response)
+                raw = await _read_at_most(response, 2 * self.max_output_bytes + 65536)
+        try:
+            payload = json.loads(raw)
+            data = sorted(payload["data"], key=lambda item: item["index"])
+            vectors = [item["embedding"] for item in data]
+            tokens = int(payload.get("usage", {}).get("prompt_tokens", 0))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise _bad_upstream(exc) from None
         output = {"embeddings": vectors, "dimensions": len(vectors[0]) if vectors else 0}
+        if output_size(output) > self.max_output_bytes:
+            raise _output_too_large(self.max_output_bytes)
         return Result(output=output, usage=Usage(prompt_tokens=tokens, total_tokens=tokens))
+
+
+def _chunk(data: str) -> tuple[str, str | None, Usage | None]:
+    """One streamed chunk: (text, finish reason, usage); malformed ones are upstream errors."""
+    try:
+        chunk = json.loads(data)
+        usage = None
+        if chunk.get("usage"):
+            usage = Usage(**{k: chunk["usage"].get(k, 0) for k in Usage.model_fields})
+        text, finish = "", None
+        for choice in chunk.get("choices", []):
+            content = (choice.get("delta") or {}).get("content")
+            if content:
+                text += str(content)
+            finish = choice.get("finish_reason") or finish
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise _bad_upstream(exc) from None
+    return text, None if finish is None else str(finish), usage
+
+
+async def _read_at_most(response: httpx.Response, limit: int) -> bytes:
+    body = bytearray()
+    async for piece in response.aiter_bytes():
+        body += piece
+        if len(body) > limit:
+            raise _output_too_large(limit)
+    return bytes(body)
+
+
+def _bad_upstream(exc: Exception) -> EngineError:
+    message = f"the upstream sent a malformed answer: {type(exc).__name__}: {exc}"[:300]
+    return EngineError(message, ErrorCode.upstream_error)
+
+
+def _output_too_large(limit: int) -> EngineError:
+    message = f"the upstream's answer is larger than this model's output cap of {limit} bytes"
+    return EngineError(message, ErrorCode.output_too_large)
 
 
 @contextlib.contextmanager

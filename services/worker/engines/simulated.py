@@ -10,9 +10,19 @@ import random
 from collections.abc import AsyncIterator
 
 from contracts.events import Usage
+from contracts.jobs import ChatInput
 from contracts.models import ModelLimits
 from contracts.pools import ModelKind, PoolConfig
-from worker.engines.base import Emit, JobContext, Result, Text
+from worker.engines.base import (
+    Emit,
+    JobContext,
+    Result,
+    Text,
+    chat_params,
+    checked,
+    text_room,
+    text_size,
+)
 
 _WORDS = [
     "relay",
@@ -50,6 +60,7 @@ class SimulatedEngine:
         self.default_tokens = int(options.get("default_tokens", 32))
         self.max_context = int(options.get("max_context", 4096))
         self.crash_on = str(options.get("crash_on", ""))
+        self.text_room = text_room(pool.max_output_bytes)
 
     async def load(self) -> None:
         return None
@@ -58,9 +69,11 @@ class SimulatedEngine:
         return ModelLimits(max_context=self.max_context)
 
     async def stream(self, job: JobContext) -> AsyncIterator[Emit]:
-        tokens = int(job.params.get("max_tokens") or self.default_tokens)
-        rng = random.Random(job.params.get("seed", job.id))
-        prompt = " ".join(str(m.get("content", "")) for m in job.input["messages"])
+        params = chat_params(job.params)
+        tokens = params.max_tokens or self.default_tokens
+        rng = random.Random(job.id if params.seed is None else params.seed)
+        messages = checked(ChatInput, job.input, "input").messages
+        prompt = " ".join(message.content for message in messages)
         if self.crash_on and self.crash_on in prompt:
             os._exit(70)  # the whole process dies, as with a segfault in a model library
         prompt_tokens = len(prompt.split())
@@ -68,17 +81,21 @@ class SimulatedEngine:
         await asyncio.sleep(self.latency)
         interval = 1.0 / self.token_rate if self.token_rate > 0 else 0.0
         started = loop.time()
-        text = []
+        text: list[str] = []
+        room = self.text_room
         for index in range(tokens):
             if index and interval:
                 # Paced by deadline, so time spent elsewhere does not slow the rate down.
                 await asyncio.sleep(max(0.0, started + index * interval - loop.time()))
             word = rng.choice(_WORDS) + " "
+            room -= text_size(word)
+            if room < 0:  # the pool's output cap
+                break
             text.append(word)
             yield Text(word)
         usage = Usage(
             prompt_tokens=prompt_tokens,
-            completion_tokens=tokens,
-            total_tokens=prompt_tokens + tokens,
+            completion_tokens=len(text),
+            total_tokens=prompt_tokens + len(text),
         )
         yield Result(output={"text": "".join(text), "finish_reason": "length"}, usage=usage)

@@ -20,6 +20,7 @@ export type ErrorCode =
   | "origin_not_allowed"
   | "host_not_allowed"
   | "invalid_ticket"
+  | "input_too_large"
   | "redis_unavailable"
   | "queue_full"
   | "internal_error"
@@ -29,7 +30,9 @@ export type ErrorCode =
   | "upstream_timeout"
   | "upstream_unavailable"
   | "dead_lettered"
-  | "job_lost";
+  | "job_lost"
+  | "timeout"
+  | "output_too_large";
 
 /**
  * What every 4xx and 5xx response carries.
