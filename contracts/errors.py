@@ -23,6 +23,8 @@ class ErrorCode(StrEnum):
     rate_limited = "rate_limited"
     slow_consumer = "slow_consumer"
     context_length_exceeded = "context_length_exceeded"
+    too_many_connections = "too_many_connections"
+    too_many_guests = "too_many_guests"
     # ours or the model's (5xx, or a failed job)
     redis_unavailable = "redis_unavailable"
     queue_full = "queue_full"
@@ -34,6 +36,7 @@ class ErrorCode(StrEnum):
     upstream_unavailable = "upstream_unavailable"
     dead_lettered = "dead_lettered"
     job_lost = "job_lost"
+    edge_full = "edge_full"
 
 
 class ErrorDetail(BaseModel):
@@ -54,3 +57,12 @@ WS_CLOSE_SLOW_CONSUMER = 4008
 
 WS_CLOSE_UNAUTHORIZED = 4001
 """WebSocket close code for a connection without a valid identity."""
+
+WS_CLOSE_TOO_MANY = 4029
+"""WebSocket close code for a connection over one of its user's limits: too many open
+connections (reason `too_many_connections: ...`), too many requests (`rate_limited: ...`) or
+too many new guest ids from its address (`too_many_guests: ...`). Reconnect after a backoff."""
+
+WS_CLOSE_TRY_AGAIN_LATER = 1013
+"""WebSocket close code (RFC 6455 "Try Again Later") for a connection refused because its
+edge has the most connections it takes (`edge_full: ...`): reconnect, to any edge."""

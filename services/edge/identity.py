@@ -8,6 +8,7 @@ request without a key gets the user `guest-<id>` from the `rl_guest` cookie, whi
 
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,11 +34,16 @@ def _cookie(scope: Scope, name: str) -> str | None:
     return None
 
 
+GuestGate = Callable[[Scope, Receive, Send], Awaitable[bool]]
+"""Asked before a new guest id is minted; False when it refused (and answered) the request."""
+
+
 class GuestCookieMiddleware:
     """Gives every browser a stable guest id; only installed in guest mode."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, admit_new: GuestGate | None = None) -> None:
         self.app = app
+        self.admit_new = admit_new
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -45,6 +51,8 @@ class GuestCookieMiddleware:
             return
         guest = _cookie(scope, GUEST_COOKIE)
         fresh = guest is None or not _GUEST_ID.match(guest)
+        if fresh and self.admit_new and not await self.admit_new(scope, receive, send):
+            return  # too many new guest ids from this client address
         if fresh:
             guest = secrets.token_hex(16)
         scope.setdefault("state", {})[_STATE_KEY] = guest

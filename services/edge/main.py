@@ -13,6 +13,13 @@ from contracts.pools import load_pools
 from edge.deps import EdgeState
 from edge.errors import install_error_handlers
 from edge.fanout import Hub
+from edge.guards import (
+    Guards,
+    RateLimitMiddleware,
+    StreamLimitMiddleware,
+    admit_new_guest,
+    tiers_of,
+)
 from edge.identity import GuestCookieMiddleware
 from edge.limits import BodyLimitMiddleware
 from edge.routers import health, jobs, models, openai, stream
@@ -36,6 +43,7 @@ async def going_away(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     api_keys = settings.api_key_map()
+    tiers_of(settings)  # a bad EDGE_USER_TIERS stops the start, not the first request
     pools = load_pools(settings.pools_file)
     keys = Keys(settings.key_prefix)
 
@@ -69,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub = Hub(redis, reader, keys, settings.reader_block_ms)
         await hub.start()
         app.state.edge = EdgeState(settings, redis, store, hub, api_keys)
+        app.state.guards = Guards(settings, redis, keys)
         try:
             yield
         finally:
@@ -84,8 +93,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(StreamLimitMiddleware)
+    app.add_middleware(RateLimitMiddleware)
     if settings.guest_mode:
-        app.add_middleware(GuestCookieMiddleware)
+        app.add_middleware(GuestCookieMiddleware, admit_new=admit_new_guest)
     for module in (health, models, jobs, stream, openai):
         app.include_router(module.router)
     mount_spa(app, settings.web_dist)
