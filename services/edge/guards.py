@@ -124,8 +124,8 @@ async def admit_new_guest(scope: Scope, receive: Receive, send: Send) -> bool:
     """The gate `GuestCookieMiddleware` calls before it mints a guest id: one token of the
     client address' bucket. False when it refused (and answered) the request."""
     guards = _guards(scope)
-    if guards is None or scope["path"] in _PROBES:
-        return True
+    if guards is None or scope["path"] in _PROBES or guards.user_of(scope) is not None:
+        return True  # (a request with a valid key is no guest: its cookie goes unused)
     settings = guards.settings
     address = client_address(scope.get("client"))
     decision = await guards.rates.new_guest(
