@@ -75,8 +75,8 @@ def edge_http_protocol(
         def on_headers_complete(self) -> None:
             self._disarm()
             super().on_headers_complete()
-            if not self.parser.should_upgrade():
-                self._arm(body_timeout)
+            if not (self.parser.should_upgrade() and self._should_upgrade()):
+                self._arm(body_timeout)  # not a WebSocket: the body comes next
 
         def on_message_complete(self) -> None:
             self._disarm()

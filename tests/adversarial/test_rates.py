@@ -87,14 +87,26 @@ async def _trickle(writer: asyncio.StreamWriter) -> None:
             await asyncio.sleep(0.2)  # the attacker's pace, not a synchronisation
 
 
+SLOW_BODY = (
+    b"POST /v1/jobs HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 100\r\n\r\n{"
+)
+
+
 def _open_fds(edge: Edge) -> int:
     return len(os.listdir(f"/proc/{edge.popen.pid}/fd"))
 
 
-async def test_idle_and_slow_header_sockets_are_capped_and_closed(stack: Stack) -> None:
+async def test_idle_sockets_slow_headers_and_slow_bodies_are_capped_and_closed(
+    stack: Stack,
+) -> None:
     cap, timeout = 100, 4.0
     edge = stack.edge(
-        env={"EDGE_MAX_CONNECTIONS": str(cap), "EDGE_HEADER_TIMEOUT_SECONDS": str(timeout)}
+        env={
+            "EDGE_MAX_CONNECTIONS": str(cap),
+            "EDGE_HEADER_TIMEOUT_SECONDS": str(timeout),
+            "EDGE_BODY_TIMEOUT_SECONDS": str(timeout),
+        }
     )
     stack.worker("slow")
     baseline = _open_fds(edge)
@@ -107,6 +119,8 @@ async def test_idle_and_slow_header_sockets_are_capped_and_closed(stack: Stack) 
                 opened.append((reader, writer))
                 if index % 30 == 0:
                     trickling.append(asyncio.create_task(_trickle(writer)))
+                elif index % 30 == 1:  # headers at once, then a body that never comes
+                    writer.write(SLOW_BODY)
             assert _open_fds(edge) <= baseline + cap  # the cap held: fds stay bounded
             closed = await asyncio.gather(
                 *(closed_by_server(reader, timeout + 20) for reader, _ in opened)
