@@ -47,11 +47,13 @@ def tiers_of(settings: Settings) -> TierTable:
             requests_per_second=settings.rate_limit_per_second,
             burst=settings.rate_limit_burst,
             max_streams=settings.max_streams_per_user,
+            max_active_jobs=settings.max_active_jobs_per_user,
         ),
         guest=LimitTier(
             requests_per_second=settings.guest_rate_limit_per_second,
             burst=settings.guest_rate_limit_burst,
             max_streams=settings.guest_max_streams_per_user,
+            max_active_jobs=settings.guest_max_active_jobs_per_user,
         ),
         named=settings.limit_tiers,
         user_tiers=settings.user_tiers,

@@ -43,7 +43,7 @@ async def going_away(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     api_keys = settings.api_key_map()
-    tiers_of(settings)  # a bad EDGE_USER_TIERS stops the start, not the first request
+    tiers = tiers_of(settings)  # a bad EDGE_USER_TIERS stops the start, not a request
     pools = load_pools(settings.pools_file)
     keys = Keys(settings.key_prefix)
 
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
             max_queued=settings.max_queued_per_pool,
             max_active_per_user=settings.max_active_jobs_per_user,
+            max_active_for=lambda user: tiers.tier_for(user).max_active_jobs,
         )
         try:
             await store.ensure_groups()

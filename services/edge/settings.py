@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     guest_rate_limit_per_second: float = Field(default=5.0, gt=0, le=1_000_000)
     guest_rate_limit_burst: int = Field(default=30, ge=1, le=10_000_000)
     guest_max_streams_per_user: int = Field(default=16, ge=1, le=1_000_000)
+    guest_max_active_jobs_per_user: int = Field(default=10, ge=1, le=10_000_000)
     guest_ids_per_minute: float = Field(
         default=10.0, gt=0, le=1_000_000, description="New guest ids per client address."
     )
@@ -67,7 +68,7 @@ class Settings(BaseSettings):
     limit_tiers: dict[str, LimitTier] = Field(
         default_factory=lambda: {"service": SERVICE_TIER},
         description='Named tiers, JSON: {"service": {"requests_per_second", "burst", '
-        '"max_streams"}}.',
+        '"max_streams", "max_active_jobs"}}.',
     )
     user_tiers: str = Field(default="", description="'user:tier,...': users of a named tier.")
     max_streams: int = Field(

@@ -1,6 +1,8 @@
-"""Limit tiers: how many requests a user may make and how many streams it may hold open.
+"""Limit tiers: how many requests a user may make, how many streams it may hold open and
+how many of its jobs may be unfinished.
 
-Keyed users get the `default` tier (`EDGE_RATE_LIMIT_*`, `EDGE_MAX_STREAMS_PER_USER`),
+Keyed users get the `default` tier (`EDGE_RATE_LIMIT_*`, `EDGE_MAX_STREAMS_PER_USER`,
+`EDGE_MAX_ACTIVE_JOBS_PER_USER`),
 guests the lower `guest` tier (`EDGE_GUEST_*`). A service that fronts many users under one
 key gets a named tier of `EDGE_LIMIT_TIERS` through `EDGE_USER_TIERS="user:tier,..."`; the
 key itself stays in `EDGE_API_KEYS` as `key:user`.
@@ -18,9 +20,12 @@ class LimitTier(BaseModel):
     requests_per_second: float = Field(gt=0, le=1_000_000, description="Refill rate.")
     burst: int = Field(ge=1, le=10_000_000, description="Bucket size: requests at once.")
     max_streams: int = Field(ge=1, le=1_000_000, description="Open WebSocket + SSE per edge.")
+    max_active_jobs: int = Field(ge=1, le=10_000_000, description="Jobs not ended yet.")
 
 
-SERVICE_TIER = LimitTier(requests_per_second=1000, burst=5000, max_streams=2048)
+SERVICE_TIER = LimitTier(
+    requests_per_second=1000, burst=5000, max_streams=2048, max_active_jobs=10_000
+)
 
 
 class TierTable:

@@ -184,6 +184,7 @@ async def test_guest_ids_are_limited_per_address_and_guests_get_lower_limits(
             "EDGE_GUEST_RATE_LIMIT_BURST": "8",
             "EDGE_GUEST_RATE_LIMIT_PER_SECOND": "0.5",
             "EDGE_GUEST_MAX_STREAMS_PER_USER": "2",
+            "EDGE_GUEST_MAX_ACTIVE_JOBS_PER_USER": "2",
         }
     )
     stack.worker("slow")
@@ -202,6 +203,12 @@ async def test_guest_ids_are_limited_per_address_and_guests_get_lower_limits(
         cookie = {"Cookie": f"rl_guest={guest}"}
 
         # A guest that keeps its cookie goes on, with a guest's lower limits.
+        body = {"model": "sim", "input": CHAT_INPUT}  # no sim worker: the jobs stay queued
+        url = f"{edge.url}/v1/jobs"
+        submits = [
+            (await client.post(url, json=body, headers=cookie)).status_code for _ in range(3)
+        ]
+        assert submits == [202, 202, 429], submits
         async with contextlib.AsyncExitStack() as held:
             for _ in range(2):
                 await held.enter_async_context(_guest_ws(edge, cookie))
