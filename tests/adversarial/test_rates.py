@@ -163,14 +163,20 @@ async def test_a_request_flood_is_refused_with_retry_after(stack: Stack) -> None
         assert reply["ref"] == "p"
 
 
-async def test_openai_routes_report_the_bucket(stack: Stack) -> None:
-    edge = stack.edge(env={"EDGE_RATE_LIMIT_BURST": "50"})
+async def test_openai_routes_report_the_bucket_and_a_service_tier_raises_it(
+    stack: Stack,
+) -> None:
+    edge = stack.edge(env={"EDGE_RATE_LIMIT_BURST": "50", "EDGE_USER_TIERS": "bob:service"})
     body = {"model": "no-such-model", "messages": CHAT_INPUT["messages"]}
     response = httpx.post(f"{edge.url}/v1/chat/completions", json=body, headers=auth(), timeout=10)
     assert response.status_code == 404  # refused by the route, counted all the same
     assert response.headers["x-ratelimit-limit-requests"] == "50"
     assert int(response.headers["x-ratelimit-remaining-requests"]) == 49
     assert response.headers["x-ratelimit-reset-requests"].endswith("s")
+    service = httpx.post(
+        f"{edge.url}/v1/chat/completions", json=body, headers=auth("bob"), timeout=10
+    )
+    assert service.headers["x-ratelimit-limit-requests"] == "5000"  # the `service` tier
 
 
 async def test_guest_ids_are_limited_per_address_and_guests_get_lower_limits(

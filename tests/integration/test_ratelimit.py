@@ -8,7 +8,9 @@ import pytest
 from redis.asyncio import Redis
 
 from contracts.keys import Keys
+from edge.guards import tiers_of
 from edge.ratelimit import RateLimiter, client_address, duration
+from edge.settings import Settings
 from relayline.redis_server import free_port
 
 pytestmark = pytest.mark.integration
@@ -45,6 +47,15 @@ async def test_redis_down_fails_open_at_once() -> None:
     finally:
         await redis.aclose()
     assert time.monotonic() - started < 5
+
+
+def test_user_tiers_name_known_tiers() -> None:
+    table = tiers_of(Settings(user_tiers="svc:a:b:service, guest-x:service"))
+    assert table.tier_for("svc:a:b").burst == 5000  # a user id may hold ':'
+    assert table.tier_for("guest-x").burst == 30  # a guest is a guest
+    assert table.tier_for("alice").burst == 100
+    with pytest.raises(ValueError, match="EDGE_USER_TIERS"):
+        tiers_of(Settings(user_tiers="svc:gold"))
 
 
 def test_durations_and_addresses() -> None:
