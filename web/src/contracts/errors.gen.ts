@@ -17,6 +17,8 @@ export type ErrorCode =
   | "rate_limited"
   | "slow_consumer"
   | "context_length_exceeded"
+  | "too_many_connections"
+  | "too_many_guests"
   | "redis_unavailable"
   | "queue_full"
   | "internal_error"
@@ -26,7 +28,8 @@ export type ErrorCode =
   | "upstream_timeout"
   | "upstream_unavailable"
   | "dead_lettered"
-  | "job_lost";
+  | "job_lost"
+  | "edge_full";
 
 /**
  * What every 4xx and 5xx response carries.
