@@ -161,6 +161,8 @@ async def test_a_request_flood_is_refused_with_retry_after(stack: Stack) -> None
         reply = await _pong(socket)  # WebSocket messages draw on the same bucket
         assert reply["type"] == "error" and reply["code"] == "rate_limited"
         assert reply["ref"] == "p"
+        code, reason = await _refused_close(ws_connect(edge))  # and handshakes
+        assert code == WS_CLOSE_TOO_MANY and reason.startswith("rate_limited")
 
 
 async def test_openai_routes_report_the_bucket_and_a_service_tier_raises_it(
