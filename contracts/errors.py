@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     host_not_allowed = "host_not_allowed"
     invalid_ticket = "invalid_ticket"
     input_too_large = "input_too_large"
+    too_many_connections = "too_many_connections"
+    too_many_guests = "too_many_guests"
     # ours or the model's (5xx, or a failed job)
     redis_unavailable = "redis_unavailable"
     queue_full = "queue_full"
@@ -41,6 +43,7 @@ class ErrorCode(StrEnum):
     # a job that hit its pool's limits (`max_seconds`, `max_output_bytes`)
     timeout = "timeout"
     output_too_large = "output_too_large"
+    edge_full = "edge_full"
 
 
 class ErrorDetail(BaseModel):
@@ -61,3 +64,12 @@ WS_CLOSE_SLOW_CONSUMER = 4008
 
 WS_CLOSE_UNAUTHORIZED = 4001
 """WebSocket close code for a connection without a valid identity."""
+
+WS_CLOSE_TOO_MANY = 4029
+"""WebSocket close code for a connection over one of its user's limits: too many open
+connections (reason `too_many_connections: ...`), too many requests (`rate_limited: ...`) or
+too many new guest ids from its address (`too_many_guests: ...`). Reconnect after a backoff."""
+
+WS_CLOSE_TRY_AGAIN_LATER = 1013
+"""WebSocket close code (RFC 6455 "Try Again Later") for a connection refused because its
+edge has the most connections it takes (`edge_full: ...`): reconnect, to any edge."""

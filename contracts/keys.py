@@ -64,6 +64,14 @@ class Keys:
         """String: the `ModelLimits` JSON the pool's workers publish."""
         return f"{self.prefix}limits:{pool}"
 
+    def rate_user(self, user: str) -> str:
+        """String: a user's request bucket (GCRA: the theoretical arrival time, unix ms)."""
+        return f"{self.prefix}rate:user:{user}"
+
+    def rate_guest_ids(self, address: str) -> str:
+        """String: the bucket of new guest ids minted for one client address (or /64)."""
+        return f"{self.prefix}rate:guests:{address}"
+
     def worker(self, worker_id: str) -> str:
         """Hash: what one worker announced about itself (pool, model, limits)."""
         return f"{self.prefix}worker:{worker_id}"

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from http.cookies import CookieError, SimpleCookie
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -65,9 +66,9 @@ class GuestSigner:
 
 
 async def mint_guest(scope: Scope) -> str:
-    """A new guest identity for a request that has none (or only a forged one). The one place
-    a guest is created: limits on new guests per client address belong here; an `ApiError`
-    raised here is the request's answer (HTTP, or the WebSocket handshake's)."""
+    """A new guest identity for a request that has none (or only a forged one): the one place
+    a guest is created, after the middleware's `admit_new` gate (new guests per client
+    address). An `ApiError` raised here is the request's answer (HTTP, or the handshake's)."""
     return secrets.token_hex(16)
 
 
@@ -89,14 +90,26 @@ def guest_cookie(value: str, secure: bool) -> bytes:
     return f"{GUEST_COOKIE}={value}; {attributes}{'; Secure' if secure else ''}".encode()
 
 
+GuestGate = Callable[[Scope, Receive, Send], Awaitable[bool]]
+"""Asked before a new guest id is minted (limits on new guests per client address); False
+when it refused, and answered, the request."""
+
+
 class GuestCookieMiddleware:
     """Gives every browser a stable, signed guest id; only installed in guest mode. A request
     with a key or a redeemed ticket is not a guest and gets no cookie."""
 
-    def __init__(self, app: ASGIApp, secret: str, trust_proxy_headers: bool = False) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        secret: str,
+        trust_proxy_headers: bool = False,
+        admit_new: GuestGate | None = None,
+    ) -> None:
         self.app = app
         self.signer = GuestSigner(secret)
         self.trust_proxy_headers = trust_proxy_headers
+        self.admit_new = admit_new
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or not self._is_guest(scope):
@@ -107,6 +120,8 @@ class GuestCookieMiddleware:
             scope.setdefault("state", {})[_STATE_KEY] = guest
             await self.app(scope, receive, send)
             return
+        if self.admit_new and not await self.admit_new(scope, receive, send):
+            return  # too many new guest ids from this client address
         try:
             guest = await mint_guest(scope)
         except ApiError as exc:  # e.g. too many new guests from one address: 429

@@ -15,6 +15,13 @@ from edge.deps import EdgeState
 from edge.docs import mount_docs
 from edge.errors import install_error_handlers
 from edge.fanout import Hub
+from edge.guards import (
+    Guards,
+    RateLimitMiddleware,
+    StreamLimitMiddleware,
+    admit_new_guest,
+    tiers_of,
+)
 from edge.identity import GuestCookieMiddleware, GuestSigner
 from edge.limits import BodyLimitMiddleware
 from edge.origins import BrowserGuardMiddleware
@@ -45,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "nobody could use this edge: set EDGE_API_KEYS (key:user,...), or "
             "EDGE_GUEST_MODE=true with EDGE_GUEST_SECRET"
         )
+    tiers = tiers_of(settings)  # a bad EDGE_USER_TIERS stops the start, not a request
     pools = load_pools(settings.pools_file)
     keys = Keys(settings.key_prefix)
 
@@ -71,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_queued=settings.max_queued_per_pool,
             max_active_per_user=settings.max_active_jobs_per_user,
             max_input_bytes=settings.max_input_bytes,
+            max_active_for=lambda user: tiers.tier_for(user).max_active_jobs,
         )
         try:
             await store.ensure_groups()
@@ -79,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub = Hub(redis, reader, keys, settings.reader_block_ms)
         await hub.start()
         app.state.edge = EdgeState(settings, redis, store, hub, api_keys)
+        app.state.guards = Guards(settings, redis, keys)
         try:
             yield
         finally:
@@ -96,11 +106,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(StreamLimitMiddleware)
+    app.add_middleware(RateLimitMiddleware)
     if settings.guest_mode:
         app.add_middleware(
             GuestCookieMiddleware,
             secret=_guest_secret(settings),
             trust_proxy_headers=settings.trust_proxy_headers,
+            admit_new=admit_new_guest,
         )
     # Added last, run first: a foreign Host or Origin is refused before a ticket is used up.
     app.add_middleware(TicketMiddleware)

@@ -4,6 +4,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.pools import DEFAULT_POOLS_FILE
+from edge.tiers import SERVICE_TIER, LimitTier
 
 
 class Settings(BaseSettings):
@@ -72,6 +73,42 @@ class Settings(BaseSettings):
     )
     ticket_ttl_seconds: int = Field(
         default=60, ge=5, le=3600, description="How long a stream ticket may wait to be used."
+    )
+    # Connections and rates (docs/configuration.md, "Limits"). Sized for browsers.
+    rate_limit_per_second: float = Field(
+        default=20.0, gt=0, le=1_000_000, description="A keyed user's requests per second."
+    )
+    rate_limit_burst: int = Field(
+        default=100, ge=1, le=10_000_000, description="A keyed user's requests at once."
+    )
+    max_streams_per_user: int = Field(
+        default=64, ge=1, le=1_000_000, description="A keyed user's open WebSocket + SSE."
+    )
+    guest_rate_limit_per_second: float = Field(default=5.0, gt=0, le=1_000_000)
+    guest_rate_limit_burst: int = Field(default=30, ge=1, le=10_000_000)
+    guest_max_streams_per_user: int = Field(default=16, ge=1, le=1_000_000)
+    guest_max_active_jobs_per_user: int = Field(default=10, ge=1, le=10_000_000)
+    guest_ids_per_minute: float = Field(
+        default=10.0, gt=0, le=1_000_000, description="New guest ids per client address."
+    )
+    guest_ids_burst: int = Field(default=30, ge=1, le=10_000_000)
+    limit_tiers: dict[str, LimitTier] = Field(
+        default_factory=lambda: {"service": SERVICE_TIER},
+        description='Named tiers, JSON: {"service": {"requests_per_second", "burst", '
+        '"max_streams", "max_active_jobs"}}.',
+    )
+    user_tiers: str = Field(default="", description="'user:tier,...': users of a named tier.")
+    max_streams: int = Field(
+        default=3072, ge=1, le=1_000_000, description="Open WebSocket + SSE on this edge."
+    )
+    max_connections: int = Field(
+        default=4096, ge=16, le=1_000_000, description="Open TCP connections on this edge."
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=3600, description="To send a request's line and headers."
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="To send a request's body, once headers came."
     )
 
     def origin_list(self) -> frozenset[str]:

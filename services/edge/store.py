@@ -7,6 +7,7 @@ follow one set of rules for seq, the end of a job and cancel.
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
@@ -66,6 +67,7 @@ class JobStore:
         max_queued: int = 10000,
         max_active_per_user: int = 100,
         max_input_bytes: int = 512 << 10,
+        max_active_for: Callable[[str], int] | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -75,6 +77,8 @@ class JobStore:
         self.max_queued = max_queued
         self.max_active_per_user = max_active_per_user
         self.max_input_bytes = max_input_bytes
+        # A user's own limit (guests lower, service tiers higher); else the one above.
+        self.max_active_for = max_active_for or (lambda _: max_active_per_user)
         self.context = ContextChecker(redis, keys)
         self._submit = redis.register_script(log.SUBMIT)
         self._cancel = redis.register_script(log.CANCEL)
@@ -144,6 +148,7 @@ class JobStore:
         )
         queued = JobQueued(job_id=job_id, seq=1, ts=now)
         key = request.idempotency_key
+        max_active = self.max_active_for(user)
         result = await self._submit(
             keys=[
                 self.keys.job(job_id),
@@ -162,13 +167,13 @@ class JobStore:
                 envelope.model_dump_json(),
                 self.idempotency_ttl_seconds if key else 0,
                 self.max_queued,
-                self.max_active_per_user,
+                max_active,
             ],
         )
         if result == log.SUBMIT_USER_LIMIT:
             raise TooManyRequests(
                 ErrorCode.rate_limited,
-                f"you have {self.max_active_per_user} jobs that have not ended, the most "
+                f"you have {max_active} jobs that have not ended, the most "
                 "allowed: wait for one to end, or cancel one",
                 headers={"Retry-After": "5"},
             )

@@ -28,8 +28,15 @@ def cmd_edge(args: argparse.Namespace) -> int:
     import uvicorn
 
     from edge.main import create_app, going_away
+    from edge.protocol import FD_RESERVE, edge_http_protocol, fit_fd_limit
+    from edge.settings import Settings
 
-    app = create_app()
+    settings = Settings()
+    app = create_app(settings)
+    # Every client connection holds a descriptor, and so does each Redis connection.
+    max_connections = fit_fd_limit(
+        settings.max_connections, FD_RESERVE + settings.redis_max_connections
+    )
 
     class EdgeServer(uvicorn.Server):
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -43,6 +50,11 @@ def cmd_edge(args: argparse.Namespace) -> int:
         log_level=os.environ.get("RELAYLINE_LOG_LEVEL", "info").lower(),
         ws_max_size=1 << 20,
         timeout_graceful_shutdown=5,
+        # A read deadline and a connection cap (edge/protocol.py); not `limit_concurrency`,
+        # which neither sees sockets that send no headers nor applies to WebSockets.
+        http=edge_http_protocol(
+            max_connections, settings.header_timeout_seconds, settings.body_timeout_seconds
+        ),
     )
     EdgeServer(config).run()
     return 0

@@ -19,7 +19,7 @@ from tests.bench.machine import CpuMeter, machine_info, redis_pid
 from tests.bench.report import DOC, render, write_section
 from tests.bench.stats import Row
 from tests.support.redis import redis_url
-from tests.support.stack import Edge, Stack
+from tests.support.stack import LIFTED_LIMITS, Edge, Stack
 
 POOLS = Path(__file__).with_name("pools.toml")
 ZERO_WORKERS, ZERO_CONCURRENCY = 2, 16
@@ -28,8 +28,9 @@ STREAM_WORKERS, STREAM_CONCURRENCY = 4, 64
 SETUP = (
     f"1 edge process; pool `bench-zero`: {ZERO_WORKERS} workers x concurrency "
     f"{ZERO_CONCURRENCY}; pool `bench-stream`: {STREAM_WORKERS} workers x concurrency "
-    f"{STREAM_CONCURRENCY}; EDGE_MAX_ACTIVE_JOBS_PER_USER lifted (one client stands for many "
-    "users); default settings otherwise (WORKER_COALESCE_MS=30)"
+    f"{STREAM_CONCURRENCY}; EDGE_MAX_ACTIVE_JOBS_PER_USER and the per-user rate and stream "
+    "limits lifted (one client stands for many users); default settings otherwise "
+    "(WORKER_COALESCE_MS=30)"
 )
 
 Cpu = dict[str, dict[str, float]]
@@ -42,8 +43,9 @@ class Bench:
 
 
 def start(stack: Stack, redis: int | None) -> Bench:
-    # One synthetic user stands for many: its limit of unfinished jobs is lifted.
-    edge = stack.edge(env={"EDGE_MAX_ACTIVE_JOBS_PER_USER": "100000"})
+    # One synthetic user stands for many: its limits of unfinished jobs, requests and
+    # streams are lifted.
+    edge = stack.edge(env={"EDGE_MAX_ACTIVE_JOBS_PER_USER": "100000", **LIFTED_LIMITS})
     env = {"WORKER_CONCURRENCY": str(ZERO_CONCURRENCY)}
     zero = [stack.worker("bench-zero", env=env, wait=False) for _ in range(ZERO_WORKERS)]
     env = {"WORKER_CONCURRENCY": str(STREAM_CONCURRENCY)}

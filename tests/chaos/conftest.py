@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from relayline.redis_server import RedisProcess, free_port, start_redis
-from tests.support.stack import Stack
+from tests.support.stack import LIFTED_LIMITS, Stack
 
 CHAOS_POOLS = Path(__file__).with_name("pools.toml")
 FAST_RECOVERY = {
@@ -62,7 +62,8 @@ def own_redis(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[OwnRed
 
 @pytest.fixture
 def chaos_stack(own_redis: OwnRedis, tmp_path: Path) -> Iterator[Stack]:
-    stack = Stack(own_redis.url, tmp_path, pools_file=CHAOS_POOLS)
+    # Faults, not limits: clients fail over and resubscribe many times as one user.
+    stack = Stack(own_redis.url, tmp_path, pools_file=CHAOS_POOLS, edge_env=LIFTED_LIMITS)
     try:
         yield stack
     finally:

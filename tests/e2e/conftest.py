@@ -101,7 +101,10 @@ def web_stack(
         )
     stack = Stack(redis_server_url, tmp_path_factory.mktemp("web-stack"))
     try:
-        edge = stack.edge(env={"EDGE_GUEST_MODE": "true", "EDGE_WEB_DIST": str(WEB_DIST)})
+        # Every browser context is a new guest from 127.0.0.1: lift the per-address
+        # limit of new guest ids (browsers of a real deployment come from many addresses).
+        env = {"EDGE_GUEST_MODE": "true", "EDGE_WEB_DIST": str(WEB_DIST)}
+        edge = stack.edge(env={**env, "EDGE_GUEST_IDS_BURST": "100000"})
         # Both workers start together; then wait for both heartbeats.
         workers = [stack.worker(pool, env=WORKER_ENV, wait=False) for pool in ("sim", "slow")]
         for worker in workers:

@@ -23,6 +23,16 @@ POOLS_FILE = Path(__file__).with_name("pools.toml")
 API_KEYS = {"alice-key": "alice", "bob-key": "bob"}
 
 
+LIFTED_LIMITS = {
+    "EDGE_RATE_LIMIT_PER_SECOND": "1000000",
+    "EDGE_RATE_LIMIT_BURST": "10000000",
+    "EDGE_MAX_STREAMS_PER_USER": "1000000",
+    "EDGE_MAX_STREAMS": "1000000",
+}
+"""Edge settings for tests that are not about limits but make many requests or hold many
+streams as one user (one test client stands for many users)."""
+
+
 def auth(user: str = "alice") -> dict[str, str]:
     key = next(key for key, name in API_KEYS.items() if name == user)
     return {"Authorization": f"Bearer {key}"}
@@ -86,6 +96,8 @@ class Stack:
     guest_secret: str = field(default_factory=lambda: uuid.uuid4().hex * 2)
     pools_file: Path = POOLS_FILE
     processes: list[Process] = field(default_factory=list)
+    edge_env: dict[str, str] = field(default_factory=dict)
+    """Settings every edge of this stack gets (e.g. `LIFTED_LIMITS`); `edge(env=)` wins."""
 
     @property
     def keys(self) -> Keys:
@@ -130,6 +142,7 @@ class Stack:
     def edge(self, env: dict[str, str] | None = None, port: int | None = None) -> Edge:
         port = port or free_port()
         name = f"edge-{port}"
+        env = {**self.edge_env, **(env or {})}
         popen, log_path = self._spawn(name, ["edge", "--port", str(port)], self.env(env))
         edge = Edge(name, popen, log_path, port=port)
         self.processes.append(edge)

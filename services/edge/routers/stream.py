@@ -37,6 +37,7 @@ from edge.deps import CurrentUser, EdgeState, StateDep, close_quietly
 from edge.errors import ApiError, BadRequest, describe_validation_error
 from edge.fanout import LOST, Outbox, is_end
 from edge.follow import IDLE, follow
+from edge.guards import check_message
 from edge.identity import resolve_user
 from edge.metrics import CLIENTS, EVENTS_SENT, SLOW_CLIENTS
 from edge.routers.jobs import submit_job
@@ -192,6 +193,7 @@ class _Connection:
             )
 
     async def _dispatch(self, message: ClientMessage) -> None:
+        await check_message(self.websocket.app.state.guards, self.user)  # the request bucket
         store = self.state.store
         if isinstance(message, Ping):
             await self._reply(Pong(ref=message.ref))

@@ -21,6 +21,8 @@ export type ErrorCode =
   | "host_not_allowed"
   | "invalid_ticket"
   | "input_too_large"
+  | "too_many_connections"
+  | "too_many_guests"
   | "redis_unavailable"
   | "queue_full"
   | "internal_error"
@@ -32,7 +34,8 @@ export type ErrorCode =
   | "dead_lettered"
   | "job_lost"
   | "timeout"
-  | "output_too_large";
+  | "output_too_large"
+  | "edge_full";
 
 /**
  * What every 4xx and 5xx response carries.

@@ -1,0 +1,81 @@
+"""Open streams (WebSocket and SSE) of this edge process, counted in memory per user.
+
+The caps are per edge, not global: what they protect is this process (its file
+descriptors, its memory, its fan-out queues), an edge that dies takes its counts with it
+(a count in Redis would leak on a crash, cost a round trip per connect and stop every
+connect while Redis is down), and a user spread over N edges holds at most N times the cap,
+a bound the operator sets by the number of edges. The rate of opening connections is
+global: every handshake costs a token of the user's bucket in Redis (`edge.ratelimit`).
+"""
+
+import re
+
+from prometheus_client import Counter, Gauge
+from starlette.types import Scope
+
+from contracts.errors import WS_CLOSE_TOO_MANY, WS_CLOSE_TRY_AGAIN_LATER, ErrorCode
+from edge.refuse import Refusal
+
+_SSE_PATH = re.compile(r"^/v1/jobs/[^/]+/events$")
+STREAMS_OPEN = Gauge("relayline_streams_open", "Open WebSocket and SSE streams on this edge")
+STREAMS_REFUSED = Counter(
+    "relayline_streams_refused_total", "Streams refused by a connection cap", ["cap"]
+)
+EDGE_FULL_RETRY_SECONDS = 1
+USER_FULL_RETRY_SECONDS = 5
+
+
+def is_stream(scope: Scope) -> bool:
+    """A connection that stays open: any WebSocket, or the SSE of a job's events."""
+    if scope["type"] == "websocket":
+        return True
+    return (
+        scope["type"] == "http"
+        and scope["method"] == "GET"
+        and bool(_SSE_PATH.match(scope["path"]))
+    )
+
+
+class StreamSlots:
+    """How many streams are open on this edge, in all and per user."""
+
+    def __init__(self, max_streams: int) -> None:
+        self.max_streams = max_streams
+        self.total = 0
+        self.by_user: dict[str, int] = {}
+
+    def acquire(self, user: str, user_cap: int) -> Refusal | None:
+        """Takes a slot, or says why not (the caller answers with the refusal)."""
+        if self.total >= self.max_streams:
+            STREAMS_REFUSED.labels("edge").inc()
+            return Refusal(
+                503,
+                ErrorCode.edge_full,
+                f"this edge has {self.max_streams} open streams, its most; retry shortly",
+                WS_CLOSE_TRY_AGAIN_LATER,
+                {"Retry-After": str(EDGE_FULL_RETRY_SECONDS)},
+            )
+        held = self.by_user.get(user, 0)
+        if held >= user_cap:
+            STREAMS_REFUSED.labels("user").inc()
+            return Refusal(
+                429,
+                ErrorCode.too_many_connections,
+                f"you have {held} open WebSocket/SSE connections on this edge, the most "
+                "allowed: close one",
+                WS_CLOSE_TOO_MANY,
+                {"Retry-After": str(USER_FULL_RETRY_SECONDS)},
+            )
+        self.by_user[user] = held + 1
+        self.total += 1
+        STREAMS_OPEN.set(self.total)
+        return None
+
+    def release(self, user: str) -> None:
+        held = self.by_user.get(user, 0) - 1
+        if held > 0:
+            self.by_user[user] = held
+        else:
+            self.by_user.pop(user, None)
+        self.total -= 1
+        STREAMS_OPEN.set(self.total)

@@ -1,0 +1,147 @@
+"""The per-user guards every request passes, as ASGI middleware: the request rate (a token
+bucket in Redis), the cap on open streams (in memory, per edge) and the rate of new guest
+ids per client address. They run before any route, and refuse with `edge.refuse`.
+
+    GuestCookieMiddleware  (guest mode) a new guest id costs a token of its address' bucket
+     └─ RateLimitMiddleware  every /v1/ request and WebSocket handshake: one token
+         └─ StreamLimitMiddleware  WebSocket and SSE: a slot of the user's and the edge's cap
+"""
+
+from redis.asyncio import Redis
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from contracts.keys import Keys
+from edge.connections import StreamSlots, is_stream
+from edge.errors import OPENAI_PATHS, ApiError, TooManyRequests
+from edge.identity import resolve_user
+from edge.ratelimit import RateLimiter, client_address, guest_refusal, rate_refusal
+from edge.refuse import refuse
+from edge.settings import Settings
+from edge.tiers import LimitTier, TierTable
+
+
+class Guards:
+    """What the middleware and the WebSocket ask; `app.state.guards`, set at start-up."""
+
+    def __init__(self, settings: Settings, redis: Redis, keys: Keys) -> None:
+        self.settings = settings
+        self.api_keys = settings.api_key_map()
+        self.tiers = tiers_of(settings)
+        self.rates = RateLimiter(redis, keys)
+        self.slots = StreamSlots(settings.max_streams)
+
+    def user_of(self, scope: Scope) -> str | None:
+        """The caller, or None (the route answers 401 itself)."""
+        try:
+            return resolve_user(scope, self.api_keys, self.settings.guest_mode)
+        except ApiError:
+            return None
+
+    def tier(self, user: str) -> LimitTier:
+        return self.tiers.tier_for(user)
+
+
+def tiers_of(settings: Settings) -> TierTable:
+    return TierTable(
+        default=LimitTier(
+            requests_per_second=settings.rate_limit_per_second,
+            burst=settings.rate_limit_burst,
+            max_streams=settings.max_streams_per_user,
+            max_active_jobs=settings.max_active_jobs_per_user,
+        ),
+        guest=LimitTier(
+            requests_per_second=settings.guest_rate_limit_per_second,
+            burst=settings.guest_rate_limit_burst,
+            max_streams=settings.guest_max_streams_per_user,
+            max_active_jobs=settings.guest_max_active_jobs_per_user,
+        ),
+        named=settings.limit_tiers,
+        user_tiers=settings.user_tiers,
+    )
+
+
+_PROBES = frozenset(("/healthz", "/readyz", "/metrics"))  # an orchestrator's, every few s
+
+
+def _guards(scope: Scope) -> Guards | None:
+    app = scope.get("app")
+    return getattr(app.state, "guards", None) if app is not None else None
+
+
+def _guarded(scope: Scope) -> bool:
+    return scope["type"] in ("http", "websocket") and scope["path"].startswith("/v1/")
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        guards = _guards(scope)
+        user = guards.user_of(scope) if guards and _guarded(scope) else None
+        if guards is None or user is None:
+            await self.app(scope, receive, send)
+            return
+        decision = await guards.rates.request(user, guards.tier(user))
+        openai = scope["path"] in OPENAI_PATHS
+        if decision is not None and not decision.allowed:
+            await refuse(rate_refusal(decision, openai), scope, receive, send)
+            return
+        if decision is None or not openai:
+            await self.app(scope, receive, send)
+            return
+        headers = [
+            (name.encode(), value.encode()) for name, value in decision.openai_headers().items()
+        ]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class StreamLimitMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        guards = _guards(scope)
+        user = guards.user_of(scope) if guards and is_stream(scope) else None
+        if guards is None or user is None:
+            await self.app(scope, receive, send)
+            return
+        refusal = guards.slots.acquire(user, guards.tier(user).max_streams)
+        if refusal is not None:
+            await refuse(refusal, scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            guards.slots.release(user)
+
+
+async def admit_new_guest(scope: Scope, receive: Receive, send: Send) -> bool:
+    """The gate `GuestCookieMiddleware` calls before it mints a guest id: one token of the
+    client address' bucket. False when it refused (and answered) the request."""
+    guards = _guards(scope)
+    if guards is None or scope["path"] in _PROBES or guards.user_of(scope) is not None:
+        return True  # (a request with a valid key is no guest: its cookie goes unused)
+    settings = guards.settings
+    address = client_address(scope.get("client"))
+    decision = await guards.rates.new_guest(
+        address, settings.guest_ids_per_minute, settings.guest_ids_burst
+    )
+    if decision is None or decision.allowed:
+        return True
+    await refuse(guest_refusal(decision), scope, receive, send)
+    return False
+
+
+async def check_message(guards: Guards, user: str) -> None:
+    """A WebSocket message costs a token of its user's bucket, like a request."""
+    decision = await guards.rates.request(user, guards.tier(user))
+    if decision is not None and not decision.allowed:
+        refusal = rate_refusal(decision)
+        raise TooManyRequests(refusal.code, refusal.message, refusal.headers)

@@ -1,0 +1,126 @@
+"""What uvicorn does not bound by itself: how long a client may take to send a request,
+and how many connections one edge process holds.
+
+uvicorn starts no timer on a new connection, and `timeout_keep_alive` only covers the idle
+time between requests (any byte resets it), so a socket that never finishes its headers
+stays open forever: ~20k of them exhaust the process's file descriptors. ASGI middleware
+cannot help, it runs only once the headers are complete. `limit_concurrency` does not
+either: it answers 503 (text/plain) after the headers came, never counts a socket that
+sends none, and does not apply to WebSocket upgrades at all.
+
+So the edge runs uvicorn's httptools protocol with two additions:
+
+- a read deadline: the request line and headers must arrive within
+  `EDGE_HEADER_TIMEOUT_SECONDS` of the connection (or of the first byte of the next request
+  on a kept-alive one), then the body within `EDGE_BODY_TIMEOUT_SECONDS`; past it, the
+  connection is closed. A WebSocket or a streaming response, once its request is read, is
+  not affected.
+- a cap: a connection past `EDGE_MAX_CONNECTIONS` (HTTP and WebSocket together) is closed
+  as soon as it is accepted, so its descriptor is freed at once; `fit_fd_limit` raises the
+  process's descriptor limit to fit the cap, or lowers the cap to fit the limit.
+"""
+
+import asyncio
+import logging
+import resource
+import time
+from typing import Any
+
+from prometheus_client import Counter
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger("relayline.edge")
+
+CONNECTIONS_REFUSED = Counter(
+    "relayline_connections_refused_total", "Connections closed at accept: the edge was full"
+)
+READ_TIMEOUTS = Counter(
+    "relayline_read_timeouts_total", "Connections closed: a request was not sent in time"
+)
+FD_RESERVE = 128
+"""Descriptors kept for everything but client connections: the listening socket, logs,
+files; the Redis pool's connections are added to it."""
+WARN_EVERY_SECONDS = 10.0
+
+
+def edge_http_protocol(
+    max_connections: int, header_timeout: float, body_timeout: float
+) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol with a read deadline and a connection cap."""
+    warned_at = [0.0]
+
+    class EdgeHttpProtocol(HttpToolsProtocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            if len(self.connections) > max_connections:
+                CONNECTIONS_REFUSED.inc()
+                if time.monotonic() - warned_at[0] > WARN_EVERY_SECONDS:
+                    warned_at[0] = time.monotonic()
+                    log.warning("%d connections open: closing new ones", max_connections)
+                transport.abort()
+                return
+            self._arm(header_timeout)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            if self._deadline is None:  # the next request on a kept-alive connection
+                self._arm(header_timeout)
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+            if not (self.parser.should_upgrade() and self._should_upgrade()):
+                self._arm(body_timeout)  # not a WebSocket: the body comes next
+
+        def on_message_complete(self) -> None:
+            self._disarm()
+            super().on_message_complete()
+
+        def _arm(self, seconds: float) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(seconds, self._expired)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expired(self) -> None:
+            self._deadline = None
+            if not self.transport.is_closing():
+                READ_TIMEOUTS.inc()
+                self.transport.close()
+
+    return EdgeHttpProtocol
+
+
+def fit_fd_limit(max_connections: int, reserve: int) -> int:
+    """Raises the soft limit of open descriptors towards the hard one so `max_connections`
+    plus `reserve` fit; returns the cap that fits (lower, with a warning, if they don't)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max_connections + reserve
+    if soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open file limit to %d: %s", target, exc)
+    if soft >= wanted:
+        return max_connections
+    fitted = max(16, soft - reserve)
+    log.warning(
+        "EDGE_MAX_CONNECTIONS=%d does not fit the open file limit %d (%d kept for Redis and "
+        "files): this edge takes %d connections; raise `ulimit -n`",
+        max_connections,
+        soft,
+        reserve,
+        fitted,
+    )
+    return fitted

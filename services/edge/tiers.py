@@ -1,0 +1,58 @@
+"""Limit tiers: how many requests a user may make, how many streams it may hold open and
+how many of its jobs may be unfinished.
+
+Keyed users get the `default` tier (`EDGE_RATE_LIMIT_*`, `EDGE_MAX_STREAMS_PER_USER`,
+`EDGE_MAX_ACTIVE_JOBS_PER_USER`),
+guests the lower `guest` tier (`EDGE_GUEST_*`). A service that fronts many users under one
+key gets a named tier of `EDGE_LIMIT_TIERS` through `EDGE_USER_TIERS="user:tier,..."`; the
+key itself stays in `EDGE_API_KEYS` as `key:user`.
+"""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GUEST_PREFIX = "guest-"
+"""Guest users are `guest-<id>` (see `edge.identity`); no key maps to such a user."""
+
+
+class LimitTier(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requests_per_second: float = Field(gt=0, le=1_000_000, description="Refill rate.")
+    burst: int = Field(ge=1, le=10_000_000, description="Bucket size: requests at once.")
+    max_streams: int = Field(ge=1, le=1_000_000, description="Open WebSocket + SSE per edge.")
+    max_active_jobs: int = Field(ge=1, le=10_000_000, description="Jobs not ended yet.")
+
+
+SERVICE_TIER = LimitTier(
+    requests_per_second=1000, burst=5000, max_streams=2048, max_active_jobs=10_000
+)
+
+
+class TierTable:
+    """Which tier each user gets."""
+
+    def __init__(
+        self,
+        default: LimitTier,
+        guest: LimitTier,
+        named: dict[str, LimitTier],
+        user_tiers: str,
+    ) -> None:
+        self.default, self.guest, self.named = default, guest, named
+        self.by_user: dict[str, LimitTier] = {}
+        for item in (part.strip() for part in user_tiers.split(",")):
+            if not item:
+                continue
+            user, sep, tier = item.rpartition(":")
+            if not sep or not user or tier not in named:
+                known = ", ".join(sorted(named)) or "none"
+                raise ValueError(
+                    f"EDGE_USER_TIERS entry {item!r} is not 'user:tier' with a tier of "
+                    f"EDGE_LIMIT_TIERS (known: {known})"
+                )
+            self.by_user[user] = named[tier]
+
+    def tier_for(self, user: str) -> LimitTier:
+        if user.startswith(GUEST_PREFIX):
+            return self.guest
+        return self.by_user.get(user, self.default)

@@ -1,0 +1,50 @@
+"""Helpers of the connection and rate attacks: a victim that streams a job while an
+attacker works, raw sockets, and the metrics of an edge."""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from tests.support.client import assert_complete, submit, ws_connect, ws_events_until_end
+from tests.support.stack import Edge
+
+VICTIM_DEADLINE = 60.0
+"""Seconds the victim's job has to stream to its `job-end` (it needs ~2 s alone)."""
+
+
+@contextlib.asynccontextmanager
+async def victim_streaming(edge: Edge, user: str = "bob") -> AsyncIterator[None]:
+    """A second user's job on the `slow` pool, followed over a WebSocket opened before the
+    attack; the block runs once its first token arrived, and on exit the job must stream to
+    `job-end` within `VICTIM_DEADLINE`."""
+    job_id = submit(edge, model="slow", user=user, params={"max_tokens": 40})
+    async with ws_connect(edge, user) as connection:
+        await connection.send(json.dumps({"type": "subscribe", "job_id": job_id, "after": 0}))
+        first = await asyncio.wait_for(_until_delta(connection, job_id), VICTIM_DEADLINE)
+        yield
+        rest = await asyncio.wait_for(ws_events_until_end(connection, job_id), VICTIM_DEADLINE)
+    events = first + rest
+    assert_complete(events)
+    assert events[-1]["status"] == "succeeded", events[-1]
+
+
+async def _until_delta(connection: Any, job_id: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    while not events or events[-1]["type"] != "text-delta":
+        events += await ws_events_until_end(connection, job_id, limit=1)
+    return events
+
+
+async def closed_by_server(reader: asyncio.StreamReader, seconds: float) -> bool:
+    """The server closed (or reset) this raw connection within `seconds`."""
+    try:
+        async with asyncio.timeout(seconds):
+            while await reader.read(4096):
+                pass
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+    return True

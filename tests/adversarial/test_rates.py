@@ -1,0 +1,232 @@
+"""Connections and rates: one user's flood is refused with its own code, and a second
+user's job streams to `job-end` meanwhile (issue 9, point 3). Real edge and worker
+processes, real Redis; limits lowered in each stack so the floods stay small."""
+
+import asyncio
+import contextlib
+import json
+import os
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from contracts.errors import WS_CLOSE_TOO_MANY, WS_CLOSE_TRY_AGAIN_LATER
+from tests.adversarial.rates_support import closed_by_server, victim_streaming
+from tests.support.client import CHAT_INPUT, submit, ws_connect
+from tests.support.metrics import metric
+from tests.support.stack import Edge, Stack, auth
+
+pytestmark = pytest.mark.integration
+
+
+async def _refused_close(connecting: Any) -> tuple[int, str]:
+    """A WebSocket the edge accepts and closes at once: its close code and reason."""
+    async with connecting as connection:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(connection.recv(), 10)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+def _guest_ws(edge: Edge, headers: dict[str, str] | None = None) -> Any:
+    """A WebSocket without a key: a guest, by its cookie if `headers` carry one."""
+    return connect(edge.ws_url, additional_headers=headers or {}, open_timeout=10)
+
+
+async def _pong(connection: Any) -> dict[str, Any]:
+    await connection.send(json.dumps({"type": "ping", "ref": "p"}))
+    reply: dict[str, Any] = json.loads(await asyncio.wait_for(connection.recv(), 10))
+    return reply
+
+
+async def test_a_user_over_its_stream_cap_is_refused(stack: Stack) -> None:
+    edge = stack.edge(env={"EDGE_MAX_STREAMS_PER_USER": "6"})
+    stack.worker("slow")
+    job_id = submit(edge, model="slow", user="alice", params={"max_tokens": 1})
+    async with victim_streaming(edge), contextlib.AsyncExitStack() as held:
+        sockets = [await held.enter_async_context(ws_connect(edge)) for _ in range(6)]
+        assert (await _pong(sockets[-1]))["type"] == "pong"
+
+        code, reason = await _refused_close(ws_connect(edge))
+        assert code == WS_CLOSE_TOO_MANY and reason.startswith("too_many_connections")
+        url = f"{edge.url}/v1/jobs/{job_id}/events"
+        async with httpx.AsyncClient(timeout=10) as client:
+            sse = await client.get(url, headers=auth())
+            assert sse.status_code == 429
+            assert sse.json()["error"]["code"] == "too_many_connections"
+            assert int(sse.headers["Retry-After"]) >= 1
+
+        await sockets.pop().close()  # a slot is free again once one closes
+        async with ws_connect(edge) as again:
+            assert (await _pong(again))["type"] == "pong"
+
+
+async def test_a_full_edge_refuses_new_streams_with_try_again_later(stack: Stack) -> None:
+    edge = stack.edge(env={"EDGE_MAX_STREAMS": "4"})
+    stack.worker("slow")
+    async with victim_streaming(edge), contextlib.AsyncExitStack() as held:
+        for _ in range(3):  # with the victim's: 4 open streams, the edge's most
+            await held.enter_async_context(ws_connect(edge))
+        code, reason = await _refused_close(ws_connect(edge))
+        assert code == WS_CLOSE_TRY_AGAIN_LATER and reason.startswith("edge_full")
+        async with httpx.AsyncClient(timeout=10) as client:
+            sse = await client.get(f"{edge.url}/v1/jobs/x/events", headers=auth())
+        assert sse.status_code == 503 and sse.json()["error"]["code"] == "edge_full"
+
+
+async def _trickle(writer: asyncio.StreamWriter) -> None:
+    """A slow-loris client: a header byte every 0.2 s, never the end of the headers."""
+    writer.write(b"GET /v1/models HTTP/1.1\r\nHost: edge\r\n")
+    with contextlib.suppress(OSError):
+        while not writer.is_closing():
+            writer.write(b"X")
+            await writer.drain()
+            await asyncio.sleep(0.2)  # the attacker's pace, not a synchronisation
+
+
+SLOW_BODY = (
+    b"POST /v1/jobs HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 100\r\n\r\n{"
+)
+
+
+def _open_fds(edge: Edge) -> int:
+    return len(os.listdir(f"/proc/{edge.popen.pid}/fd"))
+
+
+async def test_idle_sockets_slow_headers_and_slow_bodies_are_capped_and_closed(
+    stack: Stack,
+) -> None:
+    cap, timeout = 100, 4.0
+    edge = stack.edge(
+        env={
+            "EDGE_MAX_CONNECTIONS": str(cap),
+            "EDGE_HEADER_TIMEOUT_SECONDS": str(timeout),
+            "EDGE_BODY_TIMEOUT_SECONDS": str(timeout),
+        }
+    )
+    stack.worker("slow")
+    baseline = _open_fds(edge)
+    opened: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    trickling: list[asyncio.Task[None]] = []
+    try:
+        async with victim_streaming(edge):
+            for index in range(300):  # no key, no headers: nobody needs one to do this
+                reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+                opened.append((reader, writer))
+                if index % 30 == 0:
+                    trickling.append(asyncio.create_task(_trickle(writer)))
+                elif index % 30 == 1:  # headers at once, then a body that never comes
+                    writer.write(SLOW_BODY)
+            assert _open_fds(edge) <= baseline + cap  # the cap held: fds stay bounded
+            closed = await asyncio.gather(
+                *(closed_by_server(reader, timeout + 20) for reader, _ in opened)
+            )
+            assert all(closed), f"{closed.count(False)} idle sockets are still open"
+    finally:
+        for task in trickling:
+            task.cancel()
+        for _, writer in opened:
+            writer.close()
+    assert metric(edge, "relayline_connections_refused_total") > 0
+    assert metric(edge, "relayline_read_timeouts_total") > 0
+    assert httpx.get(f"{edge.url}/v1/models", headers=auth(), timeout=10).status_code == 200
+
+
+async def test_a_request_flood_is_refused_with_retry_after(stack: Stack) -> None:
+    edge = stack.edge(env={"EDGE_RATE_LIMIT_BURST": "20", "EDGE_RATE_LIMIT_PER_SECOND": "0.5"})
+    stack.worker("slow")
+    async with victim_streaming(edge), ws_connect(edge) as socket:
+        async with httpx.AsyncClient(timeout=10, headers=auth()) as client:
+            statuses = [(await client.get(f"{edge.url}/v1/jobs")).status_code for _ in range(40)]
+            assert 429 in statuses and statuses.count(200) < 30, statuses
+            refused = await client.get(f"{edge.url}/v1/jobs")
+            assert refused.status_code == 429
+            assert refused.json()["error"]["code"] == "rate_limited"
+            assert int(refused.headers["Retry-After"]) >= 1
+
+            body = {"model": "slow", "messages": CHAT_INPUT["messages"]}
+            openai = await client.post(f"{edge.url}/v1/chat/completions", json=body)
+            assert openai.status_code == 429
+            assert openai.json()["error"]["type"] == "rate_limit_error"
+            assert openai.headers["x-ratelimit-limit-requests"] == "20"
+            assert openai.headers["x-ratelimit-remaining-requests"] == "0"
+            assert openai.headers["x-ratelimit-reset-requests"].endswith("s")
+
+            bob = await client.get(f"{edge.url}/v1/jobs", headers=auth("bob"))
+            assert bob.status_code == 200  # a bucket per user
+        reply = await _pong(socket)  # WebSocket messages draw on the same bucket
+        assert reply["type"] == "error" and reply["code"] == "rate_limited"
+        assert reply["ref"] == "p"
+        code, reason = await _refused_close(ws_connect(edge))  # and handshakes
+        assert code == WS_CLOSE_TOO_MANY and reason.startswith("rate_limited")
+
+
+async def test_openai_routes_report_the_bucket_and_a_service_tier_raises_it(
+    stack: Stack,
+) -> None:
+    edge = stack.edge(env={"EDGE_RATE_LIMIT_BURST": "50", "EDGE_USER_TIERS": "bob:service"})
+    body = {"model": "no-such-model", "messages": CHAT_INPUT["messages"]}
+    response = httpx.post(f"{edge.url}/v1/chat/completions", json=body, headers=auth(), timeout=10)
+    assert response.status_code == 404  # refused by the route, counted all the same
+    assert response.headers["x-ratelimit-limit-requests"] == "50"
+    assert int(response.headers["x-ratelimit-remaining-requests"]) == 49
+    assert response.headers["x-ratelimit-reset-requests"].endswith("s")
+    service = httpx.post(
+        f"{edge.url}/v1/chat/completions", json=body, headers=auth("bob"), timeout=10
+    )
+    assert service.headers["x-ratelimit-limit-requests"] == "5000"  # the `service` tier
+
+
+async def test_guest_ids_are_limited_per_address_and_guests_get_lower_limits(
+    stack: Stack,
+) -> None:
+    edge = stack.edge(
+        env={
+            "EDGE_GUEST_MODE": "true",
+            "EDGE_GUEST_IDS_BURST": "5",
+            "EDGE_GUEST_IDS_PER_MINUTE": "0.5",
+            "EDGE_GUEST_RATE_LIMIT_BURST": "8",
+            "EDGE_GUEST_RATE_LIMIT_PER_SECOND": "0.5",
+            "EDGE_GUEST_MAX_STREAMS_PER_USER": "2",
+            "EDGE_GUEST_MAX_ACTIVE_JOBS_PER_USER": "2",
+        }
+    )
+    stack.worker("slow")
+    async with victim_streaming(edge), httpx.AsyncClient(timeout=10) as client:
+        minted: list[httpx.Response] = []
+        for _ in range(12):  # a client that drops its cookie: a new guest each time
+            client.cookies.clear()
+            minted.append(await client.get(f"{edge.url}/v1/jobs"))
+        statuses = [response.status_code for response in minted]
+        assert statuses[:5] == [200] * 5 and set(statuses[5:]) == {429}, statuses
+        assert minted[-1].json()["error"]["code"] == "too_many_guests"
+        assert int(minted[-1].headers["Retry-After"]) >= 1
+        code, reason = await _refused_close(_guest_ws(edge))
+        assert code == WS_CLOSE_TOO_MANY and reason.startswith("too_many_guests")
+        guest = minted[0].cookies["rl_guest"]
+        cookie = {"Cookie": f"rl_guest={guest}"}
+
+        # A guest that keeps its cookie goes on, with a guest's lower limits.
+        body = {"model": "sim", "input": CHAT_INPUT}  # no sim worker: the jobs stay queued
+        url = f"{edge.url}/v1/jobs"
+        submits = [
+            (await client.post(url, json=body, headers=cookie)).status_code for _ in range(3)
+        ]
+        assert submits == [202, 202, 429], submits
+        async with contextlib.AsyncExitStack() as held:
+            for _ in range(2):
+                await held.enter_async_context(_guest_ws(edge, cookie))
+            code, reason = await _refused_close(_guest_ws(edge, cookie))
+            assert code == WS_CLOSE_TOO_MANY and reason.startswith("too_many_connections")
+        statuses = [
+            (await client.get(f"{edge.url}/v1/jobs", headers=cookie)).status_code for _ in range(10)
+        ]
+        assert 429 in statuses, statuses
+        keyed = [
+            (await client.get(f"{edge.url}/v1/jobs", headers=auth())).status_code for _ in range(10)
+        ]
+        assert keyed == [200] * 10

@@ -1,0 +1,72 @@
+"""The request bucket itself, in process against the session's real Redis: its arithmetic,
+its headers, and that it fails open when Redis does not answer."""
+
+import time
+import uuid
+
+import pytest
+from redis.asyncio import Redis
+
+from contracts.keys import Keys
+from edge.guards import tiers_of
+from edge.ratelimit import RateLimiter, client_address, duration
+from edge.settings import Settings
+from relayline.redis_server import free_port
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_burst_then_refusals_with_the_time_to_wait(redis_server_url: str) -> None:
+    redis = Redis.from_url(redis_server_url, decode_responses=True)
+    keys = Keys(f"t{uuid.uuid4().hex[:12]}:")
+    limiter = RateLimiter(redis, keys)
+    try:
+        decisions = [await limiter.take(keys.rate_user("u"), 0.01, 5) for _ in range(7)]
+        assert [d.allowed for d in decisions if d] == [True] * 5 + [False] * 2
+        assert [d.remaining for d in decisions if d] == [4, 3, 2, 1, 0, 0, 0]
+        refused = decisions[-1]
+        assert refused is not None
+        assert 90_000 < refused.retry_after_ms <= 100_000  # one token per 100 s
+        assert 91 <= refused.retry_after() <= 100
+        assert 490_000 < refused.reset_ms <= 500_000  # five tokens until full
+        assert refused.openai_headers()["x-ratelimit-limit-requests"] == "5"
+        other = await limiter.take(keys.rate_user("v"), 0.01, 5)  # a bucket per user
+        assert other is not None and other.allowed
+        ttl = await redis.pttl(keys.rate_user("u"))
+        assert 0 < ttl <= 500_000  # the key goes away once the bucket would be full
+    finally:
+        await redis.aclose()
+
+
+async def test_redis_down_fails_open_at_once() -> None:
+    redis = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+    limiter = RateLimiter(redis, Keys("t:"))
+    started = time.monotonic()
+    try:
+        assert await limiter.take("t:rate:user:u", 20, 100) is None
+    finally:
+        await redis.aclose()
+    assert time.monotonic() - started < 5
+
+
+def test_user_tiers_name_known_tiers() -> None:
+    table = tiers_of(Settings(user_tiers="svc:a:b:service, guest-x:service"))
+    assert table.tier_for("svc:a:b").burst == 5000  # a user id may hold ':'
+    assert table.tier_for("guest-x").burst == 30  # a guest is a guest
+    assert table.tier_for("alice").burst == 100
+    with pytest.raises(ValueError, match="EDGE_USER_TIERS"):
+        tiers_of(Settings(user_tiers="svc:gold"))
+
+
+def test_durations_and_addresses() -> None:
+    assert [duration(ms) for ms in (0, 20, 1500, 60_000, 360_500)] == [
+        "0ms",
+        "20ms",
+        "1.5s",
+        "1m0s",
+        "6m0s",
+    ]
+    assert client_address(("2001:db8:1:2:3:4:5:6", 1)) == "2001:db8:1:2::/64"
+    assert client_address(("::ffff:10.0.0.1", 1)) == "10.0.0.1"
+    assert client_address(("10.0.0.1", 1)) == "10.0.0.1"
+    assert client_address(None) == "unknown"
