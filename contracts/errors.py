@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from contracts.jobs import JobRecord
+
 
 class ErrorCode(StrEnum):
     # the caller's faults (4xx)
@@ -23,6 +25,8 @@ class ErrorCode(StrEnum):
     rate_limited = "rate_limited"
     slow_consumer = "slow_consumer"
     context_length_exceeded = "context_length_exceeded"
+    seq_out_of_range = "seq_out_of_range"
+    events_expired = "events_expired"
     # ours or the model's (5xx, or a failed job)
     redis_unavailable = "redis_unavailable"
     queue_full = "queue_full"
@@ -47,6 +51,13 @@ class ErrorBody(BaseModel):
     """What every 4xx and 5xx response carries."""
 
     error: ErrorDetail
+
+
+class ExpiredBody(ErrorBody):
+    """`410 events_expired`: a resume after the job's event log expired, with the job's
+    final record (its output included) instead of its events."""
+
+    record: JobRecord
 
 
 WS_CLOSE_SLOW_CONSUMER = 4008

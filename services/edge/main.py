@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
             max_queued=settings.max_queued_per_pool,
             max_active_per_user=settings.max_active_jobs_per_user,
+            log_retention_seconds=settings.event_log_retention_seconds,
         )
         try:
             await store.ensure_groups()

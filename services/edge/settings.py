@@ -46,6 +46,18 @@ class Settings(BaseSettings):
     )
     reader_block_ms: int = Field(default=1000, ge=10, le=60000)
     web_dist: Path | None = Field(default=None, description="The built SPA to serve at /.")
+    client_queue_bytes: int = Field(
+        default=1 << 20,
+        ge=4096,
+        description="Bytes (characters of JSON) buffered per client before it is cut off; one "
+        "larger event still passes alone.",
+    )
+    event_log_retention_seconds: int = Field(
+        default=3600,
+        ge=60,
+        description="How long a job's event log lives after job-end (at most as long as its "
+        "record); a later resume gets `events_expired` and the final record.",
+    )
 
     def api_key_map(self) -> dict[str, str]:
         pairs = (item.strip() for item in self.api_keys.split(",") if item.strip())

@@ -8,16 +8,17 @@ rather than buffered without limit.
 import asyncio
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, WebSocket, WebSocketDisconnect
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from contracts.errors import WS_CLOSE_SLOW_CONSUMER, WS_CLOSE_UNAUTHORIZED, ErrorCode
-from contracts.jobs import TERMINAL_STATUSES
+from contracts.jobs import MAX_SAFE_INTEGER, TERMINAL_STATUSES, SeqPosition
 from contracts.wire import (
     CLIENT_MESSAGE_TYPES,
     Cancel,
@@ -34,43 +35,84 @@ from contracts.wire import (
     WireError,
 )
 from edge.deps import CurrentUser, EdgeState, StateDep, close_quietly
-from edge.errors import ApiError, BadRequest, describe_validation_error
+from edge.errors import (
+    ApiError,
+    BadRequest,
+    ExpiredBody,
+    describe_validation_error,
+    error_responses,
+    expired_response,
+    redis_failure,
+)
 from edge.fanout import LOST, Outbox, is_end
 from edge.follow import IDLE, follow
 from edge.identity import resolve_user
 from edge.metrics import CLIENTS, EVENTS_SENT, SLOW_CLIENTS
 from edge.routers.jobs import submit_job
+from edge.store import to_record
 
 log = logging.getLogger("relayline.edge")
 router = APIRouter(prefix="/v1", tags=["events"])
+
+SeqQuery = SeqPosition | None
+_SEQ_TEXT = re.compile(r"[0-9]{1,16}")
 
 
 @router.get(
     "/jobs/{job_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        410: {"model": ExpiredBody, "description": "`events_expired`: the log expired"},
+        **error_responses(400, 401, 404, 422, 429, 503),
+    },
 )
 async def job_events(
     job_id: str,
     state: StateDep,
     user: CurrentUser,
-    after: Annotated[int | None, Query(ge=0, description="The last seq seen")] = None,
+    after: Annotated[SeqQuery, Query(description="The last seq seen")] = None,
     last_event_id: Annotated[str | None, Header()] = None,
-) -> StreamingResponse:
+) -> Response:
     """Server-sent events of a job's log: `id` is the seq, `data` the event. Resume with
-    `Last-Event-ID` or `?after=`; the stream ends after `job-end`."""
+    `Last-Event-ID` or `?after=`; the stream ends after `job-end`. A resume after the log
+    expired gets `410 events_expired` with the job's final record."""
     record = await state.store.owned_record(user, job_id)
     if last_event_id is not None:
-        if not last_event_id.isdigit():
-            raise BadRequest(ErrorCode.invalid_request, "Last-Event-ID must be a seq number")
-        after = int(last_event_id)
+        after = parse_last_event_id(last_event_id)
     after = after or 0
-    events = _ended() if has_nothing_after(record, after) else _sse(state, job_id, after)
+    check_position(record, after)
+    if has_nothing_after(record, after):
+        events = _ended()
+    elif record.get("status") in TERMINAL_STATUSES and not await state.store.has_events(job_id):
+        return expired_response(job_id, to_record(record))
+    else:
+        events = _sse(state, job_id, after)
     return StreamingResponse(
         events,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def parse_last_event_id(value: str) -> int:
+    """A `Last-Event-ID` as a seq: ASCII digits only, within the contract's bound."""
+    if not _SEQ_TEXT.fullmatch(value) or int(value) > MAX_SAFE_INTEGER:
+        raise BadRequest(
+            ErrorCode.invalid_request,
+            f"Last-Event-ID must be a seq number from 0 to {MAX_SAFE_INTEGER}",
+        )
+    return int(value)
+
+
+def check_position(record: dict[str, str], after: int) -> None:
+    """A position past the job's last seq names events that never were: refused at once."""
+    last = int(record.get("seq", 0))
+    if after > last:
+        raise BadRequest(
+            ErrorCode.seq_out_of_range,
+            f"after {after} is past the job's last seq {last}",
+        )
 
 
 def has_nothing_after(record: dict[str, str], after: int) -> bool:
@@ -101,16 +143,19 @@ async def _sse(state: EdgeState, job_id: str, after: int) -> AsyncIterator[str]:
 
 
 class _Connection:
-    """One WebSocket: a receive loop (this task), a sender task, a catch-up task per
-    subscription."""
+    """One WebSocket: a receive loop (this task), a sender task; the hub runs a catch-up
+    task per subscription."""
 
     def __init__(self, websocket: WebSocket, state: EdgeState, user: str) -> None:
         self.websocket = websocket
         self.state = state
         self.user = user
-        self.outbox = Outbox(state.settings.client_queue_size, on_overflow=self._slow)
+        settings = state.settings
+        self.outbox = Outbox(
+            settings.client_queue_size, settings.client_queue_bytes, on_overflow=self._slow
+        )
         self.last_sent: dict[str, int] = {}
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.closer: asyncio.Task[None] | None = None
         self.sender: asyncio.Task[None] | None = None
 
     def _slow(self) -> None:
@@ -118,36 +163,28 @@ class _Connection:
         if self.sender:
             self.sender.cancel()
         reason = "slow consumer: events were not read"
-        self._spawn(close_quietly(self.websocket, WS_CLOSE_SLOW_CONSUMER, reason, seconds=5))
-
-    def _spawn(self, coroutine: "asyncio._CoroutineLike[None]") -> None:
-        task = asyncio.create_task(coroutine)
-        self.tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: "asyncio.Task[None]") -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("a WebSocket task failed", exc_info=task.exception())
+        self.closer = asyncio.create_task(
+            close_quietly(self.websocket, WS_CLOSE_SLOW_CONSUMER, reason, seconds=5)
+        )
 
     async def run(self) -> None:
         self.sender = asyncio.create_task(self._send_loop())
         try:
             while True:
-                text = await self.websocket.receive_text()
-                await self._handle(text)
+                message = await self.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                await self._handle(message.get("text"))
         except (WebSocketDisconnect, RuntimeError):
             return
         finally:
             self.sender.cancel()
-            for task in list(self.tasks):
-                task.cancel()
             self.state.hub.drop(self.outbox)
 
     async def _send_loop(self) -> None:
         hub = self.state.hub
         while True:
-            job_id, seq, data = await self.outbox.queue.get()
+            job_id, seq, data = await self.outbox.get()
             if seq == LOST and job_id is not None:
                 self.last_sent.pop(job_id, None)
                 hub.unsubscribe(self.outbox, job_id)
@@ -167,9 +204,9 @@ class _Connection:
     ) -> None:
         await self.outbox.send_control(message.model_dump_json())
 
-    async def _handle(self, text: str) -> None:
+    async def _handle(self, text: str | None) -> None:
         try:
-            message = _parse(text)
+            message = _parse(text, self.state.settings.max_body_bytes)
         except _BadMessage as exc:
             await self._reply(WireError(code=exc.code, message=exc.message, ref=exc.ref))
             return
@@ -181,13 +218,12 @@ class _Connection:
                 WireError(code=exc.code, message=exc.message, ref=message.ref, job_id=job_id)
             )
         except (RedisError, OSError) as exc:
-            log.warning("redis unavailable for a WebSocket %s: %s", message.type, exc)
+            failure = redis_failure(exc)
+            if failure is None:
+                raise
             await self._reply(
                 WireError(
-                    code=ErrorCode.redis_unavailable,
-                    message="the job store is unreachable; retry shortly",
-                    ref=message.ref,
-                    job_id=job_id,
+                    code=failure.code, message=failure.message, ref=message.ref, job_id=job_id
                 )
             )
 
@@ -197,6 +233,7 @@ class _Connection:
             await self._reply(Pong(ref=message.ref))
         elif isinstance(message, Subscribe):
             record = await store.owned_record(self.user, message.job_id)
+            check_position(record, message.after)
             if has_nothing_after(record, message.after):  # nothing will ever come: say so
                 await self._reply(
                     Subscribed(job_id=message.job_id, after=message.after, ref=message.ref)
@@ -206,7 +243,7 @@ class _Connection:
             await self._subscribe(message.job_id, message.after, message.ref)
         elif isinstance(message, Unsubscribe):
             self.last_sent.pop(message.job_id, None)
-            self.state.hub.unsubscribe(self.outbox, message.job_id)
+            self.state.hub.unsubscribe(self.outbox, message.job_id)  # cancels its catch-up
             await self._reply(Unsubscribed(job_id=message.job_id, ref=message.ref))
         elif isinstance(message, Submit):
             accepted = await submit_job(self.state, self.user, message.request)
@@ -219,10 +256,13 @@ class _Connection:
             await store.cancel(self.user, message.job_id)
 
     async def _subscribe(self, job_id: str, after: int, ref: str | None) -> None:
+        self.last_sent.pop(job_id, None)
         self.state.hub.unsubscribe(self.outbox, job_id)
-        self.last_sent[job_id] = after
         await self._reply(Subscribed(job_id=job_id, after=after, ref=ref))
-        self._spawn(self.state.hub.subscribe(self.outbox, job_id, after))
+        # only now: events of an earlier subscription still queued before `subscribed` are
+        # dropped by the sender, never counted as sent for this one
+        self.last_sent[job_id] = after
+        self.state.hub.subscribe(self.outbox, job_id, after)
 
 
 class _BadMessage(Exception):
@@ -230,20 +270,25 @@ class _BadMessage(Exception):
         self.code, self.message, self.ref = code, message, ref
 
 
-def _parse(text: str) -> ClientMessage:
+def _parse(text: str | None, max_chars: int) -> ClientMessage:
+    if text is None:
+        raise _BadMessage(ErrorCode.invalid_request, "send messages as text frames", None)
+    if len(text) > max_chars:
+        message = f"a message is at most {max_chars} characters"
+        raise _BadMessage(ErrorCode.payload_too_large, message, None)
     try:
         raw = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise _BadMessage(ErrorCode.invalid_json, "the message is not valid JSON", None) from None
     if not isinstance(raw, dict):
         raise _BadMessage(ErrorCode.invalid_request, "a message is a JSON object", None)
-    ref = raw.get("ref") if isinstance(raw.get("ref"), str) else None
+    ref = _echoable(raw.get("ref"))
     kind = raw.get("type")
-    if kind not in CLIENT_MESSAGE_TYPES:
+    if not isinstance(kind, str) or kind not in CLIENT_MESSAGE_TYPES:
         expected = ", ".join(CLIENT_MESSAGE_TYPES)
         raise _BadMessage(
             ErrorCode.unknown_message_type,
-            f"unknown type {kind!r}; expected one of {expected}",
+            f"unknown type {repr(kind)[:40]}; expected one of {expected}",
             ref,
         )
     try:
@@ -251,6 +296,17 @@ def _parse(text: str) -> ClientMessage:
     except ValidationError as exc:
         code, message = describe_validation_error([dict(error) for error in exc.errors()])
         raise _BadMessage(code, message, ref) from None
+
+
+def _echoable(ref: object) -> str | None:
+    """A `ref` fit to echo in an error: a short string of valid Unicode, else none."""
+    if not isinstance(ref, str) or len(ref) > 100:
+        return None
+    try:
+        ref.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return ref
 
 
 @router.websocket("/ws")
