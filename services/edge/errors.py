@@ -19,8 +19,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import (
+    ClusterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -94,13 +101,14 @@ def redis_failure(exc: BaseException) -> ServiceUnavailable | None:
     if not isinstance(exc, ResponseError):
         return None
     words = set(str(exc).replace("-", " ").replace(":", " ").split())
-    if words & set(_FULL_REPLIES):
+    if isinstance(exc, OutOfMemoryError) or words & set(_FULL_REPLIES):
         return ServiceUnavailable(
             ErrorCode.redis_unavailable,
             "the job store is full; retry later",
             headers={"Retry-After": "5"},
         )
-    if words & set(_BUSY_REPLIES):
+    busy = isinstance(exc, ReadOnlyError | ClusterDownError | TryAgainError)
+    if busy or words & set(_BUSY_REPLIES):
         return ServiceUnavailable(
             ErrorCode.redis_unavailable,
             "the job store is busy; retry shortly",
@@ -137,8 +145,7 @@ def expired_response(job_id: str, record: JobRecord) -> JSONResponse:
         {
             "error": {
                 "code": ErrorCode.events_expired,
-                "message": f"the events of job {job_id} have expired; its final record is "
-                "attached",
+                "message": f"the events of job {job_id} have expired; its final record is attached",
             },
             "record": record,
         }

@@ -20,6 +20,7 @@ The reader is woken with `CLIENT UNBLOCK` when a new log must join its blocking 
 
 import asyncio
 import logging
+from functools import partial
 from typing import cast
 
 from redis.asyncio import Redis
@@ -159,12 +160,8 @@ class Hub(Reader):
         stream = self.keys.events(job_id)
         last = after
         while True:
-            entries = cast(
-                list[tuple[str, dict[str, str]]],
-                await retrying(
-                    lambda: self.redis.xrange(stream, f"(0-{last}", "+", count=CATCH_UP_PAGE)
-                ),
-            )
+            read = partial(self.redis.xrange, stream, f"(0-{last}", "+", count=CATCH_UP_PAGE)
+            entries = cast(list[tuple[str, dict[str, str]]], await retrying(read))
             for entry_id, fields in entries:
                 last, data = seq_of_entry_id(entry_id), fields[EVENT_FIELD]
                 if is_end(data):
@@ -173,4 +170,3 @@ class Hub(Reader):
                 await outbox.put((job_id, last, data))
             if len(entries) < CATCH_UP_PAGE:
                 return False
-

@@ -20,10 +20,12 @@ VICTIM_DEADLINE = 60.0
 
 
 @asynccontextmanager
-async def victim_streaming(edge: Edge, tokens: int = 60) -> AsyncIterator[None]:
-    """Bob submits a job on `slow` and follows it over the WebSocket for the whole block;
-    afterwards his job must stream, gap-free, to `job-end` within the deadline."""
-    job_id = submit(edge, model="slow", user="bob", params={"max_tokens": tokens})
+async def victim_streaming(
+    edge: Edge, tokens: int = 60, model: str = "slow"
+) -> AsyncIterator[None]:
+    """Bob submits a job (on `slow` unless told) and follows it over the WebSocket for the
+    whole block; afterwards his job must stream, gap-free, to `job-end` within the deadline."""
+    job_id = submit(edge, model=model, user="bob", params={"max_tokens": tokens})
     async with ws_connect(edge, "bob") as connection:
         subscribe = {"type": "subscribe", "job_id": job_id, "after": 0}
         await connection.send(json.dumps(subscribe))

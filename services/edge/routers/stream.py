@@ -17,7 +17,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from contracts.errors import WS_CLOSE_SLOW_CONSUMER, WS_CLOSE_UNAUTHORIZED, ErrorCode
+from contracts.errors import WS_CLOSE_SLOW_CONSUMER, WS_CLOSE_UNAUTHORIZED, ErrorCode, ExpiredBody
 from contracts.jobs import MAX_SAFE_INTEGER, TERMINAL_STATUSES, SeqPosition
 from contracts.wire import (
     CLIENT_MESSAGE_TYPES,
@@ -38,7 +38,6 @@ from edge.deps import CurrentUser, EdgeState, StateDep, close_quietly
 from edge.errors import (
     ApiError,
     BadRequest,
-    ExpiredBody,
     describe_validation_error,
     error_responses,
     expired_response,
