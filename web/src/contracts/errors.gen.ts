@@ -17,6 +17,8 @@ export type ErrorCode =
   | "rate_limited"
   | "slow_consumer"
   | "context_length_exceeded"
+  | "seq_out_of_range"
+  | "events_expired"
   | "redis_unavailable"
   | "queue_full"
   | "internal_error"
