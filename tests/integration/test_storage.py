@@ -43,8 +43,8 @@ async def test_a_resume_after_the_log_expired_gets_events_expired_and_the_record
     events = await ws_follow(edge, job_id)
     client = stack.redis()
     try:
-        log_ttl = cast(int, client.ttl(stack.keys.events(job_id)))
-        record_ttl = cast(int, client.ttl(stack.keys.job(job_id)))
+        log_ttl = client.ttl(stack.keys.events(job_id))
+        record_ttl = client.ttl(stack.keys.job(job_id))
         assert 0 < log_ttl <= 60 < record_ttl  # a retention of its own, shorter
         client.delete(stack.keys.events(job_id))  # what its expiry does
     finally:
