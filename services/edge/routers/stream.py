@@ -5,56 +5,33 @@ A client that stops reading is cut off (WebSocket close 4008, or the SSE stream 
 rather than buffered without limit.
 """
 
-import asyncio
-import json
 import logging
-import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Header, Query, WebSocket
 from fastapi.responses import Response, StreamingResponse
-from pydantic import ValidationError
-from redis.exceptions import RedisError
 
-from contracts.errors import WS_CLOSE_SLOW_CONSUMER, WS_CLOSE_UNAUTHORIZED, ErrorCode, ExpiredBody
-from contracts.jobs import MAX_SAFE_INTEGER, TERMINAL_STATUSES, SeqPosition
-from contracts.wire import (
-    CLIENT_MESSAGE_TYPES,
-    Cancel,
-    ClientMessage,
-    ClientMessageAdapter,
-    Ping,
-    Pong,
-    Submit,
-    Submitted,
-    Subscribe,
-    Subscribed,
-    Unsubscribe,
-    Unsubscribed,
-    WireError,
-)
-from edge.deps import CurrentUser, EdgeState, StateDep, close_quietly
+from contracts.errors import WS_CLOSE_UNAUTHORIZED, ExpiredBody
+from contracts.jobs import TERMINAL_STATUSES, SeqPosition
+from edge.connection import Connection
+from edge.deps import CurrentUser, EdgeState, StateDep
 from edge.errors import (
     ApiError,
-    BadRequest,
-    describe_validation_error,
     error_responses,
     expired_response,
-    redis_failure,
 )
-from edge.fanout import LOST, Outbox, is_end
+from edge.fanout import LOST
 from edge.follow import IDLE, follow
 from edge.identity import resolve_user
-from edge.metrics import CLIENTS, EVENTS_SENT, SLOW_CLIENTS
-from edge.routers.jobs import submit_job
+from edge.metrics import CLIENTS, EVENTS_SENT
+from edge.positions import check_position, has_nothing_after, parse_last_event_id
 from edge.store import to_record
 
 log = logging.getLogger("relayline.edge")
 router = APIRouter(prefix="/v1", tags=["events"])
 
 SeqQuery = SeqPosition | None
-_SEQ_TEXT = re.compile(r"[0-9]{1,16}")
 
 
 @router.get(
@@ -94,31 +71,6 @@ async def job_events(
     )
 
 
-def parse_last_event_id(value: str) -> int:
-    """A `Last-Event-ID` as a seq: ASCII digits only, within the contract's bound."""
-    if not _SEQ_TEXT.fullmatch(value) or int(value) > MAX_SAFE_INTEGER:
-        raise BadRequest(
-            ErrorCode.invalid_request,
-            f"Last-Event-ID must be a seq number from 0 to {MAX_SAFE_INTEGER}",
-        )
-    return int(value)
-
-
-def check_position(record: dict[str, str], after: int) -> None:
-    """A position past the job's last seq names events that never were: refused at once."""
-    last = int(record.get("seq", 0))
-    if after > last:
-        raise BadRequest(
-            ErrorCode.seq_out_of_range,
-            f"after {after} is past the job's last seq {last}",
-        )
-
-
-def has_nothing_after(record: dict[str, str], after: int) -> bool:
-    """The job ended and the client has its last event: there is nothing left to send."""
-    return record.get("status") in TERMINAL_STATUSES and int(record.get("seq", 0)) <= after
-
-
 async def _ended() -> AsyncIterator[str]:
     yield "retry: 1000\n\n"
 
@@ -141,173 +93,6 @@ async def _sse(state: EdgeState, job_id: str, after: int) -> AsyncIterator[str]:
         CLIENTS.labels("sse").dec()
 
 
-class _Connection:
-    """One WebSocket: a receive loop (this task), a sender task; the hub runs a catch-up
-    task per subscription."""
-
-    def __init__(self, websocket: WebSocket, state: EdgeState, user: str) -> None:
-        self.websocket = websocket
-        self.state = state
-        self.user = user
-        settings = state.settings
-        self.outbox = Outbox(
-            settings.client_queue_size, settings.client_queue_bytes, on_overflow=self._slow
-        )
-        self.last_sent: dict[str, int] = {}
-        self.closer: asyncio.Task[None] | None = None
-        self.sender: asyncio.Task[None] | None = None
-
-    def _slow(self) -> None:
-        SLOW_CLIENTS.inc()
-        if self.sender:
-            self.sender.cancel()
-        reason = "slow consumer: events were not read"
-        self.closer = asyncio.create_task(
-            close_quietly(self.websocket, WS_CLOSE_SLOW_CONSUMER, reason, seconds=5)
-        )
-
-    async def run(self) -> None:
-        self.sender = asyncio.create_task(self._send_loop())
-        try:
-            while True:
-                message = await self.websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-                await self._handle(message.get("text"))
-        except (WebSocketDisconnect, RuntimeError):
-            return
-        finally:
-            self.sender.cancel()
-            self.state.hub.drop(self.outbox)
-
-    async def _send_loop(self) -> None:
-        hub = self.state.hub
-        while True:
-            job_id, seq, data = await self.outbox.get()
-            if seq == LOST and job_id is not None:
-                self.last_sent.pop(job_id, None)
-                hub.unsubscribe(self.outbox, job_id)
-            elif job_id is not None:
-                last = self.last_sent.get(job_id)
-                if last is None or seq <= last:
-                    continue
-                self.last_sent[job_id] = seq
-                if is_end(data):
-                    del self.last_sent[job_id]
-                    hub.unsubscribe(self.outbox, job_id)
-                EVENTS_SENT.labels("ws").inc()
-            await self.websocket.send_text(data)
-
-    async def _reply(
-        self, message: Pong | Subscribed | Unsubscribed | Submitted | WireError
-    ) -> None:
-        await self.outbox.send_control(message.model_dump_json())
-
-    async def _handle(self, text: str | None) -> None:
-        try:
-            message = _parse(text, self.state.settings.max_body_bytes)
-        except _BadMessage as exc:
-            await self._reply(WireError(code=exc.code, message=exc.message, ref=exc.ref))
-            return
-        job_id = getattr(message, "job_id", None)
-        try:
-            await self._dispatch(message)
-        except ApiError as exc:
-            await self._reply(
-                WireError(code=exc.code, message=exc.message, ref=message.ref, job_id=job_id)
-            )
-        except (RedisError, OSError) as exc:
-            failure = redis_failure(exc)
-            if failure is None:
-                raise
-            await self._reply(
-                WireError(
-                    code=failure.code, message=failure.message, ref=message.ref, job_id=job_id
-                )
-            )
-
-    async def _dispatch(self, message: ClientMessage) -> None:
-        store = self.state.store
-        if isinstance(message, Ping):
-            await self._reply(Pong(ref=message.ref))
-        elif isinstance(message, Subscribe):
-            record = await store.owned_record(self.user, message.job_id)
-            check_position(record, message.after)
-            if has_nothing_after(record, message.after):  # nothing will ever come: say so
-                await self._reply(
-                    Subscribed(job_id=message.job_id, after=message.after, ref=message.ref)
-                )
-                await self._reply(Unsubscribed(job_id=message.job_id, ref=message.ref))
-                return
-            await self._subscribe(message.job_id, message.after, message.ref)
-        elif isinstance(message, Unsubscribe):
-            self.last_sent.pop(message.job_id, None)
-            self.state.hub.unsubscribe(self.outbox, message.job_id)  # cancels its catch-up
-            await self._reply(Unsubscribed(job_id=message.job_id, ref=message.ref))
-        elif isinstance(message, Submit):
-            accepted = await submit_job(self.state, self.user, message.request)
-            await self._reply(
-                Submitted(job_id=accepted.id, status=accepted.status, ref=message.ref)
-            )
-            if message.subscribe:
-                await self._subscribe(accepted.id, 0, None)
-        elif isinstance(message, Cancel):
-            await store.cancel(self.user, message.job_id)
-
-    async def _subscribe(self, job_id: str, after: int, ref: str | None) -> None:
-        self.last_sent.pop(job_id, None)
-        self.state.hub.unsubscribe(self.outbox, job_id)
-        await self._reply(Subscribed(job_id=job_id, after=after, ref=ref))
-        # only now: events of an earlier subscription still queued before `subscribed` are
-        # dropped by the sender, never counted as sent for this one
-        self.last_sent[job_id] = after
-        self.state.hub.subscribe(self.outbox, job_id, after)
-
-
-class _BadMessage(Exception):
-    def __init__(self, code: str, message: str, ref: str | None) -> None:
-        self.code, self.message, self.ref = code, message, ref
-
-
-def _parse(text: str | None, max_chars: int) -> ClientMessage:
-    if text is None:
-        raise _BadMessage(ErrorCode.invalid_request, "send messages as text frames", None)
-    if len(text) > max_chars:
-        message = f"a message is at most {max_chars} characters"
-        raise _BadMessage(ErrorCode.payload_too_large, message, None)
-    try:
-        raw = json.loads(text)
-    except (ValueError, RecursionError):
-        raise _BadMessage(ErrorCode.invalid_json, "the message is not valid JSON", None) from None
-    if not isinstance(raw, dict):
-        raise _BadMessage(ErrorCode.invalid_request, "a message is a JSON object", None)
-    ref = _echoable(raw.get("ref"))
-    kind = raw.get("type")
-    if not isinstance(kind, str) or kind not in CLIENT_MESSAGE_TYPES:
-        expected = ", ".join(CLIENT_MESSAGE_TYPES)
-        raise _BadMessage(
-            ErrorCode.unknown_message_type,
-            f"unknown type {repr(kind)[:40]}; expected one of {expected}",
-            ref,
-        )
-    try:
-        return ClientMessageAdapter.validate_python(raw)
-    except ValidationError as exc:
-        code, message = describe_validation_error([dict(error) for error in exc.errors()])
-        raise _BadMessage(code, message, ref) from None
-
-
-def _echoable(ref: object) -> str | None:
-    """A `ref` fit to echo in an error: a short string of valid Unicode, else none."""
-    if not isinstance(ref, str) or len(ref) > 100:
-        return None
-    try:
-        ref.encode("utf-8")
-    except UnicodeEncodeError:
-        return None
-    return ref
-
-
 @router.websocket("/ws")
 async def websocket(websocket: WebSocket) -> None:
     """Multiplexed events: see `contracts.wire` for the messages."""
@@ -321,7 +106,7 @@ async def websocket(websocket: WebSocket) -> None:
     CLIENTS.labels("ws").inc()
     state.sockets.add(websocket)
     try:
-        await _Connection(websocket, state, user).run()
+        await Connection(websocket, state, user).run()
     finally:
         state.sockets.discard(websocket)
         CLIENTS.labels("ws").dec()
