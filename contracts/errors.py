@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from contracts.jobs import JobRecord
+
 
 class ErrorCode(StrEnum):
     # the caller's faults (4xx)
@@ -29,6 +31,8 @@ class ErrorCode(StrEnum):
     input_too_large = "input_too_large"
     too_many_connections = "too_many_connections"
     too_many_guests = "too_many_guests"
+    seq_out_of_range = "seq_out_of_range"
+    events_expired = "events_expired"
     # ours or the model's (5xx, or a failed job)
     redis_unavailable = "redis_unavailable"
     queue_full = "queue_full"
@@ -57,6 +61,13 @@ class ErrorBody(BaseModel):
     """What every 4xx and 5xx response carries."""
 
     error: ErrorDetail
+
+
+class ExpiredBody(ErrorBody):
+    """`410 events_expired`: a resume after the job's event log expired, with the job's
+    final record (its output included) instead of its events."""
+
+    record: JobRecord
 
 
 WS_CLOSE_SLOW_CONSUMER = 4008

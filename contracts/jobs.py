@@ -1,11 +1,60 @@
 """Job requests, the job record and its status."""
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_IDEMPOTENCY_KEY = 200
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest integer a JavaScript number holds exactly: the bound of every integer a
+client sends (seq positions, seeds), so the same value means the same thing in TypeScript,
+JSON Schema, Python and Redis (whose stream ids take at most 2^64 - 1)."""
+MAX_TOKENS = 32768
+MAX_STOP_LENGTH = 256
+
+SeqPosition = Annotated[
+    int,
+    Field(ge=0, le=MAX_SAFE_INTEGER, description="The last seq seen; events after it follow."),
+]
+"""A position in a job's event log as a client states it: 0 is before the first event."""
+
+Seed = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)]
+StopSequence = Annotated[str, Field(min_length=1, max_length=MAX_STOP_LENGTH)]
+StopList = Annotated[list[StopSequence], Field(max_length=4)]
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
+
+
+def reject_lone_surrogates(value: Any) -> Any:
+    """A before-validator for what a client sends: JSON may escape a lone UTF-16 surrogate
+    (`"\\ud800"`), which is no Unicode text and cannot be stored or sent on; refuse it."""
+    if _has_lone_surrogate(value):
+        raise ValueError("the text holds a lone UTF-16 surrogate: it is not valid Unicode")
+    return value
+
+
+class ClientModel(BaseModel):
+    """The base of every model a client sends: unknown fields and lone surrogates refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        return reject_lone_surrogates(value)
 
 
 class JobStatus(StrEnum):
@@ -19,10 +68,8 @@ class JobStatus(StrEnum):
 TERMINAL_STATUSES = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled})
 
 
-class JobRequest(BaseModel):
+class JobRequest(ClientModel):
     """What a client submits. `input` and `params` are checked against the model's kind."""
-
-    model_config = ConfigDict(extra="forbid")
 
     model: str = Field(min_length=1, max_length=100, description="A pool name from /v1/models.")
     input: dict[str, Any] = Field(
@@ -55,18 +102,11 @@ class ChatInput(BaseModel):
 class ChatParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_tokens: int | None = Field(default=None, ge=1, le=32768)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    seed: int | None = None
-    stop: str | list[str] | None = None
-
-    @field_validator("stop")
-    @classmethod
-    def _few_stops(cls, stop: str | list[str] | None) -> str | list[str] | None:
-        if isinstance(stop, list) and len(stop) > 4:
-            raise ValueError("at most 4 stop sequences")
-        return stop
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    temperature: float | None = Field(default=None, ge=0, le=2, allow_inf_nan=False)
+    top_p: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
+    seed: Seed | None = None
+    stop: StopSequence | StopList | None = None
 
 
 class EmbeddingsInput(BaseModel):

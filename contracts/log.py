@@ -12,7 +12,11 @@ write through these scripts, so these rules hold whoever writes:
   a worker may retry an append whose answer it lost (a Redis restart, a dropped connection);
 - a queue that holds `cap` jobs refuses more (admission control before Redis fills up);
 - a user with `limit` unfinished jobs may submit no more until one ends (fairness): a counter
-  per user, raised by submit and lowered by whichever script ends the job.
+  per user, raised by submit and lowered by whichever script ends the job;
+- a job's output is stored once, in its record: the `job-end` in the log has no `output`
+  (the edge adds the record's as it delivers `job-end`);
+- the log may expire before the record: submit writes the log's retention into the record
+  (`log_ttl`, the edge's setting) and whichever script ends the job applies the shorter one.
 
 An event's JSON is passed without its `seq`; the script prepends `{"seq":N,`.
 """
@@ -20,6 +24,8 @@ An event's JSON is passed without its `seq`; the script prepends `{"seq":N,`.
 from enum import IntEnum
 
 from pydantic import BaseModel
+
+from contracts.events import JobEnd
 
 EVENT_FIELD = "e"
 """The one field of an event-log entry: the event's JSON, seq included."""
@@ -35,7 +41,10 @@ SUBMIT_USER_LIMIT = "-"
 
 
 def without_seq(event: BaseModel) -> str:
-    """An event's JSON as the scripts take it: without `seq`, which they prepend."""
+    """An event's JSON as the scripts take it: without `seq`, which they prepend, and for
+    `job-end` without `output`, which only the record keeps."""
+    if isinstance(event, JobEnd):
+        return event.model_dump_json(exclude={"seq", "output"})
     return event.model_dump_json(exclude={"seq"})
 
 
@@ -60,7 +69,8 @@ local function finish(job, events, stats, active, status, now, retention, output
   if redis.call('DECR', active) <= 0 then redis.call('DEL', active) end
   redis.call('HDEL', job, 'cancel')
   redis.call('EXPIRE', job, retention)
-  redis.call('EXPIRE', events, retention)
+  local log_ttl = tonumber(redis.call('HGET', job, 'log_ttl') or retention)
+  redis.call('EXPIRE', events, math.min(log_ttl, tonumber(retention)))
 end
 local function is_terminal(status)
   return status == 'succeeded' or status == 'failed' or status == 'cancelled'
@@ -72,7 +82,7 @@ SUBMIT = (
     + """
 -- KEYS: job, events, jobs stream, user index, idempotency key, user's unfinished jobs
 -- ARGV: id, owner, model, now, queued payload, envelope, idempotency ttl (0: no key),
---       queue cap, the user's limit of unfinished jobs
+--       queue cap, the user's limit of unfinished jobs, the log's retention after the end
 -- Returns the job id (an earlier one for a known idempotency key), '' when the queue is full,
 -- '-' when the user has as many unfinished jobs as allowed.
 if tonumber(ARGV[7]) > 0 then
@@ -86,7 +96,8 @@ if tonumber(ARGV[7]) > 0 then
   redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[7])
 end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'owner', ARGV[2], 'model', ARGV[3],
-           'status', 'queued', 'attempt', 0, 'created_at', ARGV[4], 'seq', 0)
+           'status', 'queued', 'attempt', 0, 'created_at', ARGV[4], 'seq', 0,
+           'log_ttl', ARGV[10])
 append(KEYS[1], KEYS[2], ARGV[5])
 redis.call('XADD', KEYS[3], '*', '__data__', ARGV[6])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])

@@ -4,7 +4,27 @@
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from contracts.jobs import (
+    MAX_TOKENS,
+    Seed,
+    StopList,
+    StopSequence,
+    reject_lone_surrogates,
+)
+
+MAX_MODEL_NAME = 100
+MAX_USER = 256
+
+
+class _OpenAIRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        return reject_lone_surrogates(value)
 
 
 class OpenAIMessage(BaseModel):
@@ -37,28 +57,44 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    model: str = Field(min_length=1)
-    messages: list[OpenAIMessage] = Field(min_length=1)
+class ChatCompletionRequest(_OpenAIRequest):
+    model: str = Field(min_length=1, max_length=MAX_MODEL_NAME)
+    messages: list[OpenAIMessage] = Field(min_length=1, max_length=1000)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    seed: int | None = None
-    stop: str | list[str] | None = None
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    temperature: float | None = Field(default=None, ge=0, le=2, allow_inf_nan=False)
+    top_p: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
+    seed: Seed | None = None
+    stop: StopSequence | StopList | None = None
     n: int = Field(default=1, ge=1, le=1, description="Only 1 is supported.")
-    user: str | None = None
+    user: str | None = Field(default=None, max_length=MAX_USER)
 
 
-class EmbeddingsRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    model: str = Field(min_length=1)
-    input: str | list[str]
+class EmbeddingsRequest(_OpenAIRequest):
+    model: str = Field(min_length=1, max_length=MAX_MODEL_NAME)
+    input: str | list[str] = Field(description="A text, or at most 2048 texts.")
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = Field(default=None, ge=1)
-    user: str | None = None
+    dimensions: int | None = Field(default=None, ge=1, le=65536)
+    user: str | None = Field(default=None, max_length=MAX_USER)
+
+    @field_validator("input")
+    @classmethod
+    def _few_texts(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and not 1 <= len(value) <= 2048:
+            raise ValueError("input holds 1 to 2048 texts")
+        return value
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorBody(BaseModel):
+    """OpenAI's error shape, used by every error of the OpenAI-compatible routes."""
+
+    error: OpenAIErrorDetail

@@ -7,9 +7,9 @@ job events (see `contracts.events`) and `submitted`, `subscribed`, `unsubscribed
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from contracts.jobs import JobRequest
+from contracts.jobs import JobRecord, JobRequest, SeqPosition, reject_lone_surrogates
 
 JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
 
@@ -19,11 +19,16 @@ class _ClientMessage(BaseModel):
 
     ref: str | None = Field(default=None, max_length=100)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, value: object) -> object:
+        return reject_lone_surrogates(value)
+
 
 class Subscribe(_ClientMessage):
     type: Literal["subscribe"] = "subscribe"
     job_id: str = Field(pattern=JOB_ID_PATTERN)
-    after: int = Field(default=0, ge=0, description="The last seq seen; events after it follow.")
+    after: SeqPosition = 0
 
 
 class Unsubscribe(_ClientMessage):
@@ -83,6 +88,10 @@ class WireError(_ServerMessage):
     code: str
     message: str
     job_id: str | None = None
+    record: JobRecord | None = Field(
+        default=None,
+        description="With `events_expired`: the job's final record, output included.",
+    )
 
 
 class Pong(_ServerMessage):

@@ -5,7 +5,8 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Request, WebSocket
+from fastapi import Depends, Request, Security, WebSocket
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 
 from edge.fanout import Hub
@@ -41,7 +42,18 @@ def edge_state(request: Request) -> EdgeState:
     return state
 
 
-def current_user(request: Request) -> str:
+_BEARER = HTTPBearer(
+    auto_error=False,
+    description="An API key from EDGE_API_KEYS; in guest mode, or with a ticket, optional.",
+)
+
+
+def current_user(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
+) -> str:
+    """The caller's user id. The bearer scheme is declared for the OpenAPI schema; the key
+    itself is checked by `resolve_user`, like every other way to name a user."""
     state = edge_state(request)
     return resolve_user(request.scope, state.api_keys, state.settings.guest_mode)
 

@@ -19,12 +19,21 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import (
+    ClusterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from contracts.errors import ErrorCode
+from contracts.errors import ErrorBody, ErrorCode, ExpiredBody
+from contracts.jobs import JobRecord
+from contracts.openai import OpenAIErrorBody
 
 log = logging.getLogger("relayline.edge")
 
@@ -71,7 +80,77 @@ class ServiceUnavailable(ApiError):
 
 def job_not_found(job_id: str) -> NotFound:
     """The one answer for a job that does not exist and for another user's job."""
-    return NotFound(ErrorCode.job_not_found, f"no job with id {job_id!r}")
+    return NotFound(ErrorCode.job_not_found, f"no job with id {job_id[:40]!r}")
+
+
+_BUSY_REPLIES = ("LOADING", "BUSY", "READONLY", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN")
+_FULL_REPLIES = ("OOM", "MISCONF", "NOREPLICAS")
+
+
+def redis_failure(exc: BaseException) -> ServiceUnavailable | None:
+    """The 503 for a Redis failure that is not the caller's fault nor a bug of ours: Redis
+    unreachable or restarting (retry in a second), out of memory or unable to persist
+    (retry later); None for anything else. Script errors carry Redis's reply inside their
+    message, hence the search for the reply's first word."""
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
+        return ServiceUnavailable(
+            ErrorCode.redis_unavailable,
+            "the job store is unreachable; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    if not isinstance(exc, ResponseError):
+        return None
+    words = set(str(exc).replace("-", " ").replace(":", " ").split())
+    if isinstance(exc, OutOfMemoryError) or words & set(_FULL_REPLIES):
+        return ServiceUnavailable(
+            ErrorCode.redis_unavailable,
+            "the job store is full; retry later",
+            headers={"Retry-After": "5"},
+        )
+    busy = isinstance(exc, ReadOnlyError | ClusterDownError | TryAgainError)
+    if busy or words & set(_BUSY_REPLIES):
+        return ServiceUnavailable(
+            ErrorCode.redis_unavailable,
+            "the job store is busy; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    return None
+
+
+_STATUS_TEXT = {
+    400: "Bad request: malformed JSON, header or query value",
+    401: "No valid API key (or guest cookie)",
+    404: "No such job (or not yours), or no such model",
+    409: "The job was cancelled",
+    410: "The job's event log expired",
+    413: "The request body is too large",
+    422: "The body does not fit the contract or the model",
+    429: "Too many unfinished jobs or requests; see Retry-After",
+    500: "A bug of ours; it is logged",
+    502: "The upstream model failed",
+    503: "Redis is unreachable or full, or the queue is full; see Retry-After",
+    504: "The upstream model timed out",
+}
+
+
+def error_responses(*statuses: int, openai: bool = False) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: every error status it may answer, with its body."""
+    model = OpenAIErrorBody if openai else ErrorBody
+    return {status: {"model": model, "description": _STATUS_TEXT[status]} for status in statuses}
+
+
+def expired_response(job_id: str, record: JobRecord) -> JSONResponse:
+    """`410 events_expired` with the job's final record."""
+    body = ExpiredBody.model_validate(
+        {
+            "error": {
+                "code": ErrorCode.events_expired,
+                "message": f"the events of job {job_id} have expired; its final record is attached",
+            },
+            "record": record,
+        }
+    )
+    return JSONResponse(body.model_dump(mode="json"), 410)
 
 
 def error_response(status: int, code: str, message: str, **headers: str) -> JSONResponse:
@@ -111,9 +190,11 @@ def describe_validation_error(errors: list[dict[str, Any]]) -> tuple[str, str]:
         return ErrorCode.invalid_json, "the request body is not valid JSON"
     parts = []
     for error in errors[:3]:
-        location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-        parts.append(f"{location or 'body'}: {error.get('msg', 'invalid')}")
-    return ErrorCode.invalid_request, "; ".join(parts)
+        location = ".".join(str(part)[:60] for part in error.get("loc", ()) if part != "body")
+        parts.append(f"{location[:200] or 'body'}: {str(error.get('msg', 'invalid'))[:300]}")
+    # a field name the client sent may hold a lone surrogate: never echo what cannot be sent
+    message = "; ".join(parts).encode("utf-8", "backslashreplace").decode("utf-8")
+    return ErrorCode.invalid_request, message
 
 
 _HTTP_CODES = {404: ErrorCode.not_found, 405: ErrorCode.method_not_allowed}
@@ -134,29 +215,15 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, ErrorCode.invalid_request)
         return _respond(request, exc.status_code, code, str(exc.detail))
 
-    async def redis_down(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("redis unavailable: %s", exc)
-        return _respond(
-            request,
-            503,
-            ErrorCode.redis_unavailable,
-            "the job store is unreachable; retry shortly",
-            **{"Retry-After": "1"},
-        )
+    async def redis_failed(request: Request, exc: Exception) -> JSONResponse:
+        failure = redis_failure(exc)
+        if failure is None:
+            return await internal(request, exc)
+        log.warning("redis failure: %s", exc)
+        return _respond(request, failure.status, failure.code, failure.message, **failure.headers)
 
-    @app.exception_handler(OutOfMemoryError)
-    async def redis_full(request: Request, exc: OutOfMemoryError) -> JSONResponse:
-        log.error("redis is out of memory (maxmemory with noeviction): %s", exc)
-        return _respond(
-            request,
-            503,
-            ErrorCode.redis_unavailable,
-            "the job store is full; retry later",
-            **{"Retry-After": "5"},
-        )
-
-    app.add_exception_handler(RedisConnectionError, redis_down)
-    app.add_exception_handler(RedisTimeoutError, redis_down)
+    app.add_exception_handler(RedisError, redis_failed)
+    app.add_exception_handler(OSError, redis_failed)
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:

@@ -16,17 +16,19 @@ async def follow(
     state: EdgeState, job_id: str, after: int = 0, idle_seconds: float | None = None
 ) -> AsyncIterator[tuple[int, str]]:
     """(seq, event JSON) of every event after `after`, ending with `job-end`, or with
-    (`LOST`, error JSON) if the job vanished; ends early if the consumer falls a whole queue
-    behind."""
-    hub = state.hub
-    outbox = Outbox(state.settings.client_queue_size, on_overflow=SLOW_CLIENTS.inc)
-    catch_up = asyncio.create_task(hub.subscribe(outbox, job_id, after))
+    (`LOST`, error JSON) if the subscription failed (the job vanished, its log expired);
+    ends early if the consumer falls a whole queue behind."""
+    hub, settings = state.hub, state.settings
+    outbox = Outbox(
+        settings.client_queue_size, settings.client_queue_bytes, on_overflow=SLOW_CLIENTS.inc
+    )
+    hub.subscribe(outbox, job_id, after)
     last = after
     try:
         while not outbox.overflowed:
             try:
                 async with asyncio.timeout(idle_seconds):
-                    _, seq, data = await outbox.queue.get()
+                    _, seq, data = await outbox.get()
             except TimeoutError:
                 yield IDLE
                 continue
@@ -40,5 +42,4 @@ async def follow(
             if is_end(data):
                 return
     finally:
-        catch_up.cancel()
         hub.drop(outbox)

@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_active_per_user=settings.max_active_jobs_per_user,
             max_input_bytes=settings.max_input_bytes,
             max_active_for=lambda user: tiers.tier_for(user).max_active_jobs,
+            log_retention_seconds=settings.event_log_retention_seconds,
         )
         try:
             await store.ensure_groups()

@@ -110,6 +110,18 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(
         default=30.0, gt=0, le=3600, description="To send a request's body, once headers came."
     )
+    client_queue_bytes: int = Field(
+        default=1 << 20,
+        ge=4096,
+        description="Bytes (characters of JSON) buffered per client before it is cut off; one "
+        "larger event still passes alone.",
+    )
+    event_log_retention_seconds: int = Field(
+        default=3600,
+        ge=60,
+        description="How long a job's event log lives after job-end (at most as long as its "
+        "record); a later resume gets `events_expired` and the final record.",
+    )
 
     def origin_list(self) -> frozenset[str]:
         return frozenset(_items(self.allowed_origins, lower=True))

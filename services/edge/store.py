@@ -5,6 +5,7 @@ follow one set of rules for seq, the end of a job and cancel.
 """
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from contracts.jobs import (
 )
 from contracts.keys import GROUP, Keys
 from contracts.pools import ModelKind, PoolConfig, PoolsConfig
+from contracts.wire import JOB_ID_PATTERN
 from edge.context import ContextChecker, utf8_size
 from edge.errors import (
     NotFound,
@@ -41,6 +43,9 @@ _INPUTS: dict[ModelKind, tuple[type[BaseModel], type[BaseModel]]] = {
     ModelKind.chat: (ChatInput, ChatParams),
     ModelKind.embeddings: (EmbeddingsInput, EmbeddingsParams),
 }
+
+
+_JOB_ID = re.compile(JOB_ID_PATTERN)
 
 
 class InvalidInput(ValueError):
@@ -68,11 +73,13 @@ class JobStore:
         max_active_per_user: int = 100,
         max_input_bytes: int = 512 << 10,
         max_active_for: Callable[[str], int] | None = None,
+        log_retention_seconds: int | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
         self.pools = pools
         self.retention_seconds = retention_seconds
+        self.log_retention_seconds = log_retention_seconds or retention_seconds
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
         self.max_queued = max_queued
         self.max_active_per_user = max_active_per_user
@@ -168,6 +175,7 @@ class JobStore:
                 self.idempotency_ttl_seconds if key else 0,
                 self.max_queued,
                 max_active,
+                self.log_retention_seconds,
             ],
         )
         if result == log.SUBMIT_USER_LIMIT:
@@ -186,11 +194,18 @@ class JobStore:
         return str(result), result == job_id
 
     async def owned_record(self, user: str, job_id: str) -> dict[str, str]:
-        """The raw record of a job the user owns, or the same 404 as a missing job."""
+        """The raw record of a job the user owns, or the same 404 as a missing job (also for
+        an id that cannot be one, without asking Redis)."""
+        if not _JOB_ID.fullmatch(job_id):
+            raise job_not_found(job_id)
         record = cast(dict[str, str], await self.redis.hgetall(self.keys.job(job_id)))
         if not record or record.get("owner") != user:
             raise job_not_found(job_id)
         return record
+
+    async def has_events(self, job_id: str) -> bool:
+        """Whether the job's event log still exists (it may expire before the record)."""
+        return bool(await self.redis.exists(self.keys.events(job_id)))
 
     async def get(self, user: str, job_id: str) -> JobRecord:
         return to_record(await self.owned_record(user, job_id))

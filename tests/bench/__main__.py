@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.bench import fanout, latency
+from tests.bench import fanout, latency, storage
 from tests.bench.machine import CpuMeter, machine_info, redis_pid
 from tests.bench.report import DOC, render, write_section
 from tests.bench.stats import Row
@@ -40,6 +40,7 @@ Cpu = dict[str, dict[str, float]]
 class Bench:
     edge: Edge
     groups: dict[str, list[int]]
+    stack: Stack
 
 
 def start(stack: Stack, redis: int | None) -> Bench:
@@ -59,23 +60,25 @@ def start(stack: Stack, redis: int | None) -> Bench:
         "redis": [redis] if redis else [],
         "bench client": [os.getpid()],
     }
-    return Bench(edge, groups)
+    return Bench(edge, groups, stack)
 
 
-def phases(edge: Edge) -> list[tuple[str, Callable[[], Awaitable[list[Row]]]]]:
+def phases(bench: Bench) -> list[tuple[str, Callable[[], Awaitable[list[Row]]]]]:
+    edge = bench.edge
     zero = f"{ZERO_WORKERS} workers x concurrency {ZERO_CONCURRENCY}"
     return [
         ("1. low load", lambda: latency.low_load(edge, jobs=200, tokens=4)),
         ("2. sustained", lambda: latency.sustained(edge, latency.Load(32, 20.0), zero)),
         ("3a. 200 streams", lambda: fanout.streams(edge, clients=200, tokens=100)),
         ("3b. 200 watchers of 1 job", lambda: fanout.watchers(edge, clients=200, tokens=100)),
+        ("4. retained jobs", lambda: storage.retained(bench.stack)),
     ]
 
 
 async def run(bench: Bench) -> tuple[list[Row], Cpu]:
     rows: list[Row] = []
     cpu: Cpu = {}
-    for name, phase in phases(bench.edge):
+    for name, phase in phases(bench):
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
         meter = CpuMeter(bench.groups)
         meter.start()

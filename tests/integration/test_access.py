@@ -50,6 +50,7 @@ async def test_another_users_job_is_a_404_everywhere(stack: Stack) -> None:
                 "ref": "r1",
                 "job_id": job_id,
                 "message": f"no job with id {job_id!r}",
+                "record": None,
             }
     # Bob's attempts changed nothing: the job is still Alice's and still queued.
     record = httpx.get(f"{edge.url}/v1/jobs/{job_id}", headers=auth("alice")).json()

@@ -3,7 +3,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from edge.deps import StateDep
-from edge.errors import error_response
+from edge.errors import error_response, error_responses
 
 router = APIRouter(tags=["health"])
 
@@ -14,13 +14,15 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None)
+@router.get("/readyz", response_model=None, responses=error_responses(503))
 async def readyz(state: StateDep) -> dict[str, str] | Response:
     """Readiness: Redis answers."""
     try:
         await state.redis.ping()
     except Exception as exc:
-        return error_response(503, "redis_unavailable", f"Redis is not reachable: {exc}")
+        return error_response(
+            503, "redis_unavailable", f"Redis is not reachable: {exc}", **{"Retry-After": "1"}
+        )
     return {"status": "ready"}
 
 

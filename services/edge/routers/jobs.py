@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 
-from contracts.errors import ErrorBody, ErrorCode
+from contracts.errors import ErrorCode
 from contracts.jobs import (
     MAX_IDEMPOTENCY_KEY,
     JobAccepted,
@@ -12,15 +12,16 @@ from contracts.jobs import (
     JobStatus,
 )
 from edge.deps import CurrentUser, StateDep
-from edge.errors import BadRequest, Unprocessable
+from edge.errors import BadRequest, Unprocessable, error_responses
 from edge.metrics import JOBS_SUBMITTED
 from edge.store import InvalidInput
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorBody} for status in (400, 401, 404, 413, 422, 503)
-}
+_SUBMIT_ERRORS = error_responses(400, 401, 404, 413, 422, 429, 503)
+_READ_ERRORS = error_responses(400, 401, 404, 422, 429, 503)
+MAX_CURSOR = 1e12
+"""Far past any creation time (unix seconds) a cursor can name."""
 
 
 async def submit_job(state: StateDep, user: str, request: JobRequest) -> JobAccepted:
@@ -36,7 +37,7 @@ async def submit_job(state: StateDep, user: str, request: JobRequest) -> JobAcce
     return JobAccepted(id=job_id, status=record.status)
 
 
-@router.post("", status_code=202, responses=_ERRORS)
+@router.post("", status_code=202, responses=_SUBMIT_ERRORS)
 async def create_job(
     request: JobRequest,
     state: StateDep,
@@ -51,25 +52,33 @@ async def create_job(
     return await submit_job(state, user, request)
 
 
-@router.get("", responses=_ERRORS)
+@router.get("", responses=_READ_ERRORS)
 async def list_jobs(
     state: StateDep,
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[float | None, Query(description="`next_cursor` of the previous page")] = None,
+    cursor: Annotated[
+        float | None,
+        Query(
+            ge=0,
+            le=MAX_CURSOR,
+            allow_inf_nan=False,
+            description="`next_cursor` of the previous page",
+        ),
+    ] = None,
 ) -> JobList:
     """The caller's jobs, newest first."""
     jobs, next_cursor = await state.store.list(user, limit, cursor)
     return JobList(data=jobs, next_cursor=next_cursor)
 
 
-@router.get("/{job_id}", responses=_ERRORS)
+@router.get("/{job_id}", responses=_READ_ERRORS)
 async def get_job(job_id: str, state: StateDep, user: CurrentUser) -> JobRecord:
     """One job: status, attempt, output and error."""
     return await state.store.get(user, job_id)
 
 
-@router.post("/{job_id}/cancel", status_code=202, responses=_ERRORS)
+@router.post("/{job_id}/cancel", status_code=202, responses=_READ_ERRORS)
 async def cancel_job(job_id: str, state: StateDep, user: CurrentUser) -> JobRecord:
     """Cancel a job: a queued one ends at once, a running one at its worker's next step.
     Follow its events for the `job-end` with status `cancelled`."""

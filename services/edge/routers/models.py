@@ -5,11 +5,12 @@ from fastapi import APIRouter
 from contracts.keys import GROUP
 from contracts.models import ModelInfo, ModelList
 from edge.deps import CurrentUser, StateDep
+from edge.errors import error_responses
 
 router = APIRouter(prefix="/v1", tags=["models"])
 
 
-@router.get("/models")
+@router.get("/models", responses=error_responses(401, 429, 503))
 async def list_models(state: StateDep, _: CurrentUser) -> ModelList:
     """The pools, with how many workers sent a heartbeat lately and how many jobs wait."""
     keys, redis = state.store.keys, state.redis

@@ -20,12 +20,13 @@ from contracts.jobs import JobRequest
 from contracts.openai import ChatCompletionRequest, EmbeddingsRequest
 from contracts.pools import ModelKind
 from edge.deps import CurrentUser, EdgeState, StateDep
-from edge.errors import BadRequest, openai_error, openai_error_body
+from edge.errors import BadRequest, error_responses, openai_error, openai_error_body
 from edge.fanout import LOST, is_end
 from edge.follow import IDLE, follow
 from edge.routers.jobs import submit_job
 
 router = APIRouter(prefix="/v1", tags=["openai"])
+_ERRORS = error_responses(400, 401, 404, 409, 413, 429, 500, 502, 503, 504, openai=True)
 
 _FAILED_STATUS = {
     ErrorCode.context_length_exceeded: 400,
@@ -73,7 +74,7 @@ def _failure_response(end: dict[str, Any], job_id: str) -> JSONResponse:
     return openai_error(*_failure(end), {"X-Relayline-Job-Id": job_id})
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post("/chat/completions", response_model=None, responses=_ERRORS)
 async def chat_completions(
     body: ChatCompletionRequest, state: StateDep, user: CurrentUser
 ) -> Response:
@@ -170,7 +171,7 @@ def _sse(payload: dict[str, Any]) -> str:
     return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
 
 
-@router.post("/embeddings", response_model=None)
+@router.post("/embeddings", response_model=None, responses=_ERRORS)
 async def embeddings(body: EmbeddingsRequest, state: StateDep, user: CurrentUser) -> Response:
     """OpenAI's embeddings, as floats or base64 (little-endian float32)."""
     texts = [body.input] if isinstance(body.input, str) else body.input

@@ -23,6 +23,8 @@ export type ErrorCode =
   | "input_too_large"
   | "too_many_connections"
   | "too_many_guests"
+  | "seq_out_of_range"
+  | "events_expired"
   | "redis_unavailable"
   | "queue_full"
   | "internal_error"

@@ -6,6 +6,7 @@
 export type WireContract = ClientMessage | ServerMessage;
 export type ClientMessage = Subscribe | Unsubscribe | Submit | Cancel | Ping;
 export type ServerMessage = Submitted | Subscribed | Unsubscribed | WireError | Pong;
+export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 
 export interface Subscribe {
   ref?: string | null;
@@ -81,6 +82,31 @@ export interface WireError {
   code: string;
   message: string;
   job_id: string | null;
+  /**
+   * With `events_expired`: the job's final record, output included.
+   */
+  record: JobRecord | null;
+}
+/**
+ * One job as its owner sees it.
+ */
+export interface JobRecord {
+  id: string;
+  model: string;
+  status: JobStatus;
+  attempt: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  worker: string | null;
+  last_seq: number;
+  output: unknown;
+  usage: {
+    [k: string]: number;
+  } | null;
+  error: {
+    [k: string]: string;
+  } | null;
 }
 export interface Pong {
   ref: string | null;

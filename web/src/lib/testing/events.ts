@@ -58,6 +58,7 @@ export const notFound = (jobId: string): WireError => ({
   message: `no job ${jobId}`,
   job_id: jobId,
   ref: null,
+  record: null,
 })
 
 /** A whole chat job: queued, start, one delta per word, end. */

@@ -1,0 +1,204 @@
+"""One multiplexed WebSocket (`/v1/ws`): a receive loop, a sender task, and the hub's
+catch-up task per subscription. See `contracts.wire` for the messages."""
+
+import asyncio
+import json
+import logging
+
+from fastapi import WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from contracts.errors import WS_CLOSE_SLOW_CONSUMER, ErrorCode
+from contracts.wire import (
+    CLIENT_MESSAGE_TYPES,
+    Cancel,
+    ClientMessage,
+    ClientMessageAdapter,
+    Ping,
+    Pong,
+    Submit,
+    Submitted,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+    Unsubscribed,
+    WireError,
+)
+from edge.deps import EdgeState, close_quietly
+from edge.errors import ApiError, describe_validation_error, redis_failure
+from edge.fanout import LOST, Outbox, is_end
+from edge.guards import check_message
+from edge.metrics import EVENTS_SENT, SLOW_CLIENTS
+from edge.positions import check_position, has_nothing_after
+from edge.routers.jobs import submit_job
+
+log = logging.getLogger("relayline.edge")
+
+
+class Connection:
+    """One WebSocket: a receive loop (this task), a sender task; the hub runs a catch-up
+    task per subscription."""
+
+    def __init__(self, websocket: WebSocket, state: EdgeState, user: str) -> None:
+        self.websocket = websocket
+        self.state = state
+        self.user = user
+        settings = state.settings
+        self.outbox = Outbox(
+            settings.client_queue_size, settings.client_queue_bytes, on_overflow=self._slow
+        )
+        self.last_sent: dict[str, int] = {}
+        self.closer: asyncio.Task[None] | None = None
+        self.sender: asyncio.Task[None] | None = None
+
+    def _slow(self) -> None:
+        SLOW_CLIENTS.inc()
+        if self.sender:
+            self.sender.cancel()
+        reason = "slow consumer: events were not read"
+        self.closer = asyncio.create_task(
+            close_quietly(self.websocket, WS_CLOSE_SLOW_CONSUMER, reason, seconds=5)
+        )
+
+    async def run(self) -> None:
+        self.sender = asyncio.create_task(self._send_loop())
+        try:
+            while True:
+                message = await self.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                await self._handle(message.get("text"))
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        finally:
+            self.sender.cancel()
+            self.state.hub.drop(self.outbox)
+
+    async def _send_loop(self) -> None:
+        hub = self.state.hub
+        while True:
+            job_id, seq, data = await self.outbox.get()
+            if seq == LOST and job_id is not None:
+                self.last_sent.pop(job_id, None)
+                hub.unsubscribe(self.outbox, job_id)
+            elif job_id is not None:
+                last = self.last_sent.get(job_id)
+                if last is None or seq <= last:
+                    continue
+                self.last_sent[job_id] = seq
+                if is_end(data):
+                    del self.last_sent[job_id]
+                    hub.unsubscribe(self.outbox, job_id)
+                EVENTS_SENT.labels("ws").inc()
+            await self.websocket.send_text(data)
+
+    async def _reply(
+        self, message: Pong | Subscribed | Unsubscribed | Submitted | WireError
+    ) -> None:
+        await self.outbox.send_control(message.model_dump_json())
+
+    async def _handle(self, text: str | None) -> None:
+        try:
+            message = _parse(text, self.state.settings.max_body_bytes)
+        except _BadMessage as exc:
+            await self._reply(WireError(code=exc.code, message=exc.message, ref=exc.ref))
+            return
+        job_id = getattr(message, "job_id", None)
+        try:
+            await self._dispatch(message)
+        except ApiError as exc:
+            await self._reply(
+                WireError(code=exc.code, message=exc.message, ref=message.ref, job_id=job_id)
+            )
+        except (RedisError, OSError) as exc:
+            failure = redis_failure(exc)
+            if failure is None:
+                raise
+            await self._reply(
+                WireError(
+                    code=failure.code, message=failure.message, ref=message.ref, job_id=job_id
+                )
+            )
+
+    async def _dispatch(self, message: ClientMessage) -> None:
+        await check_message(self.websocket.app.state.guards, self.user)  # the request bucket
+        store = self.state.store
+        if isinstance(message, Ping):
+            await self._reply(Pong(ref=message.ref))
+        elif isinstance(message, Subscribe):
+            record = await store.owned_record(self.user, message.job_id)
+            check_position(record, message.after)
+            if has_nothing_after(record, message.after):  # nothing will ever come: say so
+                await self._reply(
+                    Subscribed(job_id=message.job_id, after=message.after, ref=message.ref)
+                )
+                await self._reply(Unsubscribed(job_id=message.job_id, ref=message.ref))
+                return
+            await self._subscribe(message.job_id, message.after, message.ref)
+        elif isinstance(message, Unsubscribe):
+            self.last_sent.pop(message.job_id, None)
+            self.state.hub.unsubscribe(self.outbox, message.job_id)  # cancels its catch-up
+            await self._reply(Unsubscribed(job_id=message.job_id, ref=message.ref))
+        elif isinstance(message, Submit):
+            accepted = await submit_job(self.state, self.user, message.request)
+            await self._reply(
+                Submitted(job_id=accepted.id, status=accepted.status, ref=message.ref)
+            )
+            if message.subscribe:
+                await self._subscribe(accepted.id, 0, None)
+        elif isinstance(message, Cancel):
+            await store.cancel(self.user, message.job_id)
+
+    async def _subscribe(self, job_id: str, after: int, ref: str | None) -> None:
+        self.last_sent.pop(job_id, None)
+        self.state.hub.unsubscribe(self.outbox, job_id)
+        await self._reply(Subscribed(job_id=job_id, after=after, ref=ref))
+        # only now: events of an earlier subscription still queued before `subscribed` are
+        # dropped by the sender, never counted as sent for this one
+        self.last_sent[job_id] = after
+        self.state.hub.subscribe(self.outbox, job_id, after)
+
+
+class _BadMessage(Exception):
+    def __init__(self, code: str, message: str, ref: str | None) -> None:
+        self.code, self.message, self.ref = code, message, ref
+
+
+def _parse(text: str | None, max_chars: int) -> ClientMessage:
+    if text is None:
+        raise _BadMessage(ErrorCode.invalid_request, "send messages as text frames", None)
+    if len(text) > max_chars:
+        message = f"a message is at most {max_chars} characters"
+        raise _BadMessage(ErrorCode.payload_too_large, message, None)
+    try:
+        raw = json.loads(text)
+    except (ValueError, RecursionError):
+        raise _BadMessage(ErrorCode.invalid_json, "the message is not valid JSON", None) from None
+    if not isinstance(raw, dict):
+        raise _BadMessage(ErrorCode.invalid_request, "a message is a JSON object", None)
+    ref = _echoable(raw.get("ref"))
+    kind = raw.get("type")
+    if not isinstance(kind, str) or kind not in CLIENT_MESSAGE_TYPES:
+        expected = ", ".join(CLIENT_MESSAGE_TYPES)
+        raise _BadMessage(
+            ErrorCode.unknown_message_type,
+            f"unknown type {repr(kind)[:40]}; expected one of {expected}",
+            ref,
+        )
+    try:
+        return ClientMessageAdapter.validate_python(raw)
+    except ValidationError as exc:
+        code, message = describe_validation_error([dict(error) for error in exc.errors()])
+        raise _BadMessage(code, message, ref) from None
+
+
+def _echoable(ref: object) -> str | None:
+    """A `ref` fit to echo in an error: a short string of valid Unicode, else none."""
+    if not isinstance(ref, str) or len(ref) > 100:
+        return None
+    try:
+        ref.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return ref

@@ -1,0 +1,104 @@
+"""What one client connection is sent: a queue bounded in events AND in bytes.
+
+The fan-out reader hands events to an `Outbox` without ever waiting (`deliver`); an outbox
+that would grow past `size` events or `max_bytes` (counted as characters of JSON) is
+overflowed instead, and its client is cut off. A catch-up, which reads at its own pace,
+waits for room (`put`). One item larger than `max_bytes` still passes when the queue is
+empty, so a large `job-end` can be delivered, one at a time.
+"""
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from contracts.wire import WireError
+
+Item = tuple[str | None, int, str]
+"""(job id, seq, JSON) for an event; (None, 0, JSON) for a control message; (job id, LOST,
+error JSON) when a subscription ended with an error (the job vanished, its log expired,
+Redis refused a read)."""
+LOST = -1
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One job followed by one outbox: live events wait in `pending` during the catch-up."""
+
+    live: bool = False
+    pending: deque[tuple[int, str]] = field(default_factory=deque)
+    pending_bytes: int = 0
+    task: "asyncio.Task[None] | None" = None
+
+
+class Outbox:
+    def __init__(self, size: int, max_bytes: int, on_overflow: Callable[[], None]) -> None:
+        self.size = size
+        self.max_bytes = max_bytes
+        self.subscriptions: dict[str, Subscription] = {}
+        self.overflowed = False
+        self._on_overflow = on_overflow
+        self._items: deque[Item] = deque()
+        self._bytes = 0
+        self._readable = asyncio.Event()
+        self._writable = asyncio.Event()
+
+    def _fits(self, count: int, used: int, data: str) -> bool:
+        return count == 0 or (count < self.size and used + len(data) <= self.max_bytes)
+
+    def _push(self, item: Item) -> None:
+        self._items.append(item)
+        self._bytes += len(item[2])
+        self._readable.set()
+
+    def offer(self, item: Item) -> None:
+        """Queue without waiting; no room means the client is cut off."""
+        if self.overflowed:
+            return
+        if self._fits(len(self._items), self._bytes, item[2]):
+            self._push(item)
+        else:
+            self.overflow()
+
+    async def put(self, item: Item) -> None:
+        """Queue, waiting for room (backpressure for catch-up and control messages)."""
+        while not self._fits(len(self._items), self._bytes, item[2]):
+            self._writable.clear()
+            await self._writable.wait()
+        self._push(item)
+
+    async def get(self) -> Item:
+        while not self._items:
+            self._readable.clear()
+            await self._readable.wait()
+        item = self._items.popleft()
+        self._bytes -= len(item[2])
+        self._writable.set()
+        return item
+
+    def deliver(self, job_id: str, seq: int, data: str) -> None:
+        """Called by the reader; never blocks."""
+        subscription = self.subscriptions.get(job_id)
+        if subscription is None or self.overflowed:
+            return
+        if subscription.live:
+            self.offer((job_id, seq, data))
+            return
+        if self._fits(len(subscription.pending), subscription.pending_bytes, data):
+            subscription.pending.append((seq, data))
+            subscription.pending_bytes += len(data)
+        else:
+            self.overflow()
+
+    def fail(self, job_id: str, error: WireError) -> None:
+        """End one subscription with an error instead of events."""
+        if job_id in self.subscriptions:
+            self.offer((job_id, LOST, error.model_dump_json()))
+
+    def overflow(self) -> None:
+        if not self.overflowed:
+            self.overflowed = True
+            self._on_overflow()
+
+    async def send_control(self, data: str) -> None:
+        await self.put((None, 0, data))

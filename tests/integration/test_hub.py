@@ -1,0 +1,65 @@
+"""The fan-out hub in process, against real Redis: a read Redis refuses ends the one
+subscription it belongs to; the shared reader goes on serving every other job."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from contracts.keys import Keys
+from edge.fanout import LOST, Hub
+from edge.outbox import Item, Outbox
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def hub(redis_server_url: str) -> AsyncIterator[Hub]:
+    redis = Redis.from_url(redis_server_url, decode_responses=True)
+    reader = Redis.from_url(redis_server_url, decode_responses=True, single_connection_client=True)
+    hub = Hub(redis, reader, Keys(f"hub{uuid.uuid4().hex[:8]}:"), block_ms=200)
+    await hub.start()
+    try:
+        yield hub
+    finally:
+        await hub.stop()
+        await reader.aclose()
+        await redis.aclose()
+
+
+async def _job(hub: Hub, job_id: str, seq: int = 1) -> None:
+    await hub.redis.hset(hub.keys.job(job_id), mapping={"status": "running", "seq": seq})
+    event = {"seq": seq, "job_id": job_id, "ts": 0, "type": "text-delta", "delta": "x"}
+    await hub.redis.xadd(hub.keys.events(job_id), {"e": json.dumps(event)}, id=f"0-{seq}")
+
+
+async def _next(outbox: Outbox) -> Item:
+    return await asyncio.wait_for(outbox.get(), 10)
+
+
+async def test_a_refused_read_ends_one_subscription_and_the_reader_goes_on(hub: Hub) -> None:
+    await _job(hub, "good")
+    await _job(hub, "bad")
+    good = Outbox(100, 1 << 20, on_overflow=lambda: None)
+    bad = Outbox(100, 1 << 20, on_overflow=lambda: None)
+    hub.subscribe(good, "good", 0)
+    hub.subscribe(bad, "bad", 0)
+    assert (await _next(good))[1] == 1 and (await _next(bad))[1] == 1
+    # the bad job's log turns into something Redis refuses to XREAD while it is followed
+    await hub.redis.delete(hub.keys.events("bad"))
+    await hub.redis.set(hub.keys.events("bad"), "not a stream")
+    await _job(hub, "good", 2)
+    job_id, seq, data = await _next(bad)
+    assert (job_id, seq) == ("bad", LOST) and json.loads(data)["type"] == "error"
+    assert (await _next(good))[1] == 2
+    await _job(hub, "good", 3)
+    assert (await _next(good))[1] == 3
+    # a new subscription whose own catch-up is refused fails alone too
+    late = Outbox(100, 1 << 20, on_overflow=lambda: None)
+    hub.subscribe(late, "bad", 0)
+    assert (await _next(late))[1] == LOST
+    await _job(hub, "good", 4)
+    assert (await _next(good))[1] == 4

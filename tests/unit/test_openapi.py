@@ -1,0 +1,51 @@
+"""`/openapi.json` declares the bearer scheme, every status each route answers, and the
+bounds of every integer a client sends."""
+
+from typing import Any
+
+from edge.main import create_app
+from edge.settings import Settings
+
+MAX_SAFE = 2**53 - 1
+
+
+def _spec() -> dict[str, Any]:
+    spec: dict[str, Any] = create_app(Settings()).openapi()
+    return spec
+
+
+def test_the_bearer_scheme_and_every_status_are_declared() -> None:
+    spec = _spec()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            statuses = set(operation["responses"])
+            if path in ("/healthz", "/readyz") or path.startswith("/docs"):
+                continue
+            assert {"401", "503"} <= statuses, (method, path, statuses)
+            assert operation.get("security") == [{"HTTPBearer": []}], (method, path)
+    events = spec["paths"]["/v1/jobs/{job_id}/events"]["get"]["responses"]
+    assert {"200", "400", "404", "410", "422", "503"} <= set(events)
+    assert "503" in spec["paths"]["/readyz"]["get"]["responses"]
+
+
+def test_every_integer_a_client_sends_has_a_range() -> None:
+    spec = _spec()
+    schemas = spec["components"]["schemas"]
+
+    def bounded(schema: dict[str, Any]) -> bool:
+        options = schema.get("anyOf", [schema])
+        return all(
+            option.get("type") != "integer" or ("maximum" in option and "minimum" in option)
+            for option in options
+        )
+
+    for name in ("ChatCompletionRequest", "EmbeddingsRequest"):
+        for field, schema in schemas[name]["properties"].items():
+            assert bounded(schema), (name, field, schema)
+    for path, methods in spec["paths"].items():
+        for operation in methods.values():
+            for parameter in operation.get("parameters", []):
+                assert bounded(parameter["schema"]), (path, parameter)
+    after = spec["paths"]["/v1/jobs/{job_id}/events"]["get"]["parameters"][1]["schema"]
+    assert after["anyOf"][0]["maximum"] == MAX_SAFE

@@ -1,0 +1,26 @@
+"""The outbox of one client is bounded in events and in bytes (in process)."""
+
+import asyncio
+
+from edge.outbox import Outbox, Subscription
+
+
+async def test_an_outbox_overflows_on_bytes_as_well_as_events() -> None:
+    cut: list[bool] = []
+    outbox = Outbox(size=1000, max_bytes=100, on_overflow=lambda: cut.append(True))
+    outbox.subscriptions["j"] = Subscription(live=True)
+    outbox.deliver("j", 1, "x" * 60)
+    assert not cut
+    outbox.deliver("j", 2, "x" * 60)  # 120 bytes would be queued: the client is cut off
+    assert cut == [True] and outbox.overflowed
+
+
+async def test_one_large_event_passes_alone_and_catch_up_waits_for_room() -> None:
+    outbox = Outbox(size=1000, max_bytes=100, on_overflow=lambda: None)
+    await outbox.put(("j", 1, "x" * 500))  # larger than the bound, but the queue is empty
+    second = asyncio.create_task(outbox.put(("j", 2, "y" * 10)))
+    await asyncio.sleep(0)
+    assert not second.done()  # waits for room
+    assert (await outbox.get())[1] == 1
+    await asyncio.wait_for(second, 5)
+    assert (await outbox.get())[1] == 2
