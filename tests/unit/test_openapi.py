@@ -10,7 +10,7 @@ MAX_SAFE = 2**53 - 1
 
 
 def _spec() -> dict[str, Any]:
-    spec: dict[str, Any] = create_app(Settings()).openapi()
+    spec: dict[str, Any] = create_app(Settings(api_keys="key:user")).openapi()
     return spec
 
 
