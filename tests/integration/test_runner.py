@@ -1,21 +1,16 @@
 """The worker's job runner against a real Redis: coalescing, failures, the end of a job."""
 
-import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, cast
 
 import pytest
-from redis.asyncio import Redis
 
-from contracts.jobs import JobEnvelope, JobRequest
 from contracts.keys import Keys
 from contracts.models import ModelLimits
-from contracts.pools import ModelKind, PoolConfig, PoolsConfig
-from edge.store import JobStore
+from contracts.pools import ModelKind
+from tests.support.runner import run_job
 from worker.engines.base import Emit, JobContext, Result, Text
 from worker.errors import EngineError
-from worker.runner import JobRunner
 
 pytestmark = pytest.mark.integration
 
@@ -46,46 +41,14 @@ def keys() -> Keys:
     return Keys(f"u{uuid.uuid4().hex[:10]}:")
 
 
-async def run_job(
-    url: str, keys: Keys, engine: ScriptedEngine, coalesce: float
-) -> list[dict[str, Any]]:
-    redis = Redis.from_url(url, decode_responses=True)
-    try:
-        pool = PoolConfig(name="p", kind=ModelKind.chat, engine="scripted")
-        store = JobStore(
-            redis,
-            keys,
-            PoolsConfig(pools={"p": pool}),
-            retention_seconds=60,
-            idempotency_ttl_seconds=60,
-        )
-        request = JobRequest(model="p", input={"messages": [{"role": "user", "content": "hi"}]})
-        job_id, _ = await store.submit("alice", request)
-        runner = JobRunner(
-            redis,
-            keys,
-            engine,
-            "w1",
-            coalesce_seconds=coalesce,
-            cancel_poll_seconds=0.5,
-            retention_seconds=60,
-        )
-        await runner.run(JobEnvelope(id=job_id, owner="alice", model="p", input=request.input))
-        entries = cast(list[tuple[str, dict[str, str]]], await redis.xrange(keys.events(job_id)))
-        assert await redis.ttl(keys.events(job_id)) > 0, "an ended log expires"
-        return [json.loads(fields["e"]) for _, fields in entries]
-    finally:
-        await redis.aclose()
-
-
 async def test_text_is_coalesced_into_fewer_deltas(redis_server_url: str, keys: Keys) -> None:
-    events = await run_job(redis_server_url, keys, ScriptedEngine(200), coalesce=10.0)
+    events = await run_job(redis_server_url, ScriptedEngine(200), keys=keys, coalesce=10.0)
     deltas = [event for event in events if event["type"] == "text-delta"]
     assert len(deltas) == 1  # everything arrived within one coalescing window
     assert "".join(event["delta"] for event in deltas) == "".join(f"w{i} " for i in range(200))
     assert events[-1]["status"] == "succeeded"
 
-    uncoalesced = await run_job(redis_server_url, keys, ScriptedEngine(20), coalesce=0.0)
+    uncoalesced = await run_job(redis_server_url, ScriptedEngine(20), keys=keys)
     assert sum(event["type"] == "text-delta" for event in uncoalesced) == 20
 
 
@@ -100,7 +63,7 @@ async def test_text_is_coalesced_into_fewer_deltas(redis_server_url: str, keys: 
 async def test_engine_failures_end_the_job_failed_with_a_code(
     redis_server_url: str, keys: Keys, engine: ScriptedEngine, message: str
 ) -> None:
-    events = await run_job(redis_server_url, keys, engine, coalesce=0.0)
+    events = await run_job(redis_server_url, engine, keys=keys)
     assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
     end = events[-1]
     assert end["type"] == "job-end"

@@ -4,22 +4,17 @@ stops at the cap itself, `succeeded` with `finish_reason: "length"`."""
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
-from contracts.jobs import JobEnvelope, JobRequest
-from contracts.keys import Keys
 from contracts.models import ModelLimits
-from contracts.pools import ModelKind, PoolConfig, PoolsConfig
-from edge.store import JobStore
+from contracts.pools import ModelKind, PoolConfig
+from tests.support.runner import run_job
 from tests.support.wait import async_wait_for
-from worker.engines.base import Emit, Engine, JobContext, Result, Text
+from worker.engines.base import Emit, JobContext, Result, Text
 from worker.engines.simulated import SimulatedEngine
-from worker.runner import JobRunner
 
 pytestmark = pytest.mark.integration
 
@@ -52,41 +47,6 @@ class StubbornEngine:
                 await asyncio.sleep(0 if self.chatty else 3600)
         finally:
             self.closed = True  # the runner closed the iterator: the model stops here
-
-
-async def run_job(
-    url: str, engine: Engine, *, max_seconds: float = 600, max_output_bytes: int = 1 << 20
-) -> list[dict[str, Any]]:
-    keys = Keys(f"u{uuid.uuid4().hex[:10]}:")
-    redis = Redis.from_url(url, decode_responses=True)
-    try:
-        pool = PoolConfig(name="p", kind=ModelKind.chat, engine="stub")
-        store = JobStore(
-            redis,
-            keys,
-            PoolsConfig(pools={"p": pool}),
-            retention_seconds=60,
-            idempotency_ttl_seconds=60,
-        )
-        request = JobRequest(model="p", input={"messages": [{"role": "user", "content": "hi"}]})
-        job_id, _ = await store.submit("alice", request)
-        runner = JobRunner(
-            redis,
-            keys,
-            engine,
-            "w1",
-            coalesce_seconds=0.0,
-            cancel_poll_seconds=0.5,
-            retention_seconds=60,
-            max_seconds=max_seconds,
-            max_output_bytes=max_output_bytes,
-        )
-        envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=request.input)
-        await asyncio.wait_for(runner.run(envelope), 60)
-        entries = cast(list[tuple[str, dict[str, str]]], await redis.xrange(keys.events(job_id)))
-        return [json.loads(fields["e"]) for _, fields in entries]
-    finally:
-        await redis.aclose()
 
 
 @pytest.mark.parametrize("chatty", [False, True], ids=["silent", "chatty"])

@@ -1,0 +1,66 @@
+"""One job through a real `JobRunner` against a real Redis, in process: submitted by the
+edge's `JobStore`, run by the runner, read back from its event log."""
+
+import asyncio
+import json
+import uuid
+from typing import Any, cast
+
+from redis.asyncio import Redis
+
+from contracts.jobs import JobEnvelope, JobRequest
+from contracts.keys import Keys
+from contracts.pools import ModelKind, PoolConfig, PoolsConfig
+from edge.store import JobStore
+from worker.engines.base import Engine
+from worker.runner import JobRunner
+
+
+async def run_job(
+    url: str,
+    engine: Engine,
+    *,
+    keys: Keys | None = None,
+    coalesce: float = 0.0,
+    max_seconds: float = 600,
+    max_output_bytes: int = 1 << 20,
+) -> list[dict[str, Any]]:
+    """The events of one chat job run by `engine`, as a client gets them: the `job-end` in the
+    log has no output (it is stored once, in the record) and gets the record's, as the edge
+    adds it. The log must expire once the job ended."""
+    keys = keys or Keys(f"u{uuid.uuid4().hex[:10]}:")
+    redis = Redis.from_url(url, decode_responses=True)
+    try:
+        pool = PoolConfig(name="p", kind=ModelKind.chat, engine="stub")
+        store = JobStore(
+            redis,
+            keys,
+            PoolsConfig(pools={"p": pool}),
+            retention_seconds=60,
+            idempotency_ttl_seconds=60,
+        )
+        request = JobRequest(model="p", input={"messages": [{"role": "user", "content": "hi"}]})
+        job_id, _ = await store.submit("alice", request)
+        runner = JobRunner(
+            redis,
+            keys,
+            engine,
+            "w1",
+            coalesce_seconds=coalesce,
+            cancel_poll_seconds=0.5,
+            retention_seconds=60,
+            max_seconds=max_seconds,
+            max_output_bytes=max_output_bytes,
+        )
+        envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=request.input)
+        await asyncio.wait_for(runner.run(envelope), 60)
+        entries = cast(list[tuple[str, dict[str, str]]], await redis.xrange(keys.events(job_id)))
+        assert await redis.ttl(keys.events(job_id)) > 0, "an ended log expires"
+        events = [json.loads(fields["e"]) for _, fields in entries]
+        end = events[-1]
+        assert end["type"] == "job-end" and "output" not in end, "output stored once"
+        output = await redis.hget(keys.job(job_id), "output")
+        end["output"] = json.loads(output) if output else None
+        return events
+    finally:
+        await redis.aclose()
