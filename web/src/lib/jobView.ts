@@ -1,4 +1,5 @@
 /** What a job looks like to the user: its record (HTTP) merged with its live state (stream). */
+import type { ErrorDetail, Usage } from '../contracts/events.gen.ts'
 import type { JobRecord, JobStatus } from '../contracts/jobs.gen.ts'
 import { isTerminal, type JobState } from './reducer.ts'
 
@@ -68,4 +69,22 @@ export function linesOf(text: string): string[] {
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '')
+}
+
+/** The edge answered `events_expired` to a subscribe: the job ended long ago and its log is
+ * gone, but its record holds the end. The job is settled from the record; text streamed
+ * before stays only when the record has none to replace it. */
+export function settleFromRecord(state: JobState, record: JobRecord): JobState {
+  return {
+    ...state,
+    status: record.status,
+    attempt: record.attempt,
+    worker: record.worker,
+    text: outputText(record.output) ?? state.text,
+    output: record.output,
+    usage: (record.usage as Usage | null) ?? null,
+    error: (record.error as ErrorDetail | null) ?? null,
+    lastSeq: Math.max(state.lastSeq, record.last_seq),
+    pending: [],
+  }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
-import { chatEvents, delta, ended, notFound, queued, started } from './testing/events.ts'
+import type { JobRecord } from '../contracts/jobs.gen.ts'
+import { chatEvents, delta, ended, expired, notFound, queued, started } from './testing/events.ts'
 import { createHarness } from './testing/harness.ts'
 
 function connected() {
@@ -85,6 +86,39 @@ describe('RelayClient', () => {
 
     expect(client.getJob('job-1')).toMatchObject({ recovery: 'lost', text: 'partial' })
     expect(client.getJob('job-2')?.recovery).toBe('not-found')
+  })
+
+  it('settles a job whose log expired from its final record, and asks no more', () => {
+    vi.useFakeTimers()
+    const { client, server, frames } = connected()
+    client.watchJob('job-1', { text: 'Hel', lastSeq: 3, status: 'running' })
+    const record: JobRecord = {
+      id: 'job-1',
+      model: 'chat',
+      status: 'succeeded',
+      attempt: 1,
+      created_at: 1,
+      started_at: 2,
+      finished_at: 3,
+      worker: 'w1',
+      last_seq: 9,
+      output: { text: 'Hello there', finish_reason: 'stop' },
+      usage: { completion_tokens: 2 },
+      error: null,
+    }
+    server.last.emit(expired('job-1', record))
+    frames.run()
+
+    expect(client.getJob('job-1')).toMatchObject({
+      status: 'succeeded',
+      text: 'Hello there',
+      lastSeq: 9,
+      recovery: 'live',
+    })
+    // Settled, not a transient error: nothing asks the edge again.
+    vi.advanceTimersByTime(60_000)
+    expect(server.subscribes()).toHaveLength(1)
+    vi.useRealTimers()
   })
 
   it('subscribes watched jobs as soon as the socket opens', () => {

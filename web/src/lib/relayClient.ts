@@ -9,6 +9,7 @@ import type { JobAccepted, JobRecord, JobRequest } from '../contracts/jobs.gen.t
 import { api as edgeApi, type Api } from './api.ts'
 import { RelayConnection } from './connection.ts'
 import { FrameBatcher, type FrameScheduler } from './frames.ts'
+import { settleFromRecord } from './jobView.ts'
 import type { RelayEvent, WireError } from './protocol.ts'
 import {
   hasGap,
@@ -129,6 +130,13 @@ export class RelayClient {
   }
 
   private failed(jobId: string, entry: JobEntry, error: WireError): void {
+    if (error.code === 'events_expired' && error.record) {
+      this.connection.unwatch(jobId, false)
+      entry.queue = []
+      entry.state = settleFromRecord(entry.state, error.record)
+      this.notify(entry)
+      return
+    }
     if (error.code === 'job_not_found') {
       this.connection.unwatch(jobId, false)
       entry.queue = []

@@ -1,5 +1,6 @@
 /** Event factories for tests. */
 import type { Event } from '../../contracts/events.gen.ts'
+import type { JobRecord } from '../../contracts/jobs.gen.ts'
 import type { WireError } from '../../contracts/wire.gen.ts'
 
 const base = (jobId: string, seq: number) => ({ job_id: jobId, seq, ts: 1_700_000_000 + seq })
@@ -59,6 +60,16 @@ export const notFound = (jobId: string): WireError => ({
   job_id: jobId,
   ref: null,
   record: null,
+})
+
+/** The edge's answer to a subscribe for a job whose log expired: its final record. */
+export const expired = (jobId: string, record: JobRecord): WireError => ({
+  type: 'error',
+  code: 'events_expired',
+  message: `the events of job ${jobId} have expired`,
+  job_id: jobId,
+  ref: null,
+  record,
 })
 
 /** A whole chat job: queued, start, one delta per word, end. */
