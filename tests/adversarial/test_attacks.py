@@ -5,6 +5,9 @@ edge stays up, and the second user's job streams to `job-end` within its deadlin
 import asyncio
 import contextlib
 import json
+import time
+from functools import partial
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +15,7 @@ import pytest
 from tests.adversarial.inputs_support import edge_serves, victim_streaming, ws_ask
 from tests.support.client import CHAT_INPUT, ws_connect
 from tests.support.stack import Stack, auth
+from tests.support.wait import async_wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -109,3 +113,39 @@ async def test_a_huge_request_head_is_refused_before_it_is_buffered(stack: Stack
         big_cookie = {**auth(), "Cookie": "a=" + "b" * 30_000}  # a large, ordinary head
         assert httpx.get(f"{edge.url}/v1/models", headers=big_cookie).status_code == 200
     edge_serves(edge)
+
+
+SHARED_KEY_KINDS = ("jobs", "stats", "limits", "workers", "worker", "dead")
+"""Keys of a pool or a worker, a fixed number however many users come."""
+
+
+async def test_every_key_a_users_submit_makes_expires(stack: Stack) -> None:
+    """A guest (a new user at every cookie-less visit) submits one job and leaves; so does a
+    keyed user. The index of the user's jobs had no TTL and was trimmed only by listing it:
+    one key per guest forever, and an entry per job forever for a keyed user. Now every key
+    a submit creates expires, and index entries past the listing horizon are dropped."""
+    edge = stack.edge(env={"EDGE_GUEST_MODE": "true", "EDGE_EVENT_RETENTION_SECONDS": "60"})
+    stack.worker("sim")
+    stack.worker("slow")
+    client = stack.redis()
+    stale = "0" * 32
+    client.zadd(stack.keys.user_jobs("alice"), {stale: time.time() - 10**6})
+    async with victim_streaming(edge):
+        for headers in ({}, auth()):  # a guest, then alice
+            response = httpx.post(
+                f"{edge.url}/v1/jobs", json={"model": "sim", "input": CHAT_INPUT}, headers=headers
+            )
+            assert response.status_code == 202, response.text
+            record = stack.keys.job(response.json()["id"])
+            await async_wait_for(partial(_ended, client, record), timeout=30)
+    for key in client.scan_iter(f"{stack.prefix}*"):
+        kind = key[len(stack.prefix) :].partition(":")[0]
+        if kind not in SHARED_KEY_KINDS:
+            assert client.ttl(key) > 0, f"{key} never expires"
+    assert client.zscore(stack.keys.user_jobs("alice"), stale) is None
+    client.close()
+    edge_serves(edge)
+
+
+async def _ended(client: Any, key: str) -> bool:
+    return bool(client.hget(key, "status") == "succeeded")
