@@ -149,3 +149,25 @@ async def test_every_key_a_users_submit_makes_expires(stack: Stack) -> None:
 
 async def _ended(client: Any, key: str) -> bool:
     return bool(client.hget(key, "status") == "succeeded")
+
+
+async def test_malformed_websocket_messages_pay_the_request_bucket(stack: Stack) -> None:
+    """Each WebSocket message costs a token of its user's bucket, but one was charged only
+    once it had parsed and validated: malformed messages (up to 1 MiB of JSON each, parsed
+    on the event loop) were free and unlimited, and so was the parsing of messages the
+    bucket then refused. The token is now taken first, as HTTP takes it before the body."""
+    edge = stack.edge(env={"EDGE_RATE_LIMIT_PER_SECOND": "0.5", "EDGE_RATE_LIMIT_BURST": "5"})
+    stack.worker("slow")
+    padding = "x" * (256 << 10)
+    malformed = [
+        "{" + padding,  # not JSON
+        json.dumps({"type": "nope", "pad": padding}),  # no such message
+        json.dumps({"type": "ping", "pad": padding}),  # a field no message has
+    ]
+    async with victim_streaming(edge), ws_connect(edge) as connection:
+        codes = [(await ws_ask(connection, malformed[index % 3]))["code"] for index in range(30)]
+        assert "rate_limited" in codes, codes
+        assert codes.count("rate_limited") >= 20, codes
+        reply = await ws_ask(connection, '{"type": "ping", "ref": "p"}')
+        assert reply["code"] == "rate_limited" and reply["ref"] == "p", reply
+    edge_serves(edge)
