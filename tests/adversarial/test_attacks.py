@@ -171,3 +171,55 @@ async def test_malformed_websocket_messages_pay_the_request_bucket(stack: Stack)
         reply = await ws_ask(connection, '{"type": "ping", "ref": "p"}')
         assert reply["code"] == "rate_limited" and reply["ref"] == "p", reply
     edge_serves(edge)
+
+
+async def _post_chunked(port: int, path: str, body: bytes) -> bytes:
+    """POSTs a body in chunks (no Content-Length for the edge to check first), reading the
+    answer while it writes: the edge answers before the body ends, then closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    received = bytearray()
+
+    async def read_all() -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(4096):
+                received.extend(data)
+
+    reading = asyncio.create_task(read_all())
+    writer.write(
+        (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
+            f"{auth()['Authorization']}\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        ).encode()
+    )
+    with contextlib.suppress(ConnectionError):
+        for start in range(0, len(body), 16 << 10):
+            if received or reading.done():
+                break
+            piece = body[start : start + (16 << 10)]
+            writer.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+    await asyncio.wait({reading}, timeout=30)
+    reading.cancel()
+    writer.close()
+    return bytes(received)
+
+
+async def test_a_chunked_body_over_the_limit_is_413(stack: Stack) -> None:
+    """A body over `EDGE_MAX_BODY_BYTES` without a Content-Length (chunked) was cut off, but
+    the framework took the cut for a parse error: 400 "There was an error parsing the body"
+    instead of the documented 413 payload_too_large."""
+    edge = stack.edge()
+    stack.worker("slow")
+    body = b'{"model": "sim", "input": {"texts": ["' + b"a" * (2 << 20) + b'"]}}'
+    async with victim_streaming(edge):
+        for path, openai in (("/v1/jobs", False), ("/v1/embeddings", True)):
+            answer = await _post_chunked(edge.port, path, body)
+            head, _, content = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 413 "), answer[:300]
+            error = json.loads(content)["error"]
+            assert error["code"] == "payload_too_large", error
+            assert ("type" in error) == openai, error
+    edge_serves(edge)
