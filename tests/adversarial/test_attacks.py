@@ -7,6 +7,7 @@ import contextlib
 import json
 import time
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -222,4 +223,22 @@ async def test_a_chunked_body_over_the_limit_is_413(stack: Stack) -> None:
             error = json.loads(content)["error"]
             assert error["code"] == "payload_too_large", error
             assert ("type" in error) == openai, error
+    edge_serves(edge)
+
+
+async def test_odd_paths_of_the_web_app_are_not_5xx(stack: Stack, tmp_path: Path) -> None:
+    """With the web app built (as `relayline up` serves it), a path holding a NUL byte was a
+    500 (the file lookup raised ValueError), and a path longer than a file name may be was
+    503 redis_unavailable (its OSError was taken for Redis's). Both get the app's page, like
+    any client-side route."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "index.html").write_text("<!doctype html><title>app</title>")
+    edge = stack.edge(env={"EDGE_WEB_DIST": str(dist)})
+    stack.worker("slow")
+    async with victim_streaming(edge):
+        for path in ["/a%00b", "/%00", "/" + "a" * 5000, "/x/" + "b" * 300 + "/c"]:
+            response = httpx.get(f"{edge.url}{path}")
+            assert response.status_code == 200, (path[:40], response.text[:200])
+            assert "<title>app</title>" in response.text
     edge_serves(edge)
