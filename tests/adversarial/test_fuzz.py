@@ -18,7 +18,7 @@ from websockets.sync.client import ClientConnection, connect
 from contracts.wire import CLIENT_MESSAGE_TYPES
 from tests.adversarial.inputs_support import BOUNDS
 from tests.support.client import assert_complete, submit
-from tests.support.stack import Edge, Stack, auth
+from tests.support.stack import LIFTED_LIMITS, Edge, Stack, auth
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ EXAMPLES = 30
 def fuzz_edge(redis_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
     stack = Stack(redis_server_url, tmp_path_factory.mktemp("fuzz"))
     try:
-        edge = stack.edge()
+        edge = stack.edge(env=LIFTED_LIMITS)  # hundreds of requests, as one user
         stack.worker("sim")
         yield edge
     finally:
@@ -124,8 +124,7 @@ def _encode(message: Any) -> str:
 
 
 def test_websocket_messages_never_break_the_socket(fuzz_edge: Edge) -> None:
-    key = auth()["Authorization"].split()[1]
-    with connect(f"{fuzz_edge.ws_url}?api_key={key}", open_timeout=10) as connection:
+    with connect(fuzz_edge.ws_url, additional_headers=auth(), open_timeout=10) as connection:
 
         @given(message=_MESSAGES | _CHAT_SUBMIT | _JSON)
         @settings(
