@@ -15,6 +15,9 @@ write through these scripts, so these rules hold whoever writes:
   per user, raised by submit and lowered by whichever script ends the job;
 - a job's output is stored once, in its record: the `job-end` in the log has no `output`
   (the edge adds the record's as it delivers `job-end`);
+- a user's index of jobs lists those created within the listing horizon (twice the records'
+  retention, so a job's record expires first unless the job took longer than a retention):
+  older entries are dropped, and the index expires a horizon after the user's last submit;
 - the log may expire before the record: submit writes the log's retention into the record
   (`log_ttl`, the edge's setting) and whichever script ends the job applies the shorter one.
 
@@ -82,7 +85,8 @@ SUBMIT = (
     + """
 -- KEYS: job, events, jobs stream, user index, idempotency key, user's unfinished jobs
 -- ARGV: id, owner, model, now, queued payload, envelope, idempotency ttl (0: no key),
---       queue cap, the user's limit of unfinished jobs, the log's retention after the end
+--       queue cap, the user's limit of unfinished jobs, the log's retention after the end,
+--       the listing horizon (seconds: the user index keeps jobs created this recently)
 -- Returns the job id (an earlier one for a known idempotency key), '' when the queue is full,
 -- '-' when the user has as many unfinished jobs as allowed.
 if tonumber(ARGV[7]) > 0 then
@@ -101,6 +105,9 @@ redis.call('HSET', KEYS[1], 'id', ARGV[1], 'owner', ARGV[2], 'model', ARGV[3],
 append(KEYS[1], KEYS[2], ARGV[5])
 redis.call('XADD', KEYS[3], '*', '__data__', ARGV[6])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+local horizon = tonumber(ARGV[11])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (tonumber(ARGV[4]) - horizon))
+redis.call('EXPIRE', KEYS[4], horizon)
 return ARGV[1]
 """
 )

@@ -99,6 +99,11 @@ class Connection:
         await self.outbox.send_control(message.model_dump_json())
 
     async def _handle(self, text: str | None) -> None:
+        try:  # the request bucket first: a malformed message is not parsed for free
+            await check_message(self.websocket.app.state.guards, self.user)
+        except ApiError as exc:
+            await self._reply(WireError(code=exc.code, message=exc.message, ref=_ref_of(text)))
+            return
         try:
             message = _parse(text, self.state.settings.max_body_bytes)
         except _BadMessage as exc:
@@ -122,7 +127,6 @@ class Connection:
             )
 
     async def _dispatch(self, message: ClientMessage) -> None:
-        await check_message(self.websocket.app.state.guards, self.user)  # the request bucket
         store = self.state.store
         if isinstance(message, Ping):
             await self._reply(Pong(ref=message.ref))
@@ -191,6 +195,21 @@ def _parse(text: str | None, max_chars: int) -> ClientMessage:
     except ValidationError as exc:
         code, message = describe_validation_error([dict(error) for error in exc.errors()])
         raise _BadMessage(code, message, ref) from None
+
+
+REF_PARSE_CHARS = 4096
+"""A refused message is parsed for its `ref` only when it is this short."""
+
+
+def _ref_of(text: str | None) -> str | None:
+    """The `ref` of a short message the bucket refused, to echo; else none."""
+    if text is None or len(text) > REF_PARSE_CHARS:
+        return None
+    try:
+        raw = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return _echoable(raw.get("ref")) if isinstance(raw, dict) else None
 
 
 def _echoable(ref: object) -> str | None:

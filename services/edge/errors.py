@@ -197,7 +197,11 @@ def describe_validation_error(errors: list[dict[str, Any]]) -> tuple[str, str]:
     return ErrorCode.invalid_request, message
 
 
-_HTTP_CODES = {404: ErrorCode.not_found, 405: ErrorCode.method_not_allowed}
+_HTTP_CODES = {
+    404: ErrorCode.not_found,
+    405: ErrorCode.method_not_allowed,
+    413: ErrorCode.payload_too_large,
+}
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,5 +1,6 @@
 """Request body size limit, enforced before a body is read into memory."""
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.errors import error_response
@@ -26,7 +27,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(self.max_bytes)
             return message
 
         try:
@@ -41,5 +42,11 @@ class BodyLimitMiddleware:
         await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """A body (without a Content-Length, or longer than it said) past the limit. An
+    `HTTPException`, so the framework's body parsing passes it on instead of taking it for
+    a parse error (400); the app's handler answers it (413 payload_too_large), and this
+    middleware does when it is raised elsewhere."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"the request body is larger than {max_bytes} bytes")

@@ -15,12 +15,16 @@ So the edge runs uvicorn's httptools protocol with two additions:
   on a kept-alive one), then the body within `EDGE_BODY_TIMEOUT_SECONDS`; past it, the
   connection is closed. A WebSocket or a streaming response, once its request is read, is
   not affected.
+- a size cap: a request line and headers larger than `EDGE_MAX_HEADER_BYTES` are answered
+  `431` and the connection closed (httptools buffers a head of any size: one socket could
+  make the edge hold hundreds of MB).
 - a cap: a connection past `EDGE_MAX_CONNECTIONS` (HTTP and WebSocket together) is closed
   as soon as it is accepted, so its descriptor is freed at once; `fit_fd_limit` raises the
   process's descriptor limit to fit the cap, or lowers the cap to fit the limit.
 """
 
 import asyncio
+import json
 import logging
 import resource
 import time
@@ -37,20 +41,41 @@ CONNECTIONS_REFUSED = Counter(
 READ_TIMEOUTS = Counter(
     "relayline_read_timeouts_total", "Connections closed: a request was not sent in time"
 )
+HEADS_TOO_LARGE = Counter(
+    "relayline_heads_too_large_total", "Requests refused: the request line and headers too large"
+)
 FD_RESERVE = 128
 """Descriptors kept for everything but client connections: the listening socket, logs,
 files; the Redis pool's connections are added to it."""
 WARN_EVERY_SECONDS = 10.0
 
 
+def head_too_large(max_header_bytes: int) -> bytes:
+    """The whole answer to a request whose line and headers are too large."""
+    message = f"the request line and headers are larger than {max_header_bytes} bytes"
+    body = json.dumps({"error": {"code": "payload_too_large", "message": message}}).encode()
+    head = (
+        "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
 def edge_http_protocol(
-    max_connections: int, header_timeout: float, body_timeout: float
+    max_connections: int,
+    header_timeout: float,
+    body_timeout: float,
+    max_header_bytes: int = 64 << 10,
 ) -> type[asyncio.Protocol]:
-    """uvicorn's httptools protocol with a read deadline and a connection cap."""
+    """uvicorn's httptools protocol with a read deadline, a cap on the size of a request's
+    head and a connection cap."""
     warned_at = [0.0]
+    too_large = head_too_large(max_header_bytes)
 
     class EdgeHttpProtocol(HttpToolsProtocol):
         _deadline: asyncio.TimerHandle | None = None
+        _in_head = True  # reading a request line and headers (or waiting for the next)
+        _head_bytes = 0
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -67,18 +92,30 @@ def edge_http_protocol(
             self._disarm()
             super().connection_lost(exc)
 
+        def data_received(self, data: bytes) -> None:
+            if self._in_head:
+                self._head_bytes += len(data)
+            super().data_received(data)
+            over = self._in_head and self._head_bytes > max_header_bytes
+            if over and not self.transport.is_closing():
+                HEADS_TOO_LARGE.inc()
+                self.transport.write(too_large)
+                self.transport.close()
+
         def on_message_begin(self) -> None:
             super().on_message_begin()
             if self._deadline is None:  # the next request on a kept-alive connection
                 self._arm(header_timeout)
 
         def on_headers_complete(self) -> None:
+            self._in_head, self._head_bytes = False, 0
             self._disarm()
             super().on_headers_complete()
             if not (self.parser.should_upgrade() and self._should_upgrade()):
                 self._arm(body_timeout)  # not a WebSocket: the body comes next
 
         def on_message_complete(self) -> None:
+            self._in_head = True  # what comes next is the head of the next request
             self._disarm()
             super().on_message_complete()
 

@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = Field(
         default=10.0, gt=0, le=3600, description="To send a request's line and headers."
     )
+    max_header_bytes: int = Field(
+        default=64 << 10,
+        ge=4096,
+        le=16 << 20,
+        description="A request's line and headers, in bytes; larger get 431 and are closed.",
+    )
     body_timeout_seconds: float = Field(
         default=30.0, gt=0, le=3600, description="To send a request's body, once headers came."
     )

@@ -46,6 +46,10 @@ _INPUTS: dict[ModelKind, tuple[type[BaseModel], type[BaseModel]]] = {
 
 
 _JOB_ID = re.compile(JOB_ID_PATTERN)
+LISTING_HORIZON_RETENTIONS = 2
+"""`GET /v1/jobs` lists the jobs created within this many record retentions: a user's index
+drops older entries (whose records have expired, unless a job took longer than a retention)
+and expires that long after the user's last submit, so no user leaves a key for ever."""
 
 
 class InvalidInput(ValueError):
@@ -176,6 +180,7 @@ class JobStore:
                 self.max_queued,
                 max_active,
                 self.log_retention_seconds,
+                LISTING_HORIZON_RETENTIONS * self.retention_seconds,
             ],
         )
         if result == log.SUBMIT_USER_LIMIT:

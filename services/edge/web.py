@@ -24,7 +24,17 @@ def mount_spa(app: FastAPI, dist: Path | None) -> None:
             return error_response(404, "not_found", f"no route {request.url.path}")
         if root is None:
             return HTMLResponse(_NOT_BUILT)
-        candidate = (root / path).resolve()
-        if path and candidate.is_file() and candidate.is_relative_to(root):
+        if path and (candidate := _file_in(root, path)) is not None:
             return FileResponse(candidate)
         return FileResponse(root / "index.html")
+
+
+def _file_in(root: Path, path: str) -> Path | None:
+    """The file `path` names inside `root`, or None: also for a path no file can have (a
+    NUL byte raises ValueError, a name longer than the system takes an OSError, which
+    must not reach the handler that takes OSErrors for Redis's)."""
+    try:
+        candidate = (root / path).resolve()
+        return candidate if candidate.is_file() and candidate.is_relative_to(root) else None
+    except (OSError, ValueError):
+        return None

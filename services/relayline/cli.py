@@ -53,7 +53,10 @@ def cmd_edge(args: argparse.Namespace) -> int:
         # A read deadline and a connection cap (edge/protocol.py); not `limit_concurrency`,
         # which neither sees sockets that send no headers nor applies to WebSockets.
         http=edge_http_protocol(
-            max_connections, settings.header_timeout_seconds, settings.body_timeout_seconds
+            max_connections,
+            settings.header_timeout_seconds,
+            settings.body_timeout_seconds,
+            settings.max_header_bytes,
         ),
     )
     EdgeServer(config).run()
