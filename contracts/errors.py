@@ -33,6 +33,7 @@ class ErrorCode(StrEnum):
     too_many_guests = "too_many_guests"
     seq_out_of_range = "seq_out_of_range"
     events_expired = "events_expired"
+    storage_quota = "storage_quota"
     # ours or the model's (5xx, or a failed job)
     redis_unavailable = "redis_unavailable"
     queue_full = "queue_full"

@@ -36,17 +36,24 @@ class Keys:
 
     def end_keys(self, job_id: str, pool: str, owner: str) -> list[str]:
         """KEYS of every event-log script that can end a job (`APPEND`, `CANCEL`,
-        `ABANDON`): its record, its log, its pool's counters, its owner's unfinished jobs."""
+        `ABANDON`): its record, its log, its pool's counters, its owner's unfinished jobs,
+        its owner's stored-output bucket."""
         return [
             self.job(job_id),
             self.events(job_id),
             self.pool_stats(pool),
             self.user_active(owner),
+            self.user_stored(owner),
         ]
 
     def user_active(self, user: str) -> str:
         """Counter: how many of a user's jobs have not ended (per-user limit)."""
         return f"{self.prefix}user:{user}:active"
+
+    def user_stored(self, user: str) -> str:
+        """Hash with a TTL: a user's bucket of stored output (`level` bytes at `at`, unix
+        seconds of Redis's clock), draining at budget / retention; see `contracts.log`."""
+        return f"{self.prefix}user:{user}:stored"
 
     def idempotency(self, user: str, key: str) -> str:
         """String: the job id an idempotency key of one user maps to."""

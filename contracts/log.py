@@ -19,7 +19,14 @@ write through these scripts, so these rules hold whoever writes:
   retention, so a job's record expires first unless the job took longer than a retention):
   older entries are dropped, and the index expires a horizon after the user's last submit;
 - the log may expire before the record: submit writes the log's retention into the record
-  (`log_ttl`, the edge's setting) and whichever script ends the job applies the shorter one.
+  (`log_ttl`, the edge's setting) and whichever script ends the job applies the shorter one;
+- a user's stored output is bounded by a byte budget: a bucket per user (`Keys.user_stored`)
+  that drains at budget / retention bytes per second, on Redis's clock. Submit refuses a user
+  whose bucket holds the budget or more, else adds the pool's `max_output_bytes` to it (held
+  while the job runs) and writes that and the drain rate into the record (`store_held`,
+  `store_rate`); whichever script ends the job gives the held bytes back and adds the real
+  size of the stored output. A user thus holds at most its budget plus one job's output at
+  once from a burst, and at most twice that over any retention period.
 
 An event's JSON is passed without its `seq`; the script prepends `{"seq":N,`.
 """
@@ -41,6 +48,9 @@ SUBMIT_QUEUE_FULL = ""
 """What `SUBMIT` answers when the pool's queue holds its cap."""
 SUBMIT_USER_LIMIT = "-"
 """What `SUBMIT` answers when the user has as many unfinished jobs as allowed."""
+SUBMIT_STORAGE_QUOTA = "+"
+"""How `SUBMIT`'s answer starts when the user's stored output fills its budget; the seconds
+until the bucket drains below the budget follow (`+42`)."""
 
 
 def without_seq(event: BaseModel) -> str:
@@ -65,7 +75,34 @@ local function append(job, events, payload)
   redis.call('XADD', events, '0-' .. seq, 'e', '{"seq":' .. seq .. ',' .. string.sub(payload, 2))
   return seq
 end
-local function finish(job, events, stats, active, status, now, retention, output, usage, err)
+local function drained(bucket, rate)
+  local clock = redis.call('TIME')
+  local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+  local held = redis.call('HMGET', bucket, 'level', 'at')
+  local level = tonumber(held[1] or 0)
+  local since = math.max(0, now - tonumber(held[2] or now))
+  return math.max(0, level - since * rate), now
+end
+local function keep(bucket, level, now, rate)
+  if level < 1 then
+    redis.call('DEL', bucket)
+    return
+  end
+  redis.call('HSET', bucket, 'level', string.format('%.0f', level),
+             'at', string.format('%.6f', now))
+  redis.call('EXPIRE', bucket, string.format('%d', math.ceil(level / rate) + 1))
+end
+local function charge(bucket, job, output)
+  local quota = redis.call('HMGET', job, 'store_rate', 'store_held')
+  local rate = tonumber(quota[1])
+  if not rate or rate <= 0 then return end
+  local level, now = drained(bucket, rate)
+  keep(bucket, math.max(0, level - tonumber(quota[2] or 0)) + #output, now, rate)
+  redis.call('HDEL', job, 'store_held')
+end
+local function finish(job, events, stats, active, stored, status, now, retention, output,
+                      usage, err)
+  charge(stored, job, output)
   redis.call('HSET', job, 'status', status, 'finished_at', now,
              'output', output, 'usage', usage, 'error', err)
   redis.call('HINCRBY', stats, status, 1)
@@ -83,25 +120,35 @@ end
 SUBMIT = (
     _APPEND
     + """
--- KEYS: job, events, jobs stream, user index, idempotency key, user's unfinished jobs
+-- KEYS: job, events, jobs stream, user index, idempotency key, user's unfinished jobs,
+--       user's stored-output bucket
 -- ARGV: id, owner, model, now, queued payload, envelope, idempotency ttl (0: no key),
 --       queue cap, the user's limit of unfinished jobs, the log's retention after the end,
---       the listing horizon (seconds: the user index keeps jobs created this recently)
+--       the listing horizon (seconds: the user index keeps jobs created this recently),
+--       the user's budget of stored output (bytes), the bytes to hold until the job ends
+--       (its pool's max output), the bucket's drain rate (bytes per second)
 -- Returns the job id (an earlier one for a known idempotency key), '' when the queue is full,
--- '-' when the user has as many unfinished jobs as allowed.
+-- '-' when the user has as many unfinished jobs as allowed, '+<seconds>' when the user's
+-- stored output fills its budget (the seconds until it drains below).
 if tonumber(ARGV[7]) > 0 then
   local existing = redis.call('GET', KEYS[5])
   if existing then return existing end
 end
 if redis.call('XLEN', KEYS[3]) >= tonumber(ARGV[8]) then return '' end
 if tonumber(redis.call('GET', KEYS[6]) or 0) >= tonumber(ARGV[9]) then return '-' end
+local budget, held, rate = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
+local level, clock = drained(KEYS[7], rate)
+if level >= budget then
+  return '+' .. string.format('%d', math.ceil((level - budget) / rate) + 1)
+end
+keep(KEYS[7], level + held, clock, rate)
 redis.call('INCR', KEYS[6])
 if tonumber(ARGV[7]) > 0 then
   redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[7])
 end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'owner', ARGV[2], 'model', ARGV[3],
            'status', 'queued', 'attempt', 0, 'created_at', ARGV[4], 'seq', 0,
-           'log_ttl', ARGV[10])
+           'log_ttl', ARGV[10], 'store_held', ARGV[13], 'store_rate', ARGV[14])
 append(KEYS[1], KEYS[2], ARGV[5])
 redis.call('XADD', KEYS[3], '*', '__data__', ARGV[6])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
@@ -129,7 +176,7 @@ return {1, attempt}
 APPEND = (
     _APPEND
     + """
--- KEYS: job, events, pool stats, owner's unfinished jobs
+-- KEYS: job, events, pool stats, owner's unfinished jobs, owner's stored-output bucket
 -- ARGV: attempt, payload, end status ('' unless job-end), now, retention, output, usage, error,
 --       step (1, 2, 3 ... within the attempt)
 -- Returns {result, seq, cancel requested (0/1)}
@@ -143,8 +190,8 @@ if is_terminal(record[1]) then return {-2, 0, 0} end
 redis.call('HSET', KEYS[1], 'step', ARGV[9])
 local seq = append(KEYS[1], KEYS[2], ARGV[2])
 if ARGV[3] ~= '' then
-  finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7],
-         ARGV[8])
+  finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[3], ARGV[4], ARGV[5], ARGV[6],
+         ARGV[7], ARGV[8])
 end
 return {1, seq, record[3] and 1 or 0}
 """
@@ -153,7 +200,7 @@ return {1, seq, record[3] and 1 or 0}
 CANCEL = (
     _APPEND
     + """
--- KEYS: job, events, pool stats, owner's unfinished jobs
+-- KEYS: job, events, pool stats, owner's unfinished jobs, owner's stored-output bucket
 -- ARGV: job-end payload (cancelled), now, retention
 -- Returns the status after the call: a queued job ends here; a running one is flagged and
 -- its worker stops at its next step; an ended one is left alone.
@@ -161,8 +208,8 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return '' end
 local status = redis.call('HGET', KEYS[1], 'status')
 if status == 'queued' then
   append(KEYS[1], KEYS[2], ARGV[1])
-  finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 'cancelled', ARGV[2], ARGV[3], 'null', 'null',
-         'null')
+  finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], 'cancelled', ARGV[2], ARGV[3], 'null',
+         'null', 'null')
   return 'cancelled'
 end
 if status == 'running' then
@@ -175,7 +222,7 @@ return status
 ABANDON = (
     _APPEND
     + """
--- KEYS: job, events, pool stats, owner's unfinished jobs
+-- KEYS: job, events, pool stats, owner's unfinished jobs, owner's stored-output bucket
 -- ARGV: job-end payload (failed), now, retention, error
 -- Ends a job its workers could not finish (the dead-letter path, a lost record): a new
 -- attempt number fences out any worker still running it. Returns 1, or 0 if it had ended.
@@ -183,7 +230,8 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if is_terminal(redis.call('HGET', KEYS[1], 'status')) then return 0 end
 redis.call('HINCRBY', KEYS[1], 'attempt', 1)
 append(KEYS[1], KEYS[2], ARGV[1])
-finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], 'failed', ARGV[2], ARGV[3], 'null', 'null', ARGV[4])
+finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], 'failed', ARGV[2], ARGV[3], 'null',
+       'null', ARGV[4])
 return 1
 """
 )

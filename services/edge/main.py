@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_input_bytes=settings.max_input_bytes,
             max_active_for=lambda user: tiers.tier_for(user).max_active_jobs,
             log_retention_seconds=settings.event_log_retention_seconds,
+            max_stored_for=lambda user: tiers.tier_for(user).max_stored_bytes,
         )
         try:
             await store.ensure_groups()

@@ -4,7 +4,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.pools import DEFAULT_POOLS_FILE
-from edge.tiers import SERVICE_TIER, LimitTier
+from edge.tiers import DEFAULT_MAX_STORED_BYTES, MAX_STORED_BYTES, SERVICE_TIER, LimitTier
 
 
 class Settings(BaseSettings):
@@ -88,6 +88,14 @@ class Settings(BaseSettings):
     guest_rate_limit_burst: int = Field(default=30, ge=1, le=10_000_000)
     guest_max_streams_per_user: int = Field(default=16, ge=1, le=1_000_000)
     guest_max_active_jobs_per_user: int = Field(default=10, ge=1, le=10_000_000)
+    max_stored_bytes_per_user: int = Field(
+        default=DEFAULT_MAX_STORED_BYTES,
+        ge=1,
+        le=MAX_STORED_BYTES,
+        description="A keyed user's job output kept in Redis within a retention (a bucket "
+        "draining at this much per retention); a submit over it gets 429 storage_quota.",
+    )
+    guest_max_stored_bytes_per_user: int = Field(default=32 << 20, ge=1, le=MAX_STORED_BYTES)
     guest_ids_per_minute: float = Field(
         default=10.0, gt=0, le=1_000_000, description="New guest ids per client address."
     )
@@ -95,7 +103,7 @@ class Settings(BaseSettings):
     limit_tiers: dict[str, LimitTier] = Field(
         default_factory=lambda: {"service": SERVICE_TIER},
         description='Named tiers, JSON: {"service": {"requests_per_second", "burst", '
-        '"max_streams", "max_active_jobs"}}.',
+        '"max_streams", "max_active_jobs", "max_stored_bytes"}}.',
     )
     user_tiers: str = Field(default="", description="'user:tier,...': users of a named tier.")
     max_streams: int = Field(

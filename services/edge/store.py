@@ -38,6 +38,8 @@ from edge.errors import (
     TooManyRequests,
     job_not_found,
 )
+from edge.quota import drain_rate, refused, storage_refusal
+from edge.tiers import DEFAULT_MAX_STORED_BYTES
 
 _INPUTS: dict[ModelKind, tuple[type[BaseModel], type[BaseModel]]] = {
     ModelKind.chat: (ChatInput, ChatParams),
@@ -78,6 +80,7 @@ class JobStore:
         max_input_bytes: int = 512 << 10,
         max_active_for: Callable[[str], int] | None = None,
         log_retention_seconds: int | None = None,
+        max_stored_for: Callable[[str], int] | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -90,6 +93,7 @@ class JobStore:
         self.max_input_bytes = max_input_bytes
         # A user's own limit (guests lower, service tiers higher); else the one above.
         self.max_active_for = max_active_for or (lambda _: max_active_per_user)
+        self.max_stored_for = max_stored_for or (lambda _: DEFAULT_MAX_STORED_BYTES)
         self.context = ContextChecker(redis, keys)
         self._submit = redis.register_script(log.SUBMIT)
         self._cancel = redis.register_script(log.CANCEL)
@@ -159,7 +163,7 @@ class JobStore:
         )
         queued = JobQueued(job_id=job_id, seq=1, ts=now)
         key = request.idempotency_key
-        max_active = self.max_active_for(user)
+        max_active, budget = self.max_active_for(user), self.max_stored_for(user)
         result = await self._submit(
             keys=[
                 self.keys.job(job_id),
@@ -168,6 +172,7 @@ class JobStore:
                 self.keys.user_jobs(user),
                 self.keys.idempotency(user, key or "-"),
                 self.keys.user_active(user),
+                self.keys.user_stored(user),
             ],
             args=[
                 job_id,
@@ -181,8 +186,13 @@ class JobStore:
                 max_active,
                 self.log_retention_seconds,
                 LISTING_HORIZON_RETENTIONS * self.retention_seconds,
+                budget,
+                pool.max_output_bytes,
+                drain_rate(budget, self.retention_seconds),
             ],
         )
+        if refused(result):
+            raise storage_refusal(str(result), budget)
         if result == log.SUBMIT_USER_LIMIT:
             raise TooManyRequests(
                 ErrorCode.rate_limited,

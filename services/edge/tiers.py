@@ -1,14 +1,19 @@
-"""Limit tiers: how many requests a user may make, how many streams it may hold open and
-how many of its jobs may be unfinished.
+"""Limit tiers: how many requests a user may make, how many streams it may hold open, how
+many of its jobs may be unfinished and how many bytes of output it may keep stored.
 
 Keyed users get the `default` tier (`EDGE_RATE_LIMIT_*`, `EDGE_MAX_STREAMS_PER_USER`,
-`EDGE_MAX_ACTIVE_JOBS_PER_USER`),
+`EDGE_MAX_ACTIVE_JOBS_PER_USER`, `EDGE_MAX_STORED_BYTES_PER_USER`),
 guests the lower `guest` tier (`EDGE_GUEST_*`). A service that fronts many users under one
 key gets a named tier of `EDGE_LIMIT_TIERS` through `EDGE_USER_TIERS="user:tier,..."`; the
 key itself stays in `EDGE_API_KEYS` as `key:user`.
 """
 
 from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_MAX_STORED_BYTES = 256 << 20
+"""A keyed user's budget of stored output (`EDGE_MAX_STORED_BYTES_PER_USER`)."""
+MAX_STORED_BYTES = 1 << 50
+"""The largest budget a setting takes: exact in Redis's Lua numbers (doubles)."""
 
 GUEST_PREFIX = "guest-"
 """Guest users are `guest-<id>` (see `edge.identity`); no key maps to such a user."""
@@ -21,10 +26,20 @@ class LimitTier(BaseModel):
     burst: int = Field(ge=1, le=10_000_000, description="Bucket size: requests at once.")
     max_streams: int = Field(ge=1, le=1_000_000, description="Open WebSocket + SSE per edge.")
     max_active_jobs: int = Field(ge=1, le=10_000_000, description="Jobs not ended yet.")
+    max_stored_bytes: int = Field(
+        default=DEFAULT_MAX_STORED_BYTES,
+        ge=1,
+        le=MAX_STORED_BYTES,
+        description="Bytes of job output kept stored within a retention period.",
+    )
 
 
 SERVICE_TIER = LimitTier(
-    requests_per_second=1000, burst=5000, max_streams=2048, max_active_jobs=10_000
+    requests_per_second=1000,
+    burst=5000,
+    max_streams=2048,
+    max_active_jobs=10_000,
+    max_stored_bytes=8 << 30,
 )
 
 

@@ -28,6 +28,8 @@ LIFTED_LIMITS = {
     "EDGE_RATE_LIMIT_BURST": "10000000",
     "EDGE_MAX_STREAMS_PER_USER": "1000000",
     "EDGE_MAX_STREAMS": "1000000",
+    "EDGE_MAX_STORED_BYTES_PER_USER": str(1 << 50),
+    "EDGE_GUEST_MAX_STORED_BYTES_PER_USER": str(1 << 50),
 }
 """Edge settings for tests that are not about limits but make many requests or hold many
 streams as one user (one test client stands for many users)."""

@@ -25,6 +25,7 @@ export type ErrorCode =
   | "too_many_guests"
   | "seq_out_of_range"
   | "events_expired"
+  | "storage_quota"
   | "redis_unavailable"
   | "queue_full"
   | "internal_error"
