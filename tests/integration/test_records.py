@@ -71,7 +71,8 @@ async def test_a_page_stops_at_its_byte_budget_and_its_cursor_goes_on(stack: Sta
         assert_complete(await ws_follow(edge, smalls[-1]))
     newest_first = [*reversed(smalls), *reversed(jobs)]
 
-    pages, cursor = [], ""
+    pages: list[list[str]] = []
+    cursor: str | None = ""
     while cursor is not None:
         query = f"&cursor={cursor}" if cursor else ""
         response = answer(edge, "GET", f"/v1/jobs?limit=10{query}")
