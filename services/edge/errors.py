@@ -13,12 +13,13 @@ Request validation errors, Starlette's HTTP errors and Redis connection errors a
 here, in one place; anything else becomes a 500 `internal_error` without a traceback.
 """
 
+import json
 import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from redis.exceptions import (
     ClusterDownError,
     OutOfMemoryError,
@@ -31,8 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from contracts.errors import ErrorBody, ErrorCode, ExpiredBody
-from contracts.jobs import JobRecord
+from contracts.errors import ErrorBody, ErrorCode
 from contracts.openai import OpenAIErrorBody
 
 log = logging.getLogger("relayline.edge")
@@ -139,18 +139,15 @@ def error_responses(*statuses: int, openai: bool = False) -> dict[int | str, dic
     return {status: {"model": model, "description": _STATUS_TEXT[status]} for status in statuses}
 
 
-def expired_response(job_id: str, record: JobRecord) -> JSONResponse:
-    """`410 events_expired` with the job's final record."""
-    body = ExpiredBody.model_validate(
-        {
-            "error": {
-                "code": ErrorCode.events_expired,
-                "message": f"the events of job {job_id} have expired; its final record is attached",
-            },
-            "record": record,
-        }
-    )
-    return JSONResponse(body.model_dump(mode="json"), 410)
+def expired_response(job_id: str, record: str) -> Response:
+    """`410 events_expired` (an `ExpiredBody`) with the job's final record, `JobRecord` JSON
+    from `edge.records` (its output spliced in, never parsed)."""
+    error = {
+        "code": ErrorCode.events_expired,
+        "message": f"the events of job {job_id} have expired; its final record is attached",
+    }
+    body = f'{{"error":{json.dumps(error)},"record":{record}}}'
+    return Response(body, 410, media_type="application/json")
 
 
 def error_response(status: int, code: str, message: str, **headers: str) -> JSONResponse:

@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_queued=settings.max_queued_per_pool,
             max_active_per_user=settings.max_active_jobs_per_user,
             max_input_bytes=settings.max_input_bytes,
+            list_max_bytes=settings.list_max_bytes,
             max_active_for=lambda user: tiers.tier_for(user).max_active_jobs,
             log_retention_seconds=settings.event_log_retention_seconds,
             max_stored_for=lambda user: tiers.tier_for(user).max_stored_bytes,

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         description="The texts of one job (message contents, embeddings texts), in UTF-8 "
         "bytes; more get 413 input_too_large before any tokenizing.",
     )
+    list_max_bytes: int = Field(
+        default=4 << 20,
+        ge=1024,
+        description="The outputs one page of GET /v1/jobs may hold, in bytes: a page stops "
+        "early past it (always one job), its next_cursor going on from there.",
+    )
     # Browsers: see edge.origins, edge.identity and edge.tickets.
     guest_secret: SecretStr = Field(
         default=SecretStr(""),

@@ -4,7 +4,6 @@ All writes go through the event-log scripts of `contracts.log`, so the edge and 
 follow one set of rules for seq, the end of a job and cancel.
 """
 
-import json
 import re
 import time
 import uuid
@@ -23,13 +22,13 @@ from contracts.jobs import (
     EmbeddingsInput,
     EmbeddingsParams,
     JobEnvelope,
-    JobRecord,
     JobRequest,
     JobStatus,
 )
 from contracts.keys import GROUP, Keys
 from contracts.pools import ModelKind, PoolConfig, PoolsConfig
 from contracts.wire import JOB_ID_PATTERN
+from edge import records
 from edge.context import ContextChecker, utf8_size
 from edge.errors import (
     NotFound,
@@ -62,10 +61,6 @@ class InvalidInput(ValueError):
         self.message = message
 
 
-def _loads(raw: str | None) -> Any:
-    return json.loads(raw) if raw else None
-
-
 class JobStore:
     def __init__(
         self,
@@ -81,6 +76,7 @@ class JobStore:
         max_active_for: Callable[[str], int] | None = None,
         log_retention_seconds: int | None = None,
         max_stored_for: Callable[[str], int] | None = None,
+        list_max_bytes: int = 4 << 20,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -91,6 +87,7 @@ class JobStore:
         self.max_queued = max_queued
         self.max_active_per_user = max_active_per_user
         self.max_input_bytes = max_input_bytes
+        self.list_max_bytes = list_max_bytes
         # A user's own limit (guests lower, service tiers higher); else the one above.
         self.max_active_for = max_active_for or (lambda _: max_active_per_user)
         self.max_stored_for = max_stored_for or (lambda _: DEFAULT_MAX_STORED_BYTES)
@@ -209,49 +206,52 @@ class JobStore:
         return str(result), result == job_id
 
     async def owned_record(self, user: str, job_id: str) -> dict[str, str]:
-        """The raw record of a job the user owns, or the same 404 as a missing job (also for
-        an id that cannot be one, without asking Redis)."""
+        """The raw record, without its output, of a job the user owns, or the same 404 as a
+        missing job (also for an id that cannot be one, without asking Redis)."""
         if not _JOB_ID.fullmatch(job_id):
             raise job_not_found(job_id)
-        record = cast(dict[str, str], await self.redis.hgetall(self.keys.job(job_id)))
-        if not record or record.get("owner") != user:
-            raise job_not_found(job_id)
-        return record
+        values = await self.redis.hmget(self.keys.job(job_id), list(records.FIELDS))
+        return _owned(user, job_id, cast(list[str | None], values))
 
     async def has_events(self, job_id: str) -> bool:
         """Whether the job's event log still exists (it may expire before the record)."""
         return bool(await self.redis.exists(self.keys.events(job_id)))
 
-    async def get(self, user: str, job_id: str) -> JobRecord:
-        return to_record(await self.owned_record(user, job_id))
+    async def status(self, user: str, job_id: str) -> JobStatus:
+        return JobStatus((await self.owned_record(user, job_id))["status"])
 
-    async def list(
-        self, user: str, limit: int, cursor: float | None
-    ) -> tuple[list[JobRecord], str | None]:
-        index = self.keys.user_jobs(user)
-        upper: str = f"({cursor!r}" if cursor is not None else "+inf"
-        entries = cast(
-            list[tuple[str, float]],
-            await self.redis.zrevrangebyscore(
-                index, upper, "-inf", start=0, num=limit, withscores=True
-            ),
-        )
+    async def get(self, user: str, job_id: str) -> str:
+        """The `JobRecord` JSON of a job the user owns, its stored output spliced in."""
+        if not _JOB_ID.fullmatch(job_id):
+            raise job_not_found(job_id)
+        key = self.keys.job(job_id)
         async with self.redis.pipeline(transaction=False) as pipe:
-            for job_id, _ in entries:
-                pipe.hgetall(self.keys.job(job_id))
-            records: list[dict[str, str]] = await pipe.execute()
-        jobs, expired = [], []
-        for (job_id, _), record in zip(entries, records, strict=True):
-            if record:
-                jobs.append(to_record(record))
-            else:
-                expired.append(job_id)
-        if expired:
-            await self.redis.zrem(index, *expired)
-        next_cursor = repr(entries[-1][1]) if len(entries) == limit else None
-        return jobs, next_cursor
+            pipe.hmget(key, list(records.FIELDS))
+            pipe.hget(key, records.OUTPUT)
+            values, output = await pipe.execute()
+        return records.record_json(_owned(user, job_id, values), output)
 
-    async def cancel(self, user: str, job_id: str) -> JobRecord:
+    async def _read_page(
+        self, job_ids: list[str]
+    ) -> tuple[list[str], list[tuple[list[str | None], str | None]]]:
+        """The first of `job_ids` whose outputs fit the page's budget, with their records'
+        fields and outputs: sizes are read first, so no output past the budget is fetched."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hstrlen(self.keys.job(job_id), records.OUTPUT)
+            sizes: list[int] = await pipe.execute()
+        taken = job_ids[: records.page_size(sizes, self.list_max_bytes)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in taken:
+                pipe.hmget(self.keys.job(job_id), list(records.FIELDS))
+                pipe.hget(self.keys.job(job_id), records.OUTPUT)
+            read: list[Any] = await pipe.execute()
+        pairs = list(zip(read[::2], read[1::2], strict=True))
+        # an output written since its size was read counts too: cut the page again
+        kept = records.page_size([len(output or "") for _, output in pairs], self.list_max_bytes)
+        return taken[:kept], pairs[:kept]
+
+    async def cancel(self, user: str, job_id: str) -> str:
         record = await self.owned_record(user, job_id)
         now = time.time()
         end = JobEnd(job_id=job_id, seq=1, ts=now, status=JobStatus.cancelled)
@@ -261,23 +261,36 @@ class JobStore:
         )
         return await self.get(user, job_id)
 
+    async def list(
+        self, user: str, limit: int, cursor: float | None
+    ) -> tuple[list[str], str | None]:
+        """A page of the user's jobs, newest first, as `JobRecord` JSON: at most `limit`,
+        and fewer when their outputs pass `list_max_bytes` (always one). The cursor names
+        the last job on the page."""
+        index = self.keys.user_jobs(user)
+        upper: str = f"({cursor!r}" if cursor is not None else "+inf"
+        entries = cast(
+            list[tuple[str, float]],
+            await self.redis.zrevrangebyscore(
+                index, upper, "-inf", start=0, num=limit, withscores=True
+            ),
+        )
+        taken, read = await self._read_page([job_id for job_id, _ in entries])
+        jobs, expired = [], []
+        for job_id, (values, output) in zip(taken, read, strict=True):
+            if values[0] is None:
+                expired.append(job_id)
+            else:
+                jobs.append(records.record_json(records.present(values), output))
+        if expired:
+            await self.redis.zrem(index, *expired)
+        more = len(taken) < len(entries) or len(entries) == limit
+        return jobs, repr(entries[len(taken) - 1][1]) if more and taken else None
 
-def to_record(raw: dict[str, str]) -> JobRecord:
-    def number(name: str) -> float | None:
-        value = raw.get(name)
-        return float(value) if value else None
 
-    return JobRecord(
-        id=raw["id"],
-        model=raw["model"],
-        status=JobStatus(raw["status"]),
-        attempt=int(raw.get("attempt", 0)),
-        created_at=float(raw["created_at"]),
-        started_at=number("started_at"),
-        finished_at=number("finished_at"),
-        worker=raw.get("worker"),
-        last_seq=int(raw.get("seq", 0)),
-        output=_loads(raw.get("output")),
-        usage=_loads(raw.get("usage")),
-        error=_loads(raw.get("error")),
-    )
+def _owned(user: str, job_id: str, values: list[str | None]) -> dict[str, str]:
+    """The raw record from its `FIELDS` values, if it exists and the user owns it."""
+    record = records.present(values)
+    if record.get("owner") != user:
+        raise job_not_found(job_id)
+    return record

@@ -7,7 +7,7 @@ from redis.exceptions import ResponseError
 from contracts.errors import ErrorCode
 from contracts.jobs import TERMINAL_STATUSES
 from contracts.wire import WireError
-from edge.store import to_record
+from edge.records import to_record
 
 log = logging.getLogger("relayline.fanout")
 

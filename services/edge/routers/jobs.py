@@ -1,6 +1,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
+from fastapi.responses import Response
 
 from contracts.errors import ErrorCode
 from contracts.jobs import (
@@ -14,6 +15,7 @@ from contracts.jobs import (
 from edge.deps import CurrentUser, StateDep
 from edge.errors import BadRequest, Unprocessable, error_responses
 from edge.metrics import JOBS_SUBMITTED
+from edge.records import list_json
 from edge.store import InvalidInput
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -33,8 +35,7 @@ async def submit_job(state: StateDep, user: str, request: JobRequest) -> JobAcce
     if created:
         JOBS_SUBMITTED.labels(request.model).inc()
         return JobAccepted(id=job_id, status=JobStatus.queued)
-    record = await state.store.get(user, job_id)
-    return JobAccepted(id=job_id, status=record.status)
+    return JobAccepted(id=job_id, status=await state.store.status(user, job_id))
 
 
 @router.post("", status_code=202, responses=_SUBMIT_ERRORS)
@@ -52,7 +53,12 @@ async def create_job(
     return await submit_job(state, user, request)
 
 
-@router.get("", responses=_READ_ERRORS)
+def _json(body: str, status_code: int = 200) -> Response:
+    """A body built by `edge.records`, the stored outputs in it never parsed."""
+    return Response(body, status_code, media_type="application/json")
+
+
+@router.get("", response_model=JobList, responses=_READ_ERRORS)
 async def list_jobs(
     state: StateDep,
     user: CurrentUser,
@@ -66,20 +72,22 @@ async def list_jobs(
             description="`next_cursor` of the previous page",
         ),
     ] = None,
-) -> JobList:
-    """The caller's jobs, newest first."""
+) -> Response:
+    """The caller's jobs, newest first: `limit` of them, or fewer when their outputs pass
+    the edge's byte budget (`EDGE_LIST_MAX_BYTES`; always one). `next_cursor` (null at the
+    end) gives the next page."""
     jobs, next_cursor = await state.store.list(user, limit, cursor)
-    return JobList(data=jobs, next_cursor=next_cursor)
+    return _json(list_json(jobs, next_cursor))
 
 
-@router.get("/{job_id}", responses=_READ_ERRORS)
-async def get_job(job_id: str, state: StateDep, user: CurrentUser) -> JobRecord:
+@router.get("/{job_id}", response_model=JobRecord, responses=_READ_ERRORS)
+async def get_job(job_id: str, state: StateDep, user: CurrentUser) -> Response:
     """One job: status, attempt, output and error."""
-    return await state.store.get(user, job_id)
+    return _json(await state.store.get(user, job_id))
 
 
-@router.post("/{job_id}/cancel", status_code=202, responses=_READ_ERRORS)
-async def cancel_job(job_id: str, state: StateDep, user: CurrentUser) -> JobRecord:
+@router.post("/{job_id}/cancel", status_code=202, response_model=JobRecord, responses=_READ_ERRORS)
+async def cancel_job(job_id: str, state: StateDep, user: CurrentUser) -> Response:
     """Cancel a job: a queued one ends at once, a running one at its worker's next step.
     Follow its events for the `job-end` with status `cancelled`."""
-    return await state.store.cancel(user, job_id)
+    return _json(await state.store.cancel(user, job_id), 202)

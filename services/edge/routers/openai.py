@@ -5,8 +5,7 @@ A request here is an ordinary job (an id, an event log, an owner; it can be canc
 `X-Relayline-Job-Id` names the job. Errors on these routes use OpenAI's shape.
 """
 
-import array
-import base64
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -20,6 +19,7 @@ from contracts.jobs import JobRequest
 from contracts.openai import ChatCompletionRequest, EmbeddingsRequest
 from contracts.pools import ModelKind
 from edge.deps import CurrentUser, EdgeState, StateDep
+from edge.embeddings_answer import answer, split_end, vectors_of
 from edge.errors import BadRequest, error_responses, openai_error, openai_error_body
 from edge.fanout import LOST, is_end
 from edge.follow import IDLE, follow
@@ -49,16 +49,18 @@ async def _submit(state: EdgeState, user: str, request: JobRequest, kind: ModelK
     return (await submit_job(state, user, request)).id
 
 
-async def _end_of(state: EdgeState, job_id: str) -> dict[str, Any]:
-    """The job's `job-end` event (only that one is parsed), or a failure if it was lost."""
+async def _end_of(state: EdgeState, job_id: str) -> tuple[dict[str, Any], str | None]:
+    """The job's `job-end` event (only that one is read), or a failure if it was lost. An
+    embeddings output comes back as raw JSON, unparsed (see `edge.embeddings_answer`)."""
+    lost_stream = {"code": "internal_error", "message": "stream lost"}
     async for seq, data in follow(state, job_id):
         if seq == LOST:
             lost = json.loads(data)
-            return {"status": "failed", "error": {"code": lost["code"], "message": lost["message"]}}
+            error = {"code": lost["code"], "message": lost["message"]}
+            return {"status": "failed", "error": error}, None
         if is_end(data):
-            end: dict[str, Any] = json.loads(data)
-            return end
-    return {"status": "failed", "error": {"code": "internal_error", "message": "stream lost"}}
+            return split_end(data)
+    return {"status": "failed", "error": lost_stream}, None
 
 
 def _failure(end: dict[str, Any]) -> tuple[int, str, str]:
@@ -102,10 +104,10 @@ async def chat_completions(
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         chunks = _chunks(state, job_id, head, include_usage)
         return StreamingResponse(chunks, media_type="text/event-stream", headers=headers)
-    end = await _end_of(state, job_id)
+    end, raw = await _end_of(state, job_id)
     if end["status"] != "succeeded":
         return _failure_response(end, job_id)
-    output = end.get("output") or {}
+    output = (json.loads(raw) if raw else end.get("output")) or {}
     completion = {
         **head,
         "object": "chat.completion",
@@ -177,33 +179,19 @@ async def embeddings(body: EmbeddingsRequest, state: StateDep, user: CurrentUser
     texts = [body.input] if isinstance(body.input, str) else body.input
     request = JobRequest(model=body.model, input={"texts": texts})
     job_id = await _submit(state, user, request, ModelKind.embeddings)
-    end = await _end_of(state, job_id)
+    end, raw = await _end_of(state, job_id)
     if end["status"] != "succeeded":
         return _failure_response(end, job_id)
-    vectors: list[list[float]] = end["output"]["embeddings"]
-    if body.dimensions and vectors and body.dimensions != len(vectors[0]):
+    if raw is None:  # an older `job-end` with its output inside: parsed already
+        raw = json.dumps(end["output"], separators=(",", ":"))
+    vectors, dimensions = await asyncio.to_thread(vectors_of, raw)
+    if body.dimensions and vectors and body.dimensions != dimensions:
         raise BadRequest(
             ErrorCode.invalid_request,
-            f"this model has {len(vectors[0])} dimensions; it cannot give {body.dimensions}",
+            f"this model has {dimensions} dimensions; it cannot give {body.dimensions}",
         )
-    data = [
-        {"object": "embedding", "index": index, "embedding": _encode(vector, body.encoding_format)}
-        for index, vector in enumerate(vectors)
-    ]
+    # copying (or, for base64, parsing) up to 2048 vectors: off the event loop
     usage = end.get("usage") or {}
-    answer = {
-        "object": "list",
-        "data": data,
-        "model": body.model,
-        "usage": {
-            "prompt_tokens": usage.get("prompt_tokens", 0),
-            "total_tokens": usage.get("total_tokens", 0),
-        },
-    }
-    return JSONResponse(answer, headers={"X-Relayline-Job-Id": job_id})
-
-
-def _encode(vector: list[float], encoding: str) -> list[float] | str:
-    if encoding == "base64":
-        return base64.b64encode(array.array("f", vector).tobytes()).decode()
-    return vector
+    content = await asyncio.to_thread(answer, vectors, body.encoding_format, body.model, usage)
+    headers = {"X-Relayline-Job-Id": job_id}
+    return Response(content, media_type="application/json", headers=headers)

@@ -26,7 +26,6 @@ from edge.follow import IDLE, follow
 from edge.identity import resolve_user
 from edge.metrics import CLIENTS, EVENTS_SENT
 from edge.positions import check_position, has_nothing_after, parse_last_event_id
-from edge.store import to_record
 
 log = logging.getLogger("relayline.edge")
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -61,7 +60,7 @@ async def job_events(
     if has_nothing_after(record, after):
         events = _ended()
     elif record.get("status") in TERMINAL_STATUSES and not await state.store.has_events(job_id):
-        return expired_response(job_id, to_record(record))
+        return expired_response(job_id, await state.store.get(user, job_id))
     else:
         events = _sse(state, job_id, after)
     return StreamingResponse(

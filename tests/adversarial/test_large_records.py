@@ -1,0 +1,96 @@
+"""Large records never stall the edge: one user reads a 16 MB output over and over (its job,
+its list, its cancel) while a second user streams a job, whose events keep arriving.
+
+The edge answers a record with its stored output spliced in as it is; parsing and
+re-serializing one would take the event loop close to a second per read."""
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+
+import httpx
+import pytest
+
+from tests.adversarial.worker_support import assert_streamed_to_the_end, ended, submit
+from tests.support.stack import LIFTED_LIMITS, Edge, Stack, auth
+
+pytestmark = [pytest.mark.integration, pytest.mark.models]
+
+TEXTS = [f"relay line {index}: a text to embed, of a few words" for index in range(2048)]
+EMBED_DEADLINE = 600
+"""Seconds the 2048 texts may take to embed on a busy CPU."""
+DEADLINE = 120
+"""Seconds for the flood and the second user's job to end."""
+MAX_GAP = 2.0
+"""Seconds the second user may wait between two events: far more than the 50 ms its job
+takes per token, far less than the flood stalls a loop that parses each output."""
+READERS = 20
+ROUNDS = 3
+
+
+def follow_with_arrivals(edge: Edge, job_id: str, user: str) -> list[tuple[float, dict[str, str]]]:
+    """Every event of a job over SSE with the time it arrived, read in a thread of its own
+    so that the flood's reads in this process do not delay it."""
+    arrivals: list[tuple[float, dict[str, str]]] = []
+    url = f"{edge.url}/v1/jobs/{job_id}/events"
+    with (
+        httpx.Client(timeout=DEADLINE) as client,
+        client.stream("GET", url, headers=auth(user)) as response,
+    ):
+        assert response.status_code == 200, response.read()
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                arrivals.append((time.monotonic(), json.loads(line[6:])))
+                if arrivals[-1][1]["type"] == "job-end":
+                    break
+    return arrivals
+
+
+async def test_reading_large_records_leaves_other_streams_flowing(stack: Stack) -> None:
+    edge = stack.edge(env=LIFTED_LIMITS)
+    stack.worker("embed")
+    stack.worker("slow")
+    accepted = await submit(edge, "alice", {"model": "embed", "input": {"texts": TEXTS}})
+    assert accepted.status_code == 202, accepted.text
+    large_id = accepted.json()["id"]
+    # `ended` reads the record while the job runs: small until its end, then read once
+    assert (await ended(edge, large_id, timeout=EMBED_DEADLINE))["status"] == "succeeded"
+
+    bob = await submit(
+        edge,
+        "bob",
+        {"model": "slow", "input": {"messages": [{"role": "user", "content": "hi"}]}},
+    )
+    assert bob.status_code == 202, bob.text
+    started = threading.Event()
+
+    def bob_follows() -> list[tuple[float, dict[str, str]]]:
+        started.set()
+        return follow_with_arrivals(edge, bob.json()["id"], "bob")
+
+    following = asyncio.create_task(asyncio.to_thread(bob_follows))
+    await asyncio.to_thread(started.wait, 10)
+    paths = [f"/v1/jobs/{large_id}", "/v1/jobs?limit=100", f"/v1/jobs/{large_id}/cancel"]
+
+    async def read(client: httpx.AsyncClient, index: int) -> tuple[int, int]:
+        path = paths[index % len(paths)]
+        method = "POST" if path.endswith("/cancel") else "GET"
+        response = await client.request(method, f"{edge.url}{path}", headers=auth("alice"))
+        return response.status_code, len(response.content)
+
+    async def flood() -> list[tuple[int, int]]:
+        answers = []
+        async with httpx.AsyncClient(timeout=DEADLINE) as client:
+            for _ in range(ROUNDS):
+                answers += await asyncio.gather(*(read(client, i) for i in range(READERS)))
+        return answers
+
+    answers, arrivals = await asyncio.wait_for(asyncio.gather(flood(), following), DEADLINE)
+    assert {status for status, _ in answers} <= {200, 202}, answers
+    assert min(size for _, size in answers) > 10_000_000  # every answer held the output
+    events = [event for _, event in arrivals]
+    assert_streamed_to_the_end(events)
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(arrivals)]
+    assert max(gaps) < MAX_GAP, f"bob waited {max(gaps):.1f} s between two events"
