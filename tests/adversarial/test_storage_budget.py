@@ -60,7 +60,9 @@ def stored_bytes(stack: Stack, job_ids: list[str]) -> int:
         total = 0
         for job_id in job_ids:
             for key in (stack.keys.job(job_id), stack.keys.events(job_id)):
-                total += int(client.memory_usage(key) or 0)
+                # SAMPLES 0: every field; the default samples 5 of a hash's fields and
+                # multiplies, which counts a record's one large output several times.
+                total += int(client.memory_usage(key, samples=0) or 0)
         return total
     finally:
         client.close()
