@@ -66,6 +66,13 @@ HEADER_MIB = 16
 """What the flooding attacker tries to make the edge buffer: a header of 16 MiB."""
 
 
+async def _read_into(reader: asyncio.StreamReader, received: bytearray) -> None:
+    """Everything the edge sends until it closes (a reset ends it too)."""
+    with contextlib.suppress(OSError):
+        while data := await reader.read(4096):
+            received.extend(data)
+
+
 async def _send_head(port: int, size: int) -> tuple[bool, bytes]:
     """Sends a request line and one header value of `size` bytes, never the head's end.
     Returns whether the edge closed the connection within 10 s of the last byte sent (or
@@ -73,13 +80,7 @@ async def _send_head(port: int, size: int) -> tuple[bool, bytes]:
     with unread bytes of the attacker's still in its socket)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     received = bytearray()
-
-    async def read_all() -> None:
-        with contextlib.suppress(OSError):
-            while data := await reader.read(4096):
-                received.extend(data)
-
-    reading = asyncio.create_task(read_all())
+    reading = asyncio.create_task(_read_into(reader, received))
     writer.write(b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
     chunk = b"a" * (64 << 10)
     with contextlib.suppress(ConnectionError):
@@ -179,13 +180,7 @@ async def _post_chunked(port: int, path: str, body: bytes) -> bytes:
     answer while it writes: the edge answers before the body ends, then closes."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     received = bytearray()
-
-    async def read_all() -> None:
-        with contextlib.suppress(OSError):
-            while data := await reader.read(4096):
-                received.extend(data)
-
-    reading = asyncio.create_task(read_all())
+    reading = asyncio.create_task(_read_into(reader, received))
     writer.write(
         (
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
