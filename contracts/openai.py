@@ -4,27 +4,24 @@
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.jobs import (
     MAX_TOKENS,
+    ClientModel,
     Seed,
     StopList,
     StopSequence,
-    reject_lone_surrogates,
 )
 
 MAX_MODEL_NAME = 100
 MAX_USER = 256
 
 
-class _OpenAIRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _OpenAIRequest(ClientModel):
+    """OpenAI's clients send fields we do not use: ignored, not refused."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _valid_unicode(cls, value: Any) -> Any:
-        return reject_lone_surrogates(value)
+    model_config = ConfigDict(extra="ignore")
 
 
 class OpenAIMessage(BaseModel):

@@ -11,6 +11,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.jobs import ClientModel
+
 TICKET_PATTERN = r"^[A-Za-z0-9_-]{43}$"
 """A ticket as issued: 32 random bytes, base64url without padding."""
 
@@ -22,10 +24,8 @@ class TicketPurpose(StrEnum):
     events = "events"
 
 
-class TicketRequest(BaseModel):
+class TicketRequest(ClientModel):
     """What a client asks for: a ticket for the WebSocket or for one SSE stream."""
-
-    model_config = ConfigDict(extra="forbid")
 
     purpose: TicketPurpose
 

@@ -7,22 +7,17 @@ job events (see `contracts.events`) and `submitted`, `subscribed`, `unsubscribed
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from contracts.jobs import JobRecord, JobRequest, SeqPosition, reject_lone_surrogates
+from contracts.jobs import ClientModel, JobRecord, JobRequest, SeqPosition
 
 JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
 
 
-class _ClientMessage(BaseModel):
+class _ClientMessage(ClientModel):
     model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
     ref: str | None = Field(default=None, max_length=100)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _valid_unicode(cls, value: object) -> object:
-        return reject_lone_surrogates(value)
 
 
 class Subscribe(_ClientMessage):

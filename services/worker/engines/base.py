@@ -70,8 +70,9 @@ class EngineFactory(Protocol):
     def __call__(self, pool: PoolConfig) -> Engine: ...
 
 
-TEXT_RESULT_RESERVE = 64
-"""Bytes kept for the rest of a chat result (`{"text": …, "finish_reason": "length"}`)."""
+RESULT_RESERVE = 64
+"""Bytes kept for the rest of a result around its bulk: `{"text": …, "finish_reason":
+"length"}` of a chat, `{"embeddings": [...], "dimensions": 384}` of embeddings."""
 
 
 def output_size(output: Any) -> int:
@@ -86,7 +87,7 @@ def text_size(text: str) -> int:
 
 def text_room(max_output_bytes: int) -> int:
     """The bytes of text a chat result may hold under `max_output_bytes`."""
-    return max(0, max_output_bytes - TEXT_RESULT_RESERVE)
+    return max(0, max_output_bytes - RESULT_RESERVE)
 
 
 def fit_text(text: str, room: int) -> str:

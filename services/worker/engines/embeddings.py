@@ -19,11 +19,16 @@ from contracts.events import Usage
 from contracts.jobs import EmbeddingsInput, EmbeddingsParams
 from contracts.models import ModelLimits
 from contracts.pools import ModelKind, PoolConfig
-from worker.engines.base import Emit, JobContext, Progress, Result, checked, output_size
+from worker.engines.base import (
+    RESULT_RESERVE,
+    Emit,
+    JobContext,
+    Progress,
+    Result,
+    checked,
+    output_size,
+)
 from worker.errors import EngineError
-
-RESULT_RESERVE = 64
-"""Bytes kept for the rest of the result (`{"embeddings": [...], "dimensions": 384}`)."""
 
 BUNDLED = "all-MiniLM-L6-v2"
 
