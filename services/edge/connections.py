@@ -16,7 +16,8 @@ from starlette.types import Scope
 from contracts.errors import WS_CLOSE_TOO_MANY, WS_CLOSE_TRY_AGAIN_LATER, ErrorCode
 from edge.refuse import Refusal
 
-_SSE_PATH = re.compile(r"^/v1/jobs/[^/]+/events$")
+EVENTS_PATH = re.compile(r"^/v1/jobs/[^/]+/events$")
+"""The SSE route of one job's events (a stream, and a route that takes a ticket)."""
 STREAMS_OPEN = Gauge("relayline_streams_open", "Open WebSocket and SSE streams on this edge")
 STREAMS_REFUSED = Counter(
     "relayline_streams_refused_total", "Streams refused by a connection cap", ["cap"]
@@ -32,7 +33,7 @@ def is_stream(scope: Scope) -> bool:
     return (
         scope["type"] == "http"
         and scope["method"] == "GET"
-        and bool(_SSE_PATH.match(scope["path"]))
+        and bool(EVENTS_PATH.match(scope["path"]))
     )
 
 

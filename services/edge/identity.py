@@ -30,6 +30,7 @@ from edge.denial import refuse
 from edge.errors import ApiError, Unauthorized
 from edge.origins import header, is_tls
 from edge.tickets import TICKET_PARAMETER, TICKET_USER, query_values
+from edge.tiers import GUEST_PREFIX
 
 GUEST_COOKIE = "rl_guest"
 GUEST_MAX_AGE = 31536000
@@ -176,7 +177,7 @@ def resolve_user(scope: Scope, api_keys: dict[str, str], guest_mode: bool) -> st
             "a ticket is accepted only on WS /v1/ws and GET /v1/jobs/{id}/events",
         )
     if guest_mode and (guest := state.get(_STATE_KEY)):
-        return f"guest-{guest}"
+        return f"{GUEST_PREFIX}{guest}"
     raise Unauthorized(
         ErrorCode.unauthorized,
         "send 'Authorization: Bearer <api key>'; keys are configured in EDGE_API_KEYS",

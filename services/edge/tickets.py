@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from contracts.errors import ErrorCode
 from contracts.keys import Keys
 from contracts.tickets import TICKET_PATTERN, Ticket, TicketPurpose
+from edge.connections import EVENTS_PATH
 from edge.denial import refuse
 
 log = logging.getLogger("relayline.edge")
@@ -35,7 +36,6 @@ TICKET_USER = "relayline_ticket_user"
 """Where a redeemed ticket's user is kept in the request's state."""
 
 _TICKET = re.compile(TICKET_PATTERN)
-_EVENTS_PATH = re.compile(r"^/v1/jobs/[^/]+/events$")
 
 
 class TicketBook:
@@ -69,7 +69,7 @@ def stream_purpose(scope: Scope) -> TicketPurpose | None:
     path = scope.get("path", "")
     if scope["type"] == "websocket" and path == "/v1/ws":
         return TicketPurpose.ws
-    if scope["type"] == "http" and scope.get("method") == "GET" and _EVENTS_PATH.match(path):
+    if scope["type"] == "http" and scope.get("method") == "GET" and EVENTS_PATH.match(path):
         return TicketPurpose.events
     return None
 
