@@ -19,8 +19,9 @@ async def test_one_large_event_passes_alone_and_catch_up_waits_for_room() -> Non
     outbox = Outbox(size=1000, max_bytes=100, on_overflow=lambda: None)
     await outbox.put(("j", 1, "x" * 500))  # larger than the bound, but the queue is empty
     second = asyncio.create_task(outbox.put(("j", 2, "y" * 10)))
-    await asyncio.sleep(0)
-    assert not second.done()  # waits for room
+    # waits for room: still pending after a while, not merely after one turn of the loop
+    _, pending = await asyncio.wait({second}, timeout=0.2)
+    assert second in pending
     assert (await outbox.get())[1] == 1
     await asyncio.wait_for(second, 5)
     assert (await outbox.get())[1] == 2
