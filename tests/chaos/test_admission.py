@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -76,15 +77,26 @@ async def test_a_client_that_stops_reading_is_cut_off_and_others_are_not_slowed(
     chaos_stack: Stack, tmp_path: Path
 ) -> None:
     edge = chaos_stack.edge(env={"EDGE_CLIENT_QUEUE_SIZE": "16"})
-    await asyncio.to_thread(worker, chaos_stack, "flood", WORKER_COALESCE_MS="0")
     await asyncio.to_thread(worker, chaos_stack, "quick")
     rss_before = _rss_kib(edge)
-    flood = submit(edge, "flood")
-    async with ws_connect(edge, max_queue=1) as stalled:  # reads one message, then stops
+    flood = submit(edge, "flood")  # no flood worker yet: the job waits
+    # A client that reads one message, then stops, with a small receive buffer. The flood
+    # (about 6 MB of events) is larger than all the buffers between the edge and the client
+    # together (the kernel lets the edge's send buffer grow to 4 MiB), so it must be cut off.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", edge.port))
+    async with ws_connect(edge, max_queue=1, sock=sock) as stalled:
         await stalled.send(json.dumps({"type": "subscribe", "job_id": flood}))
+        # Its first event means the edge follows the job for it: every event of the flood
+        # reaches its queue live (a job that had ended before would be a paced catch-up).
+        assert json.loads(await stalled.recv())["type"] == "subscribed"
+        assert json.loads(await stalled.recv())["type"] == "job-queued"
+        await asyncio.to_thread(worker, chaos_stack, "flood", WORKER_COALESCE_MS="0")
         await async_wait_for(
             lambda: asyncio.to_thread(metric, edge, "relayline_slow_clients_total"),
-            timeout=120,
+            timeout=60,
             what="the stalled client to be cut off",
         )
         # Another client on the same edge, during the flood, gets its job in full.
