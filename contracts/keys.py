@@ -34,18 +34,6 @@ class Keys:
         """Sorted set: a user's job ids scored by creation time."""
         return f"{self.prefix}user:{user}:jobs"
 
-    def end_keys(self, job_id: str, pool: str, owner: str) -> list[str]:
-        """KEYS of every event-log script that can end a job (`APPEND`, `CANCEL`,
-        `ABANDON`): its record, its log, its pool's counters, its owner's unfinished jobs,
-        its owner's stored-output bucket."""
-        return [
-            self.job(job_id),
-            self.events(job_id),
-            self.pool_stats(pool),
-            self.user_active(owner),
-            self.user_stored(owner),
-        ]
-
     def user_active(self, user: str) -> str:
         """Counter: how many of a user's jobs have not ended (per-user limit)."""
         return f"{self.prefix}user:{user}:active"

@@ -1,6 +1,6 @@
 """The edge's view of jobs in Redis: submit, read, list, cancel.
 
-All writes go through the event-log scripts of `contracts.log`, so the edge and the workers
+All writes go through the event-log scripts (`contracts.eventlog`), so the edge and the workers
 follow one set of rules for seq, the end of a job and cancel.
 """
 
@@ -13,9 +13,9 @@ from typing import Any, cast
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 
-from contracts import log
 from contracts.errors import ErrorCode
-from contracts.events import JobEnd, JobQueued
+from contracts.eventlog import Admission, EventLog, JobRef, Refusal
+from contracts.events import JobEnd
 from contracts.jobs import (
     ChatInput,
     ChatParams,
@@ -37,7 +37,7 @@ from edge.errors import (
     TooManyRequests,
     job_not_found,
 )
-from edge.quota import drain_rate, refused, storage_refusal
+from edge.quota import drain_rate, storage_refusal
 from edge.tiers import DEFAULT_MAX_STORED_BYTES
 
 _INPUTS: dict[ModelKind, tuple[type[BaseModel], type[BaseModel]]] = {
@@ -92,8 +92,7 @@ class JobStore:
         self.max_active_for = max_active_for or (lambda _: max_active_per_user)
         self.max_stored_for = max_stored_for or (lambda _: DEFAULT_MAX_STORED_BYTES)
         self.context = ContextChecker(redis, keys)
-        self._submit = redis.register_script(log.SUBMIT)
-        self._cancel = redis.register_script(log.CANCEL)
+        self.log = EventLog(redis, keys, retention_seconds)
 
     async def ensure_groups(self) -> None:
         """Create each pool's consumer group from id 0, so jobs submitted before any worker
@@ -158,52 +157,39 @@ class JobStore:
         envelope = JobEnvelope(
             id=job_id, owner=user, model=pool.name, input=request.input, params=request.params
         )
-        queued = JobQueued(job_id=job_id, seq=1, ts=now)
-        key = request.idempotency_key
         max_active, budget = self.max_active_for(user), self.max_stored_for(user)
-        result = await self._submit(
-            keys=[
-                self.keys.job(job_id),
-                self.keys.events(job_id),
-                self.keys.jobs(pool.name),
-                self.keys.user_jobs(user),
-                self.keys.idempotency(user, key or "-"),
-                self.keys.user_active(user),
-                self.keys.user_stored(user),
-            ],
-            args=[
-                job_id,
-                user,
-                pool.name,
-                repr(now),
-                log.without_seq(queued),
-                envelope.model_dump_json(),
-                self.idempotency_ttl_seconds if key else 0,
-                self.max_queued,
-                max_active,
-                self.log_retention_seconds,
-                LISTING_HORIZON_RETENTIONS * self.retention_seconds,
-                budget,
-                pool.max_output_bytes,
-                drain_rate(budget, self.retention_seconds),
-            ],
+        answer = await self.log.submit(
+            JobRef(job_id, pool.name, user),
+            now=now,
+            envelope=envelope.model_dump_json(),
+            admission=Admission(
+                queue_cap=self.max_queued,
+                max_active=max_active,
+                budget=budget,
+                hold=pool.max_output_bytes,
+                drain_rate=drain_rate(budget, self.retention_seconds),
+            ),
+            idempotency_key=request.idempotency_key,
+            idempotency_ttl=self.idempotency_ttl_seconds,
+            log_ttl=self.log_retention_seconds,
+            listing_horizon=LISTING_HORIZON_RETENTIONS * self.retention_seconds,
         )
-        if refused(result):
-            raise storage_refusal(str(result), budget)
-        if result == log.SUBMIT_USER_LIMIT:
+        if answer.refusal is Refusal.storage_full:
+            raise storage_refusal(answer.retry_after, budget)
+        if answer.refusal is Refusal.user_limit:
             raise TooManyRequests(
                 ErrorCode.rate_limited,
                 f"you have {max_active} jobs that have not ended, the most "
                 "allowed: wait for one to end, or cancel one",
                 headers={"Retry-After": "5"},
             )
-        if result == log.SUBMIT_QUEUE_FULL:
+        if answer.refusal is Refusal.queue_full:
             raise ServiceUnavailable(
                 ErrorCode.queue_full,
                 f"model {pool.name!r} has {self.max_queued} jobs waiting; retry later",
                 headers={"Retry-After": "5"},
             )
-        return str(result), result == job_id
+        return answer.job_id, answer.job_id == job_id
 
     async def owned_record(self, user: str, job_id: str) -> dict[str, str]:
         """The raw record, without its output, of a job the user owns, or the same 404 as a
@@ -255,10 +241,7 @@ class JobStore:
         record = await self.owned_record(user, job_id)
         now = time.time()
         end = JobEnd(job_id=job_id, seq=1, ts=now, status=JobStatus.cancelled)
-        await self._cancel(
-            keys=self.keys.end_keys(job_id, record["model"], record["owner"]),
-            args=[log.without_seq(end), repr(now), self.retention_seconds],
-        )
+        await self.log.cancel(JobRef(job_id, record["model"], record["owner"]), end)
         return await self.get(user, job_id)
 
     async def list(

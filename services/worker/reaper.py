@@ -18,8 +18,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from contracts import log as event_log
 from contracts.errors import ErrorCode, ErrorDetail
+from contracts.eventlog import EventLog, JobRef
 from contracts.events import JobEnd
 from contracts.jobs import JobEnvelope, JobStatus
 from contracts.keys import GROUP, Keys
@@ -53,10 +53,9 @@ class Reaper:
         self.run_claimed = run_claimed
         self.lease_ms = int(lease_seconds * 1000)
         self.max_deliveries = max_deliveries
-        self.retention_seconds = retention_seconds
         self.slots = asyncio.Semaphore(slots)
         self.tasks: set[asyncio.Task[None]] = set()
-        self._abandon = redis.register_script(event_log.ABANDON)
+        self.log = EventLog(redis, keys, retention_seconds)
         self._cursor = "0-0"
 
     async def sweep(self) -> int:
@@ -102,19 +101,12 @@ class Reaper:
             code=ErrorCode.dead_lettered,
             message=f"the job was not run again: {reason}; see {self.keys.dead(self.pool)}",
         )
-        now = time.time()
-        end = JobEnd(job_id=envelope.id, seq=1, ts=now, status=JobStatus.failed, error=error)
+        end = JobEnd(
+            job_id=envelope.id, seq=1, ts=time.time(), status=JobStatus.failed, error=error
+        )
         # The job ends first: a crash before the acknowledgement only makes the next sweep
         # dead-letter it again (ABANDON leaves an ended job alone), never a job that hangs.
-        await self._abandon(
-            keys=self.keys.end_keys(envelope.id, self.pool, envelope.owner),
-            args=[
-                event_log.without_seq(end),
-                repr(now),
-                self.retention_seconds,
-                error.model_dump_json(),
-            ],
-        )
+        await self.log.abandon(JobRef(envelope.id, self.pool, envelope.owner), end)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(
                 self.keys.dead(self.pool),

@@ -18,13 +18,13 @@ import logging
 import time
 from typing import Any
 
-from pydantic_core import to_json
 from redis.asyncio import Redis
 
-from contracts import log as event_log
+from contracts.eventlog import EventLog, JobRef
 from contracts.events import JobEnd, JobReset, JobStart
 from contracts.jobs import JobEnvelope, JobStatus
 from contracts.keys import Keys
+from contracts.log import AppendResult
 from contracts.pools import DEFAULT_LIMITS, ModelKind
 from worker.attempt import END, Attempt, Event, job_end, timed_out
 from worker.engines.base import Emit, Engine, JobContext
@@ -41,41 +41,27 @@ class _Log:
 
     def __init__(self, runner: "JobRunner", envelope: JobEnvelope, attempt: int) -> None:
         self.runner = runner
-        self.job_id = envelope.id
+        self.job = JobRef(envelope.id, envelope.model, envelope.owner)
         self.attempt = attempt
-        self.keys = runner.keys.end_keys(envelope.id, envelope.model, envelope.owner)
         self.cancel_requested = False
         self.step = 0
 
     async def append(self, event: Event) -> None:
         """Write one event. A lost answer (Redis restarting, a dropped connection) is retried
         for `append_retry_seconds`: the step number makes the retry safe."""
-        extra: list[Any] = ["", "", "", "null", "null", "null"]
-        if isinstance(event, JobEnd):
-            extra = [
-                event.status.value,
-                repr(event.ts),
-                self.runner.retention_seconds,
-                to_json(event.output).decode(),
-                event.usage.model_dump_json() if event.usage else "null",
-                event.error.model_dump_json() if event.error else "null",
-            ]
-        payload = event_log.without_seq(event)
         self.step += 1
-        args = [self.attempt, payload, *extra, self.step]
-        result, _, cancel = await with_retry(
-            lambda: self.runner.append_script(keys=self.keys, args=args),
+        step = self.step
+        answer = await with_retry(
+            lambda: self.runner.log.append(self.job, attempt=self.attempt, step=step, event=event),
             self.runner.append_retry_seconds,
         )
-        if result not in (event_log.AppendResult.ok, event_log.AppendResult.duplicate):
-            raise JobLost(
-                event_log.AppendResult(result).name, fenced=result == event_log.AppendResult.fenced
-            )
-        self.cancel_requested = self.cancel_requested or bool(cancel)
+        if answer.result not in (AppendResult.ok, AppendResult.duplicate):
+            raise JobLost(answer.result.name, fenced=answer.result == AppendResult.fenced)
+        self.cancel_requested = self.cancel_requested or answer.cancel_requested
 
     async def poll_cancel(self) -> bool:
-        flag = await self.runner.redis.hget(self.keys[0], "cancel")
-        self.cancel_requested = self.cancel_requested or bool(flag)
+        requested = await self.runner.log.cancel_requested(self.job.id)
+        self.cancel_requested = self.cancel_requested or requested
         return self.cancel_requested
 
 
@@ -100,21 +86,16 @@ class JobRunner:
         self.worker_id = worker_id
         self.coalesce_seconds = coalesce_seconds
         self.cancel_poll_seconds = cancel_poll_seconds
-        self.retention_seconds = retention_seconds
         self.append_retry_seconds = append_retry_seconds
         self.max_seconds = max_seconds
         self.max_output_bytes = max_output_bytes
-        self.start_script = redis.register_script(event_log.START)
-        self.append_script = redis.register_script(event_log.APPEND)
+        self.log = EventLog(redis, keys, retention_seconds)
 
     async def run(self, envelope: JobEnvelope) -> None:
         job_id = envelope.id
-        result, attempt = await self.start_script(
-            keys=[self.keys.job(job_id), self.keys.events(job_id)],
-            args=[self.worker_id, repr(time.time())],
-        )
-        if result != event_log.AppendResult.ok:
-            log.info("job %s not run: %s", job_id, event_log.AppendResult(result).name)
+        result, attempt = await self.log.start(job_id, worker=self.worker_id, now=time.time())
+        if result != AppendResult.ok:
+            log.info("job %s not run: %s", job_id, result.name)
             return
         events = _Log(self, envelope, attempt)
         if attempt > 1:

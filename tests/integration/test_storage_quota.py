@@ -3,16 +3,16 @@ output until the job ends, whichever script ends it gives that back and charges 
 real size, and a bucket over the budget refuses submits with `storage_quota` until it
 drains."""
 
-import time
 from collections.abc import AsyncIterator
 
 import pytest
 from pydantic_core import to_json
 from redis.asyncio import Redis
 
-from contracts import log
+from contracts.eventlog import EventLog, JobRef
 from contracts.events import JobEnd
 from contracts.jobs import JobRequest, JobStatus
+from contracts.log import AppendResult
 from contracts.pools import load_pools
 from edge.errors import TooManyRequests
 from edge.store import JobStore
@@ -50,13 +50,12 @@ async def level(redis: Redis, stack: Stack, user: str = "alice") -> int:
 
 async def end_with_output(redis: Redis, stack: Stack, job_id: str, output: object) -> None:
     """What a worker does: start the job, then write its job-end with the output."""
-    keys = stack.keys
-    _, attempt = await redis.eval(log.START, 2, keys.job(job_id), keys.events(job_id), "w", "1")
-    end = JobEnd(job_id=job_id, seq=1, ts=time.time(), status=JobStatus.succeeded)
-    args = [attempt, log.without_seq(end), "succeeded", "1.0", 86400]
-    args += [to_json(output).decode(), "null", "null", 1]
-    result = await redis.eval(log.APPEND, 5, *keys.end_keys(job_id, "sim", "alice"), *args)
-    assert result[0] == log.AppendResult.ok
+    events = EventLog(redis, stack.keys, 86400)
+    _, attempt = await events.start(job_id, worker="w", now=1.0)
+    end = JobEnd(job_id=job_id, seq=1, ts=1.0, status=JobStatus.succeeded, output=output)
+    job = JobRef(job_id, "sim", "alice")
+    answer = await events.append(job, attempt=attempt, step=1, event=end)
+    assert answer.result == AppendResult.ok
 
 
 async def test_submit_holds_the_largest_output_and_the_end_charges_the_real_one(

@@ -1,0 +1,198 @@
+"""The event log's scripts as typed calls: one method per script of `contracts.log`, with
+named arguments. This is the only code that builds a script's key list or argument list (and
+so the only place that decides which keys a script touches), for the edge and the workers
+alike.
+"""
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, cast
+
+from pydantic import BaseModel
+from pydantic_core import to_json
+from redis.asyncio import Redis
+
+from contracts import log
+from contracts.events import JobEnd, JobQueued
+from contracts.keys import Keys
+from contracts.log import AppendResult
+
+
+@dataclass(frozen=True, slots=True)
+class JobRef:
+    """What names every key of a job: its id, its pool and its owner."""
+
+    id: str
+    pool: str
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What `submit` checks before it takes a job, and holds while the job runs."""
+
+    queue_cap: int
+    """The most jobs the pool's queue may hold."""
+    max_active: int
+    """The most unfinished jobs the owner may have."""
+    budget: int
+    """The owner's budget of stored output, in bytes."""
+    hold: int
+    """Bytes of the budget held until the job ends (its pool's largest output)."""
+    drain_rate: float
+    """Bytes per second the owner's stored-output bucket drains."""
+
+
+class Refusal(Enum):
+    queue_full = "queue_full"
+    user_limit = "user_limit"
+    storage_full = "storage_full"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitAnswer:
+    job_id: str = ""
+    """The job taken: the new one, or the earlier one of an idempotency key seen before."""
+    refusal: Refusal | None = None
+    retry_after: int = 0
+    """For `storage_full`: the seconds until the bucket drains below the budget."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppendAnswer:
+    result: AppendResult
+    seq: int
+    cancel_requested: bool
+
+
+class EventLog:
+    def __init__(self, redis: Redis, keys: Keys, retention_seconds: int) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.retention_seconds = retention_seconds
+        self._submit = redis.register_script(log.SUBMIT)
+        self._start = redis.register_script(log.START)
+        self._append = redis.register_script(log.APPEND)
+        self._cancel = redis.register_script(log.CANCEL)
+        self._abandon = redis.register_script(log.ABANDON)
+
+    async def submit(
+        self,
+        job: JobRef,
+        *,
+        now: float,
+        envelope: str,
+        admission: Admission,
+        idempotency_key: str | None,
+        idempotency_ttl: int,
+        log_ttl: int,
+        listing_horizon: int,
+    ) -> SubmitAnswer:
+        """Write the job's record and its `job-queued`, and queue its envelope, unless the
+        queue, the owner's unfinished jobs or the owner's stored output are at their limit."""
+        keys = self.keys
+        queued = JobQueued(job_id=job.id, seq=1, ts=now)
+        result = await self._submit(
+            keys=[
+                keys.job(job.id),
+                keys.events(job.id),
+                keys.jobs(job.pool),
+                keys.user_jobs(job.owner),
+                keys.idempotency(job.owner, idempotency_key or "-"),
+                keys.user_active(job.owner),
+                keys.user_stored(job.owner),
+            ],
+            args=[
+                job.id,
+                job.owner,
+                job.pool,
+                repr(now),
+                log.without_seq(queued),
+                envelope,
+                idempotency_ttl if idempotency_key else 0,
+                admission.queue_cap,
+                admission.max_active,
+                log_ttl,
+                listing_horizon,
+                admission.budget,
+                admission.hold,
+                repr(admission.drain_rate),
+            ],
+        )
+        return _submit_answer(_text(result))
+
+    async def start(self, job_id: str, *, worker: str, now: float) -> tuple[AppendResult, int]:
+        """Begin a new attempt: its number, or why the job must not run (`missing`, `ended`)."""
+        result, attempt = await self._start(
+            keys=[self.keys.job(job_id), self.keys.events(job_id)], args=[worker, repr(now)]
+        )
+        return AppendResult(result), int(attempt)
+
+    async def append(
+        self, job: JobRef, *, attempt: int, step: int, event: BaseModel
+    ) -> AppendAnswer:
+        """Write one event of an attempt; a `job-end` also ends the job (its output goes to the
+        record only). `step` numbers the attempt's appends, so a retried append is written once."""
+        end: list[Any] = ["", "", "", "null", "null", "null"]
+        if isinstance(event, JobEnd):
+            end = [
+                event.status.value,
+                repr(event.ts),
+                self.retention_seconds,
+                to_json(event.output).decode(),
+                event.usage.model_dump_json() if event.usage else "null",
+                event.error.model_dump_json() if event.error else "null",
+            ]
+        result, seq, cancel = await self._append(
+            keys=self._end_keys(job), args=[attempt, log.without_seq(event), *end, step]
+        )
+        return AppendAnswer(AppendResult(result), int(seq), bool(cancel))
+
+    async def cancel_requested(self, job_id: str) -> bool:
+        return bool(await self.redis.hget(self.keys.job(job_id), "cancel"))
+
+    async def cancel(self, job: JobRef, end: JobEnd) -> str:
+        """End a queued job with `end` (cancelled), or flag a running one for its worker.
+        Returns the status after the call ('' for a missing job)."""
+        status = await self._cancel(
+            keys=self._end_keys(job),
+            args=[log.without_seq(end), repr(end.ts), self.retention_seconds],
+        )
+        return _text(status)
+
+    async def abandon(self, job: JobRef, end: JobEnd) -> bool:
+        """End with `end` (failed, with its error) a job its workers could not finish, fencing
+        out any worker still running it. Whether it ended here (not before, not missing)."""
+        error = end.error.model_dump_json() if end.error else "null"
+        ended = await self._abandon(
+            keys=self._end_keys(job),
+            args=[log.without_seq(end), repr(end.ts), self.retention_seconds, error],
+        )
+        return int(ended) == 1
+
+    def _end_keys(self, job: JobRef) -> list[str]:
+        """The keys of every script that can end a job: its record, its log, its pool's
+        counters, its owner's unfinished jobs and stored-output bucket."""
+        keys = self.keys
+        return [
+            keys.job(job.id),
+            keys.events(job.id),
+            keys.pool_stats(job.pool),
+            keys.user_active(job.owner),
+            keys.user_stored(job.owner),
+        ]
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(cast(str, value))
+
+
+def _submit_answer(result: str) -> SubmitAnswer:
+    if result == log.SUBMIT_QUEUE_FULL:
+        return SubmitAnswer(refusal=Refusal.queue_full)
+    if result == log.SUBMIT_USER_LIMIT:
+        return SubmitAnswer(refusal=Refusal.user_limit)
+    if result.startswith(log.SUBMIT_STORAGE_QUOTA):
+        seconds = int(result.removeprefix(log.SUBMIT_STORAGE_QUOTA))
+        return SubmitAnswer(refusal=Refusal.storage_full, retry_after=seconds)
+    return SubmitAnswer(job_id=result)
