@@ -46,139 +46,153 @@ class WorkerApp(FastStream):
         self.exit()
 
 
-def create_worker(settings: Settings, registry: Registry | None = None) -> WorkerApp:
-    pools = load_pools(settings.pools_file)
-    pool = pools.get(settings.pool)
-    if pool is None:
-        known = ", ".join(sorted(pools.pools))
-        raise SystemExit(f"no pool {settings.pool!r} in {settings.pools_file}; known: {known}")
-    engine = (registry or default_registry()).create(pool)
-    keys = Keys(settings.key_prefix)
-    stream = keys.jobs(pool.name)
-    concurrency = settings.concurrency or pool.concurrency
-    # A blocking pool: many concurrent jobs wait for a connection instead of failing.
-    redis = Redis.from_pool(
-        BlockingConnectionPool.from_url(
-            settings.redis_url,
-            decode_responses=True,
-            max_connections=settings.redis_max_connections,
-            timeout=10,
-        )
-    )
-    runner = JobRunner(
-        redis,
-        keys,
-        engine,
-        settings.worker_id,
-        coalesce_seconds=settings.coalesce_ms / 1000,
-        cancel_poll_seconds=settings.cancel_poll_seconds,
-        retention_seconds=settings.event_retention_seconds,
-        max_seconds=pool.max_seconds,
-        max_output_bytes=pool.max_output_bytes,
-    )
-    leases = Leases(redis, stream, settings.worker_id, settings.lease_seconds)
-    draining = asyncio.Event()
+class Worker:
+    """One pool's worker: its Redis client, runner, leases, reaper and heartbeat, and the
+    lifecycle FastStream calls (`startup`, `after_startup`, `shutdown`, `after_shutdown`)."""
 
-    async def execute(message_id: str, envelope: JobEnvelope) -> bool:
+    def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
+        pools = load_pools(settings.pools_file)
+        pool = pools.get(settings.pool)
+        if pool is None:
+            known = ", ".join(sorted(pools.pools))
+            raise SystemExit(f"no pool {settings.pool!r} in {settings.pools_file}; known: {known}")
+        self.settings = settings
+        self.pool = pool
+        self.engine = (registry or default_registry()).create(pool)
+        self.keys = keys = Keys(settings.key_prefix)
+        self.stream = keys.jobs(pool.name)
+        self.concurrency = settings.concurrency or pool.concurrency
+        # A blocking pool: many concurrent jobs wait for a connection instead of failing.
+        self.redis = redis = Redis.from_pool(
+            BlockingConnectionPool.from_url(
+                settings.redis_url,
+                decode_responses=True,
+                max_connections=settings.redis_max_connections,
+                timeout=10,
+            )
+        )
+        self.runner = JobRunner(
+            redis,
+            keys,
+            self.engine,
+            settings.worker_id,
+            coalesce_seconds=settings.coalesce_ms / 1000,
+            cancel_poll_seconds=settings.cancel_poll_seconds,
+            retention_seconds=settings.event_retention_seconds,
+            max_seconds=pool.max_seconds,
+            max_output_bytes=pool.max_output_bytes,
+        )
+        self.leases = Leases(redis, self.stream, settings.worker_id, settings.lease_seconds)
+        self.reaper = Reaper(
+            redis,
+            keys,
+            pool.name,
+            settings.worker_id,
+            self.run_claimed,
+            lease_seconds=settings.lease_seconds,
+            max_deliveries=settings.max_deliveries,
+            retention_seconds=settings.event_retention_seconds,
+            slots=self.concurrency,
+        )
+        self.heartbeat = Heartbeat(redis, keys, pool, self.engine, settings, self.leases)
+        self.draining = asyncio.Event()
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.broker = RedisBroker(settings.redis_url, logger=log)
+        self.app = WorkerApp(
+            self.broker,
+            on_startup=[self.startup],
+            after_startup=[self.after_startup],
+            on_shutdown=[self.shutdown],
+            after_shutdown=[self.after_shutdown],
+        )
+        self._subscribe()
+
+    def _subscribe(self) -> None:
+        subscriber = self.broker.subscriber(
+            stream=StreamSub(
+                self.stream,
+                group=GROUP,
+                consumer=self.settings.worker_id,
+                polling_interval=self.settings.polling_interval_ms,
+            ),
+            max_workers=self.concurrency,
+            title=f"jobs:{self.pool.name}",
+        )
+        subscriber(self.handle)
+
+    async def handle(self, body: JobEnvelope, message: RedisStreamMessage) -> None:
+        """One job delivered by FastStream."""
+        raw_id = message.raw_message["message_ids"][0]
+        message_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+        if not await self.execute(message_id, body):
+            raise NackMessage()
+        await self.acknowledge(message_id)  # FastStream acknowledges again: a no-op
+
+    async def execute(self, message_id: str, envelope: JobEnvelope) -> bool:
         """Run one delivered job; True when its entry may be acknowledged."""
-        if draining.is_set():
-            await leases.hand_back(message_id)
+        if self.draining.is_set():
+            await self.leases.hand_back(message_id)
             return False
-        leases.hold(message_id, envelope.id)
+        self.leases.hold(message_id, envelope.id)
         try:
-            await runner.run(envelope)
+            await self.runner.run(envelope)
         except JobLost as exc:
             log.warning("job %s lost (%s)", envelope.id, exc)
             return not exc.fenced  # a fenced entry belongs to the worker that took it over
         except asyncio.CancelledError:
-            await asyncio.shield(leases.hand_back(message_id))
+            await asyncio.shield(self.leases.hand_back(message_id))
             raise
         finally:
-            leases.release(message_id)
+            self.leases.release(message_id)
         return True
 
-    async def acknowledge(message_id: str) -> None:
+    async def acknowledge(self, message_id: str) -> None:
         # Ours, retried across a Redis blip: a job that ended must not wait for the reaper.
-        await with_retry(lambda: redis.xack(stream, GROUP, message_id), 30)
+        await with_retry(lambda: self.redis.xack(self.stream, GROUP, message_id), 30)
 
-    async def run_claimed(message_id: str, envelope: JobEnvelope) -> None:
-        if await execute(message_id, envelope):
-            await acknowledge(message_id)
+    async def run_claimed(self, message_id: str, envelope: JobEnvelope) -> None:
+        """A job the reaper took over from a dead worker."""
+        if await self.execute(message_id, envelope):
+            await self.acknowledge(message_id)
 
-    reaper = Reaper(
-        redis,
-        keys,
-        pool.name,
-        settings.worker_id,
-        run_claimed,
-        lease_seconds=settings.lease_seconds,
-        max_deliveries=settings.max_deliveries,
-        retention_seconds=settings.event_retention_seconds,
-        slots=concurrency,
-    )
-    broker = RedisBroker(settings.redis_url, logger=log)
-    subscriber = broker.subscriber(
-        stream=StreamSub(
-            stream,
-            group=GROUP,
-            consumer=settings.worker_id,
-            polling_interval=settings.polling_interval_ms,
-        ),
-        max_workers=concurrency,
-        title=f"jobs:{pool.name}",
-    )
-
-    @subscriber
-    async def handle(body: JobEnvelope, message: RedisStreamMessage) -> None:
-        raw_id = message.raw_message["message_ids"][0]
-        message_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-        if not await execute(message_id, body):
-            raise NackMessage()
-        await acknowledge(message_id)  # FastStream acknowledges again: a no-op
-
-    heartbeat = Heartbeat(redis, keys, pool, engine, settings, leases)
-    tasks: dict[str, asyncio.Task[None]] = {}
-
-    async def startup() -> None:
+    async def startup(self) -> None:
         # Ours replace FastStream's handlers before the model loads: a signal during a slow
         # start stops the worker for good instead of looking like FastStream stopping it.
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signal_number, app.on_signal)
-        await engine.load()
-        await ensure_group(redis, stream)
-        await heartbeat.publish_limits()
+            loop.add_signal_handler(signal_number, self.app.on_signal)
+        await self.engine.load()
+        await ensure_group(self.redis, self.stream)
+        await self.heartbeat.publish_limits()
         log.info(
             "worker %s serving pool %s (%s engine, concurrency %d)",
-            settings.worker_id,
-            pool.name,
-            pool.engine,
-            concurrency,
+            self.settings.worker_id,
+            self.pool.name,
+            self.pool.engine,
+            self.concurrency,
         )
 
-    async def after_startup() -> None:
-        tasks["heartbeat"] = asyncio.create_task(heartbeat.run_forever())
-        tasks["reaper"] = asyncio.create_task(reaper.run_forever(settings.reaper_interval_seconds))
+    async def after_startup(self) -> None:
+        self.tasks["heartbeat"] = asyncio.create_task(self.heartbeat.run_forever())
+        self.tasks["reaper"] = asyncio.create_task(
+            self.reaper.run_forever(self.settings.reaper_interval_seconds)
+        )
 
-    async def shutdown() -> None:
-        draining.set()
-        if reaper_task := tasks.get("reaper"):
+    async def shutdown(self) -> None:
+        self.draining.set()
+        if reaper_task := self.tasks.get("reaper"):
             reaper_task.cancel()  # no new claims; jobs it runs are leases like any other
-        await leases.drain(settings.shutdown_grace_seconds)
+        await self.leases.drain(self.settings.shutdown_grace_seconds)
 
-    async def after_shutdown() -> None:
-        for task in tasks.values():
+    async def after_shutdown(self) -> None:
+        tasks = list(self.tasks.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
-            await heartbeat.leave()
-        await redis.aclose()
+            await self.heartbeat.leave()
+        await self.redis.aclose()
 
-    app = WorkerApp(
-        broker,
-        on_startup=[startup],
-        after_startup=[after_startup],
-        on_shutdown=[shutdown],
-        after_shutdown=[after_shutdown],
-    )
-    return app
+
+def create_worker(settings: Settings, registry: Registry | None = None) -> WorkerApp:
+    return Worker(settings, registry).app
