@@ -29,9 +29,9 @@ from edge.deps import EdgeState, close_quietly
 from edge.errors import ApiError, describe_validation_error, redis_failure
 from edge.fanout import LOST, Outbox, is_end
 from edge.guards import check_message
+from edge.jobs import submit_job
 from edge.metrics import EVENTS_SENT, SLOW_CLIENTS
 from edge.positions import check_position, has_nothing_after
-from edge.routers.jobs import submit_job
 
 log = logging.getLogger("relayline.edge")
 

@@ -10,13 +10,11 @@ from contracts.jobs import (
     JobList,
     JobRecord,
     JobRequest,
-    JobStatus,
 )
 from edge.deps import CurrentUser, StateDep
-from edge.errors import BadRequest, Unprocessable, error_responses
-from edge.metrics import JOBS_SUBMITTED
+from edge.errors import BadRequest, error_responses
+from edge.jobs import submit_job
 from edge.records import list_json
-from edge.store import InvalidInput
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -24,18 +22,6 @@ _SUBMIT_ERRORS = error_responses(400, 401, 404, 413, 422, 429, 503)
 _READ_ERRORS = error_responses(400, 401, 404, 422, 429, 503)
 MAX_CURSOR = 1e12
 """Far past any creation time (unix seconds) a cursor can name."""
-
-
-async def submit_job(state: StateDep, user: str, request: JobRequest) -> JobAccepted:
-    """Validate, write and queue a job; shared by HTTP and the WebSocket `submit`."""
-    try:
-        job_id, created = await state.store.submit(user, request)
-    except InvalidInput as exc:
-        raise Unprocessable(ErrorCode.invalid_request, exc.message) from exc
-    if created:
-        JOBS_SUBMITTED.labels(request.model).inc()
-        return JobAccepted(id=job_id, status=JobStatus.queued)
-    return JobAccepted(id=job_id, status=await state.store.status(user, job_id))
 
 
 @router.post("", status_code=202, responses=_SUBMIT_ERRORS)

@@ -23,7 +23,7 @@ from edge.embeddings_answer import answer, split_end, vectors_of
 from edge.errors import BadRequest, error_responses, openai_error, openai_error_body
 from edge.fanout import LOST, is_end
 from edge.follow import IDLE, follow
-from edge.routers.jobs import submit_job
+from edge.jobs import submit_job
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 _ERRORS = error_responses(400, 401, 404, 409, 413, 429, 500, 502, 503, 504, openai=True)

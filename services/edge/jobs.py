@@ -1,0 +1,21 @@
+"""Submitting a job, shared by every way in: `POST /v1/jobs`, the WebSocket `submit` and the
+OpenAI routes (so routers never import each other)."""
+
+from contracts.errors import ErrorCode
+from contracts.jobs import JobAccepted, JobRequest, JobStatus
+from edge.deps import EdgeState
+from edge.errors import Unprocessable
+from edge.metrics import JOBS_SUBMITTED
+from edge.store import InvalidInput
+
+
+async def submit_job(state: EdgeState, user: str, request: JobRequest) -> JobAccepted:
+    """Validate, write and queue a job; shared by HTTP and the WebSocket `submit`."""
+    try:
+        job_id, created = await state.store.submit(user, request)
+    except InvalidInput as exc:
+        raise Unprocessable(ErrorCode.invalid_request, exc.message) from exc
+    if created:
+        JOBS_SUBMITTED.labels(request.model).inc()
+        return JobAccepted(id=job_id, status=JobStatus.queued)
+    return JobAccepted(id=job_id, status=await state.store.status(user, job_id))
