@@ -129,10 +129,12 @@ class EventLog:
         return AppendResult(result), int(attempt)
 
     async def append(
-        self, job: JobRef, *, attempt: int, step: int, event: BaseModel
+        self, job: JobRef, *, attempt: int, step: int, floor: int, event: BaseModel
     ) -> AppendAnswer:
-        """Write one event of an attempt; a `job-end` also ends the job (its output goes to the
-        record only). `step` numbers the attempt's appends, so a retried append is written once."""
+        """Write one event of an attempt; a `job-end` also ends the job (its output goes to
+        the record only). `step` numbers the attempt's appends (1, 2, ...), so an append that
+        is retried is written once. `floor` is the highest seq this writer was given for the
+        job: a log that lost events past it (a failover) is not written to (`regressed`)."""
         end: list[Any] = ["", "", "", "null", "null", "null"]
         if isinstance(event, JobEnd):
             end = [
@@ -144,7 +146,8 @@ class EventLog:
                 event.error.model_dump_json() if event.error else "null",
             ]
         result, seq, cancel = await self._append(
-            keys=self._end_keys(job), args=[attempt, log.without_seq(event), *end, step]
+            keys=self._end_keys(job),
+            args=[attempt, log.without_seq(event), *end, step, floor],
         )
         return AppendAnswer(AppendResult(result), int(seq), bool(cancel))
 

@@ -10,6 +10,11 @@ write through these scripts, so these rules hold whoever writes:
 - each append answers whether a cancel was requested, so workers learn of it without polling;
 - an append names its step within the attempt and a step seen before is not written again, so
   a worker may retry an append whose answer it lost (a Redis restart, a dropped connection);
+- an append names the highest seq its worker has been given for the job (`floor`): a record
+  whose seq is lower lost the tail of its log (a failover to a replica that had not received
+  it), so the script raises the record's seq to `floor`, writes nothing and answers
+  `regressed`; the worker then starts a new attempt, whose `job-reset` gets a seq above any
+  a client may have seen (never a seq issued twice);
 - a queue that holds `cap` jobs refuses more (admission control before Redis fills up);
 - a user with `limit` unfinished jobs may submit no more until one ends (fairness): a counter
   per user, raised by submit and lowered by whichever script ends the job;
@@ -67,6 +72,7 @@ class AppendResult(IntEnum):
     missing = -1
     ended = -2
     fenced = -3
+    regressed = -4
 
 
 _APPEND = """
@@ -178,15 +184,19 @@ APPEND = (
     + """
 -- KEYS: job, events, pool stats, owner's unfinished jobs, owner's stored-output bucket
 -- ARGV: attempt, payload, end status ('' unless job-end), now, retention, output, usage, error,
---       step (1, 2, 3 ... within the attempt)
+--       step (1, 2, 3 ... within the attempt), floor (the highest seq the worker was given)
 -- Returns {result, seq, cancel requested (0/1)}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
-local record = redis.call('HMGET', KEYS[1], 'status', 'attempt', 'cancel', 'step')
+local record = redis.call('HMGET', KEYS[1], 'status', 'attempt', 'cancel', 'step', 'seq')
 if tonumber(record[2]) ~= tonumber(ARGV[1]) then return {-3, 0, 0} end
 if tonumber(ARGV[9]) <= tonumber(record[4] or 0) then
   return {2, 0, record[3] and 1 or 0}
 end
 if is_terminal(record[1]) then return {-2, 0, 0} end
+if tonumber(record[5]) < tonumber(ARGV[10]) then
+  redis.call('HSET', KEYS[1], 'seq', ARGV[10])
+  return {-4, tonumber(ARGV[10]), record[3] and 1 or 0}
+end
 redis.call('HSET', KEYS[1], 'step', ARGV[9])
 local seq = append(KEYS[1], KEYS[2], ARGV[2])
 if ARGV[3] ~= '' then

@@ -11,6 +11,10 @@ stopped as a cancel stops it and the job ends `failed` with `timeout`; one whose
 the pool's `max_output_bytes` is stopped and the job ends `failed` with `output_too_large`
 (engines that can, stop before the cap on their own: a chat answer ends with
 `finish_reason: "length"`).
+
+A log that lost events this worker wrote (Redis failed over to a replica that had not
+received them) is never written past: the attempt starts again, and its `job-reset` takes a
+seq above any a client may have seen (see `contracts.log`).
 """
 
 import asyncio
@@ -28,21 +32,26 @@ from contracts.log import AppendResult
 from contracts.pools import DEFAULT_LIMITS, ModelKind
 from worker.attempt import END, Attempt, Event, job_end, timed_out
 from worker.engines.base import Emit, Engine, JobContext
-from worker.errors import JobLost
+from worker.errors import JobLost, LogRegressed
 from worker.retry import with_retry
 
 log = logging.getLogger("relayline.worker")
 
 STOP_GRACE_SECONDS = 5.0
+MAX_LOG_RESTARTS = 3
+"""Attempts one worker starts for a job whose log keeps losing its end (failovers)."""
 
 
 class _Log:
     """Appends events of one attempt of one job; refused writes raise `JobLost`."""
 
-    def __init__(self, runner: "JobRunner", envelope: JobEnvelope, attempt: int) -> None:
+    def __init__(
+        self, runner: "JobRunner", envelope: JobEnvelope, attempt: int, floor: int
+    ) -> None:
         self.runner = runner
         self.job = JobRef(envelope.id, envelope.model, envelope.owner)
         self.attempt = attempt
+        self.floor = floor  # the highest seq Redis gave this worker for the job
         self.cancel_requested = False
         self.step = 0
 
@@ -52,11 +61,16 @@ class _Log:
         self.step += 1
         step = self.step
         answer = await with_retry(
-            lambda: self.runner.log.append(self.job, attempt=self.attempt, step=step, event=event),
+            lambda: self.runner.log.append(
+                self.job, attempt=self.attempt, step=step, floor=self.floor, event=event
+            ),
             self.runner.append_retry_seconds,
         )
+        if answer.result == AppendResult.regressed:
+            raise LogRegressed(self.floor)
         if answer.result not in (AppendResult.ok, AppendResult.duplicate):
             raise JobLost(answer.result.name, fenced=answer.result == AppendResult.fenced)
+        self.floor = max(self.floor, answer.seq)
         self.cancel_requested = self.cancel_requested or answer.cancel_requested
 
     async def poll_cancel(self) -> bool:
@@ -92,21 +106,27 @@ class JobRunner:
         self.log = EventLog(redis, keys, retention_seconds)
 
     async def run(self, envelope: JobEnvelope) -> None:
+        floor, reason = 0, "the previous attempt did not finish"
+        for _ in range(MAX_LOG_RESTARTS):
+            try:
+                await self._attempt(envelope, floor, reason)
+                return
+            except LogRegressed as exc:
+                log.warning("job %s: %s; starting it again", envelope.id, exc)
+                floor, reason = exc.floor, "Redis lost the end of the job's log (a failover)"
+        # Left unacknowledged: the reaper runs it again, and dead-letters it in the end.
+        raise JobLost(f"its log regressed {MAX_LOG_RESTARTS} times", fenced=True)
+
+    async def _attempt(self, envelope: JobEnvelope, floor: int, reason: str) -> None:
         job_id = envelope.id
         result, attempt = await self.log.start(job_id, worker=self.worker_id, now=time.time())
         if result != AppendResult.ok:
             log.info("job %s not run: %s", job_id, result.name)
             return
-        events = _Log(self, envelope, attempt)
+        events = _Log(self, envelope, attempt, floor)
         if attempt > 1:
             await events.append(
-                JobReset(
-                    job_id=job_id,
-                    seq=1,
-                    ts=time.time(),
-                    attempt=attempt,
-                    reason="the previous attempt did not finish",
-                )
+                JobReset(job_id=job_id, seq=1, ts=time.time(), attempt=attempt, reason=reason)
             )
         await events.append(
             JobStart(job_id=job_id, seq=1, ts=time.time(), attempt=attempt, worker=self.worker_id)

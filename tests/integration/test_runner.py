@@ -4,11 +4,13 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
 
 from contracts.keys import Keys
 from contracts.models import ModelLimits
 from contracts.pools import ModelKind
 from tests.support.runner import run_job
+from tests.support.wait import async_wait_for
 from worker.engines.base import Emit, JobContext, Result, Text
 from worker.errors import EngineError
 
@@ -75,3 +77,67 @@ async def test_engine_failures_end_the_job_failed_with_a_code(
         "w1 ",
         "w2 ",
     ]
+
+
+class FailoverEngine(ScriptedEngine):
+    """Its first attempt stops after three pieces as Redis loses the log's last two events
+    (a failover to a replica that had not received them); the second attempt runs to the end.
+    """
+
+    def __init__(self, url: str, keys: Keys) -> None:
+        super().__init__(5)
+        self.url, self.keys = url, keys
+        self.seq_before_failover = 0
+
+    async def stream(self, job: JobContext) -> AsyncIterator[Emit]:
+        async for index, item in _numbered(super().stream(job)):
+            if job.attempt == 1 and index == 3:
+                await self._lose_the_tail(job.id)
+            yield item
+
+    async def _lose_the_tail(self, job_id: str) -> None:
+        redis = Redis.from_url(self.url, decode_responses=True)
+        try:
+            # job-queued, job-start and three deltas: wait until all five were written
+            await async_wait_for(
+                lambda: _seq(redis, self.keys, job_id, 5), what="three deltas in the log"
+            )
+            self.seq_before_failover = 5
+            await redis.hset(self.keys.job(job_id), "seq", 3)
+            await redis.xdel(self.keys.events(job_id), "0-4", "0-5")
+            await redis.execute_command("XSETID", self.keys.events(job_id), "0-3")
+        finally:
+            await redis.aclose()
+
+
+async def _seq(redis: Redis, keys: Keys, job_id: str, wanted: int) -> bool:
+    return int(await redis.hget(keys.job(job_id), "seq") or 0) >= wanted
+
+
+async def _numbered(items: AsyncIterator[Emit]) -> AsyncIterator[tuple[int, Emit]]:
+    index = 0
+    async for item in items:
+        yield index, item
+        index += 1
+
+
+async def test_a_log_that_lost_its_tail_is_never_written_past_the_attempt_starts_again(
+    redis_server_url: str, keys: Keys
+) -> None:
+    engine = FailoverEngine(redis_server_url, keys)
+    events = await run_job(redis_server_url, engine, keys=keys)
+    seqs = [event["seq"] for event in events]
+    assert seqs == sorted(set(seqs))
+    resets = [event for event in events if event["type"] == "job-reset"]
+    assert len(resets) == 1, "the failover went unnoticed"
+    reset = resets[0]
+    # Every client saw at most seq 5 before the failover: the reset comes after all of them,
+    # so none drops it (or anything after it) as a duplicate.
+    assert reset["seq"] > engine.seq_before_failover == 5
+    assert reset["attempt"] == 2
+    after = [event for event in events if event["seq"] > reset["seq"]]
+    assert after[0]["type"] == "job-start"
+    assert "".join(event["delta"] for event in after if event["type"] == "text-delta") == (
+        "w0 w1 w2 w3 w4 "
+    )
+    assert events[-1]["status"] == "succeeded"

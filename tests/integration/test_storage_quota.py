@@ -54,7 +54,7 @@ async def end_with_output(redis: Redis, stack: Stack, job_id: str, output: objec
     _, attempt = await events.start(job_id, worker="w", now=1.0)
     end = JobEnd(job_id=job_id, seq=1, ts=1.0, status=JobStatus.succeeded, output=output)
     job = JobRef(job_id, "sim", "alice")
-    answer = await events.append(job, attempt=attempt, step=1, event=end)
+    answer = await events.append(job, attempt=attempt, step=1, floor=0, event=end)
     assert answer.result == AppendResult.ok
 
 
