@@ -4,6 +4,7 @@ so the only place that decides which keys a script touches), for the edge and th
 alike.
 """
 
+import logging
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, cast
@@ -11,11 +12,28 @@ from typing import Any, cast
 from pydantic import BaseModel
 from pydantic_core import to_json
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from contracts import log
 from contracts.events import JobEnd, JobQueued
 from contracts.keys import Keys
 from contracts.log import AppendResult
+
+log_ = logging.getLogger("relayline.eventlog")
+
+
+@dataclass(frozen=True, slots=True)
+class Durability:
+    """Replication is asynchronous: a failover may lose what a master had not passed on. At
+    the commit points (a submit, before its 202; a `job-end`, before its acknowledgement)
+    the writer `WAIT`s for `replicas` replicas, at most `timeout_ms`; fewer in time is logged,
+    not refused (the write stands on the master). 0 replicas: no wait."""
+
+    replicas: int = 0
+    timeout_ms: int = 100
+
+
+NO_WAIT = Durability()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +84,17 @@ class AppendAnswer:
 
 
 class EventLog:
-    def __init__(self, redis: Redis, keys: Keys, retention_seconds: int) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        retention_seconds: int,
+        durability: Durability = NO_WAIT,
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.retention_seconds = retention_seconds
+        self.durability = durability
         self._submit = redis.register_script(log.SUBMIT)
         self._start = redis.register_script(log.START)
         self._append = redis.register_script(log.APPEND)
@@ -92,7 +117,9 @@ class EventLog:
         queue, the owner's unfinished jobs or the owner's stored output are at their limit."""
         keys = self.keys
         queued = JobQueued(job_id=job.id, seq=1, ts=now)
-        result = await self._submit(
+        result = await self._committed(
+            f"the submit of job {job.id}",
+            self._submit,
             keys=[
                 keys.job(job.id),
                 keys.events(job.id),
@@ -145,7 +172,10 @@ class EventLog:
                 event.usage.model_dump_json() if event.usage else "null",
                 event.error.model_dump_json() if event.error else "null",
             ]
-        result, seq, cancel = await self._append(
+        call = self._committed if isinstance(event, JobEnd) else _direct
+        result, seq, cancel = await call(
+            f"the end of job {job.id}",
+            self._append,
             keys=self._end_keys(job),
             args=[attempt, log.without_seq(event), *end, step, floor],
         )
@@ -173,6 +203,28 @@ class EventLog:
         )
         return int(ended) == 1
 
+    async def _committed(
+        self, what: str, script: AsyncScript, *, keys: list[str], args: list[Any]
+    ) -> Any:
+        """Run `script`, then `WAIT` for the replicas on the same connection (WAIT counts the
+        writes of the connection it is sent on)."""
+        wanted = self.durability.replicas
+        if not wanted:
+            return await script(keys=keys, args=args)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            await script(keys=keys, args=args, client=pipe)
+            pipe.execute_command("WAIT", wanted, self.durability.timeout_ms)
+            result, acked = await pipe.execute()
+        if int(acked) < wanted:
+            log_.warning(
+                "%s reached %d of %d replicas within %d ms: a failover now could lose it",
+                what,
+                int(acked),
+                wanted,
+                self.durability.timeout_ms,
+            )
+        return result
+
     def _end_keys(self, job: JobRef) -> list[str]:
         """The keys of every script that can end a job: its record, its log, its pool's
         counters, its owner's unfinished jobs and stored-output bucket."""
@@ -184,6 +236,10 @@ class EventLog:
             keys.user_active(job.owner),
             keys.user_stored(job.owner),
         ]
+
+
+async def _direct(what: str, script: AsyncScript, *, keys: list[str], args: list[Any]) -> Any:
+    return await script(keys=keys, args=args)
 
 
 def _text(value: object) -> str:

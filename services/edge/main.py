@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from contracts.eventlog import Durability
 from contracts.keys import Keys
 from contracts.pools import load_pools
 from edge.accesslog import redact_query_strings
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_active_for=lambda user: tiers.tier_for(user).max_active_jobs,
             log_retention_seconds=settings.event_log_retention_seconds,
             max_stored_for=lambda user: tiers.tier_for(user).max_stored_bytes,
+            durability=Durability(settings.redis_wait_replicas, settings.redis_wait_timeout_ms),
         )
         try:
             await store.ensure_groups()

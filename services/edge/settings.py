@@ -42,6 +42,20 @@ class Settings(BaseSettings):
     max_active_jobs_per_user: int = Field(
         default=100, ge=1, description="A user's jobs that have not ended; more get 429."
     )
+    redis_wait_replicas: int = Field(
+        default=0,
+        ge=0,
+        le=16,
+        description="Replicas a commit point waits for (Redis WAIT): after a submit, before "
+        "the 202; after a job-end, before the job is acknowledged. 0: no wait.",
+    )
+    redis_wait_timeout_ms: int = Field(
+        default=100,
+        ge=1,
+        le=60000,
+        description="The longest a commit point waits for its replicas; fewer in time is "
+        "logged (the write stands on the master).",
+    )
     redis_max_connections: int = Field(
         default=200, ge=4, description="Connections to Redis; callers wait when all are busy."
     )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 
 from contracts.errors import ErrorCode
-from contracts.eventlog import Admission, EventLog, JobRef, Refusal
+from contracts.eventlog import NO_WAIT, Admission, Durability, EventLog, JobRef, Refusal
 from contracts.events import JobEnd
 from contracts.jobs import (
     ChatInput,
@@ -77,6 +77,7 @@ class JobStore:
         log_retention_seconds: int | None = None,
         max_stored_for: Callable[[str], int] | None = None,
         list_max_bytes: int = 4 << 20,
+        durability: Durability = NO_WAIT,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -92,7 +93,7 @@ class JobStore:
         self.max_active_for = max_active_for or (lambda _: max_active_per_user)
         self.max_stored_for = max_stored_for or (lambda _: DEFAULT_MAX_STORED_BYTES)
         self.context = ContextChecker(redis, keys)
-        self.log = EventLog(redis, keys, retention_seconds)
+        self.log = EventLog(redis, keys, retention_seconds, durability)
 
     async def ensure_groups(self) -> None:
         """Create each pool's consumer group from id 0, so jobs submitted before any worker

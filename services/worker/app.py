@@ -19,6 +19,7 @@ from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisStreamMessage
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from contracts.eventlog import Durability
 from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
 from contracts.pools import load_pools
@@ -81,6 +82,7 @@ class Worker:
             retention_seconds=settings.event_retention_seconds,
             max_seconds=pool.max_seconds,
             max_output_bytes=pool.max_output_bytes,
+            durability=Durability(settings.redis_wait_replicas, settings.redis_wait_timeout_ms),
         )
         self.leases = Leases(redis, self.stream, settings.worker_id, settings.lease_seconds)
         self.reaper = Reaper(

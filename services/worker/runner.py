@@ -24,7 +24,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from contracts.eventlog import EventLog, JobRef
+from contracts.eventlog import NO_WAIT, Durability, EventLog, JobRef
 from contracts.events import JobEnd, JobReset, JobStart
 from contracts.jobs import JobEnvelope, JobStatus
 from contracts.keys import Keys
@@ -93,6 +93,7 @@ class JobRunner:
         append_retry_seconds: float = 30.0,
         max_seconds: float = DEFAULT_LIMITS[ModelKind.chat].max_seconds,
         max_output_bytes: int = DEFAULT_LIMITS[ModelKind.chat].max_output_bytes,
+        durability: Durability = NO_WAIT,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -103,7 +104,7 @@ class JobRunner:
         self.append_retry_seconds = append_retry_seconds
         self.max_seconds = max_seconds
         self.max_output_bytes = max_output_bytes
-        self.log = EventLog(redis, keys, retention_seconds)
+        self.log = EventLog(redis, keys, retention_seconds, durability)
 
     async def run(self, envelope: JobEnvelope) -> None:
         floor, reason = 0, "the previous attempt did not finish"

@@ -55,6 +55,20 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         default=10.0, ge=0, description="On SIGTERM, running jobs get this long to finish."
     )
+    redis_wait_replicas: int = Field(
+        default=0,
+        ge=0,
+        le=16,
+        description="Replicas a commit point waits for (Redis WAIT): after a submit, before "
+        "the 202; after a job-end, before the job is acknowledged. 0: no wait.",
+    )
+    redis_wait_timeout_ms: int = Field(
+        default=100,
+        ge=1,
+        le=60000,
+        description="The longest a commit point waits for its replicas; fewer in time is "
+        "logged (the write stands on the master).",
+    )
     redis_max_connections: int = Field(
         default=100, ge=4, description="Connections to Redis; callers wait when all are busy."
     )

@@ -1,0 +1,111 @@
+"""Commit points wait for replicas (`EDGE_REDIS_WAIT_REPLICAS`, `WORKER_REDIS_WAIT_REPLICAS`):
+a submit is on the replica before its 202, a job's end before its acknowledgement; a replica
+that does not answer in time is logged, never refused. Real servers: a master and a replica."""
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis as sync_redis
+from redis.asyncio import Redis
+
+from contracts.eventlog import Durability, EventLog, JobRef
+from contracts.events import JobEnd
+from contracts.jobs import JobRequest, JobStatus
+from contracts.keys import Keys
+from contracts.pools import load_pools
+from edge.store import JobStore
+from relayline.redis_server import RedisProcess, start_redis
+from tests.support.stack import POOLS_FILE
+from tests.support.wait import wait_for
+
+pytestmark = pytest.mark.integration
+
+REQUEST = JobRequest(model="sim", input={"messages": [{"role": "user", "content": "hi"}]})
+KEYS = Keys("durable:")
+
+
+@pytest.fixture
+def master(tmp_path: Path) -> Iterator[RedisProcess]:
+    server = start_redis(tmp_path / "master", appendonly=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def replica(master: RedisProcess, tmp_path: Path) -> Iterator[RedisProcess]:
+    server = start_redis(tmp_path / "replica", appendonly=False)
+    client = sync_redis.Redis.from_url(server.url, decode_responses=True)
+    try:
+        client.replicaof("127.0.0.1", master.port)
+        wait_for(
+            lambda: client.info("replication")["master_link_status"] == "up",
+            what="the replica to sync",
+        )
+        yield server
+    finally:
+        client.close()
+        server.stop()
+
+
+def _waits(master: RedisProcess) -> int:
+    """How many `WAIT`s the master ran."""
+    with sync_redis.Redis.from_url(master.url, decode_responses=True) as client:
+        stats = client.info("commandstats")
+    return int(stats.get("cmdstat_wait", {}).get("calls", 0))
+
+
+def store_of(redis: Redis, durability: Durability) -> JobStore:
+    return JobStore(
+        redis,
+        KEYS,
+        load_pools(POOLS_FILE),
+        retention_seconds=600,
+        idempotency_ttl_seconds=600,
+        durability=durability,
+    )
+
+
+async def test_a_submit_and_a_job_end_are_on_the_replica_when_they_return(
+    master: RedisProcess, replica: RedisProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    durability = Durability(replicas=1, timeout_ms=5000)
+    redis = Redis.from_url(master.url, decode_responses=True)
+    copy = sync_redis.Redis.from_url(replica.url, decode_responses=True)
+    try:
+        job_id, _ = await store_of(redis, durability).submit("alice", REQUEST)
+        # The submit waited for the replica (on its own a replica acknowledges what it got
+        # once a second), and the replica holds the job.
+        assert _waits(master) == 1
+        assert copy.hget(KEYS.job(job_id), "status") == "queued"
+        assert copy.xlen(KEYS.jobs("sim")) == 1
+
+        events = EventLog(redis, KEYS, 600, durability)
+        _, attempt = await events.start(job_id, worker="w", now=1.0)
+        end = JobEnd(job_id=job_id, seq=1, ts=2.0, status=JobStatus.succeeded, output="ok")
+        job = JobRef(job_id, "sim", "alice")
+        await events.append(job, attempt=attempt, step=1, floor=0, event=end)
+        assert _waits(master) == 2  # the job-end waited (the start is no commit point)
+        assert copy.hget(KEYS.job(job_id), "status") == "succeeded"
+    finally:
+        await redis.aclose()
+        copy.close()
+    assert "replicas within" not in caplog.text
+
+
+async def test_a_missing_replica_is_logged_and_the_submit_still_taken(
+    master: RedisProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    redis = Redis.from_url(master.url, decode_responses=True)
+    try:
+        with caplog.at_level(logging.WARNING, logger="relayline.eventlog"):
+            store = store_of(redis, Durability(replicas=1, timeout_ms=50))
+            job_id, created = await store.submit("alice", REQUEST)
+        assert created
+        assert await redis.hget(KEYS.job(job_id), "status") == "queued"
+    finally:
+        await redis.aclose()
+    assert f"the submit of job {job_id} reached 0 of 1 replicas within 50 ms" in caplog.text
