@@ -38,7 +38,7 @@ from edge.errors import (
     job_not_found,
 )
 from edge.quota import drain_rate, refused, storage_refusal
-from edge.tiers import DEFAULT_MAX_STORED_BYTES
+from edge.tiers import DEFAULT_MAX_STORED_BYTES, holder
 
 _INPUTS: dict[ModelKind, tuple[type[BaseModel], type[BaseModel]]] = {
     ModelKind.chat: (ChatInput, ChatParams),
@@ -189,11 +189,11 @@ class JobStore:
             ],
         )
         if refused(result):
-            raise storage_refusal(str(result), budget)
+            raise storage_refusal(str(result), budget, user)
         if result == log.SUBMIT_USER_LIMIT:
             raise TooManyRequests(
                 ErrorCode.rate_limited,
-                f"you have {max_active} jobs that have not ended, the most "
+                f"{holder(user)} have {max_active} jobs that have not ended, the most "
                 "allowed: wait for one to end, or cancel one",
                 headers={"Retry-After": "5"},
             )
