@@ -65,8 +65,8 @@ class StreamSlots:
             return Refusal(
                 429,
                 ErrorCode.too_many_connections,
-                f"{holder(user)} have {held} open WebSocket/SSE connections on this edge, the "
-                "most allowed: close one",
+                # (fits a WebSocket close reason's 123 bytes, code included)
+                f"{holder(user)} have {held} WebSocket/SSE connections open here, the most allowed",
                 WS_CLOSE_TOO_MANY,
                 {"Retry-After": str(USER_FULL_RETRY_SECONDS)},
             )
