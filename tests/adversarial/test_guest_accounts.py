@@ -170,3 +170,16 @@ async def test_guests_of_one_address_share_the_storage_budget(stack: Stack) -> N
         async with httpx.AsyncClient(timeout=10) as keyed:
             answer = await keyed.post(f"{edge.url}/v1/jobs", json=QUEUED, headers=auth())
             assert answer.status_code == 202
+
+
+async def test_guests_of_one_address_share_the_request_bucket(stack: Stack) -> None:
+    rates = {"EDGE_GUEST_RATE_LIMIT_BURST": "6", "EDGE_GUEST_RATE_LIMIT_PER_SECOND": "0.01"}
+    edge = stack.edge(env={**GUEST_MODE, **rates})
+    async with guests(edge, HERE, 2) as (one, two), guests(edge, THERE, 1) as (elsewhere,):
+        statuses = [(await one.get("/v1/jobs")).status_code for _ in range(6)]
+        assert statuses == [200] * 4 + [429] * 2, statuses  # 2 tokens went to minting
+        over = await two.get("/v1/jobs")
+        assert refused(over, "rate_limited"), over.text
+        assert (await elsewhere.get("/v1/jobs")).status_code == 200
+        async with httpx.AsyncClient(timeout=10) as keyed:
+            assert (await keyed.get(f"{edge.url}/v1/jobs", headers=auth())).status_code == 200
