@@ -3,6 +3,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.keys import GUEST_PREFIX
 from contracts.pools import DEFAULT_POOLS_FILE
 from edge.tiers import DEFAULT_MAX_STORED_BYTES, MAX_STORED_BYTES, SERVICE_TIER, LimitTier
 
@@ -170,6 +171,8 @@ class Settings(BaseSettings):
             key, sep, user = pair.partition(":")
             if not sep or not key or not user:
                 raise ValueError(f"EDGE_API_KEYS entry {pair!r} is not 'key:user'")
+            if user.startswith(GUEST_PREFIX):  # a guest's name: it would share guest limits
+                raise ValueError(f"EDGE_API_KEYS user {user!r}: {GUEST_PREFIX!r} names guests")
             result[key] = user
         return result
 

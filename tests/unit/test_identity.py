@@ -112,3 +112,5 @@ def test_api_keys_setting_is_parsed_strictly() -> None:
     assert Settings(api_keys="a:alice, b:bob").api_key_map() == {"a": "alice", "b": "bob"}
     with pytest.raises(ValueError, match="not 'key:user'"):
         Settings(api_keys="just-a-key").api_key_map()
+    with pytest.raises(ValueError, match="names guests"):
+        Settings(api_keys="a:alice, b:guest-0123456789ab-x").api_key_map()
