@@ -1,10 +1,11 @@
 """`contracts.keys.account`: whose limits a user's requests count against. Every guest of one
 client address is one account; anyone else, including ids a client might try to slip in, is
-its own."""
+its own. The limit keys and an edge's count of streams go by the account."""
 
 import pytest
 
 from contracts.keys import Keys, account
+from edge.connections import StreamSlots
 
 TAG = "0123456789ab"
 
@@ -58,3 +59,19 @@ def test_limit_keys_are_the_accounts_and_ownership_keys_the_users() -> None:
     assert keys.user_jobs(one) != keys.user_jobs(two)
     assert keys.idempotency(one, "k") != keys.idempotency(two, "k")
     assert keys.user_active("alice") == "p:user:alice:active"  # keyed users: keys as before
+
+
+def test_an_edges_stream_slots_count_the_guests_of_an_address_together() -> None:
+    slots = StreamSlots(max_streams=100)
+    one, two, three = (f"guest-{TAG}-{digit * 32}" for digit in "123")
+    assert slots.acquire(one, 2) is None and slots.acquire(two, 2) is None
+    refusal = slots.acquire(three, 2)
+    assert refusal is not None and refusal.code == "too_many_connections"
+    assert refusal.message.startswith("the guests of your network address have 2")
+    assert len(refusal.reason().encode()) <= 123 and refusal.reason().endswith("allowed")
+    assert slots.acquire(f"guest-{'f' * 12}-{'1' * 32}", 2) is None  # another address
+    assert slots.acquire("alice", 2) is None and slots.acquire("bob", 2) is None
+    slots.release(one)
+    assert slots.acquire(three, 2) is None
+    keyed = slots.acquire("alice", 1)
+    assert keyed is not None and keyed.message.startswith("you have 1")
