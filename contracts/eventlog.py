@@ -227,7 +227,7 @@ class EventLog:
 
     def _end_keys(self, job: JobRef) -> list[str]:
         """The keys of every script that can end a job: its record, its log, its pool's
-        counters, its owner's unfinished jobs and stored-output bucket."""
+        counters, its owner's account's unfinished jobs and stored-output bucket."""
         keys = self.keys
         return [
             keys.job(job.id),

@@ -2,12 +2,35 @@
 
 No other module spells a key: they all ask a `Keys` built from the configured prefix, so two
 deployments (or two tests) can share one Redis server without seeing each other.
+
+A user's *limit* keys (unfinished jobs, stored output, request rate) are built from its
+`account`: the user itself, except that all guests of one client address share one account.
+Ownership keys (a user's job index, idempotency keys, a job's `owner`) keep the full user id.
 """
 
+import re
 from dataclasses import dataclass
 
 GROUP = "workers"
 """The consumer group every worker pool reads its job stream through."""
+
+GUEST_PREFIX = "guest-"
+"""Guest users are `guest-<tag>-<random>`: `<tag>` is `GUEST_TAG_LENGTH` hex characters of a
+keyed hash of the client address the id was minted for (see `edge.identity`)."""
+GUEST_TAG_LENGTH = 12
+_GUEST_ACCOUNT = re.compile(rf"{GUEST_PREFIX}[0-9a-f]{{{GUEST_TAG_LENGTH}}}(?=-.)", re.DOTALL)
+
+
+def account(user: str) -> str:
+    """Whose limits a user's requests count against: `guest-<tag>` for a guest
+    `guest-<tag>-<random>` (every guest of one client address alike), the user itself for
+    anyone else (a keyed user, or an id of any other shape).
+
+    A pure function of the user id, so the edge and the workers find the same limit keys
+    from a job's owner. (Issue 10: a shard chosen from the owner must be chosen from its
+    account, or one address' guests would need their shared counters in several slots.)"""
+    match = _GUEST_ACCOUNT.match(user)
+    return match.group() if match else user
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +58,14 @@ class Keys:
         return f"{self.prefix}user:{user}:jobs"
 
     def user_active(self, user: str) -> str:
-        """Counter: how many of a user's jobs have not ended (per-user limit)."""
-        return f"{self.prefix}user:{user}:active"
+        """Counter: how many jobs of a user's `account` have not ended (per-user limit)."""
+        return f"{self.prefix}user:{account(user)}:active"
 
     def user_stored(self, user: str) -> str:
-        """Hash with a TTL: a user's bucket of stored output (`level` bytes at `at`, unix
-        seconds of Redis's clock), draining at budget / retention; see `contracts.log`."""
-        return f"{self.prefix}user:{user}:stored"
+        """Hash with a TTL: the bucket of stored output of a user's `account` (`level`
+        bytes at `at`, unix seconds of Redis's clock), draining at budget / retention; see
+        `contracts.log`."""
+        return f"{self.prefix}user:{account(user)}:stored"
 
     def idempotency(self, user: str, key: str) -> str:
         """String: the job id an idempotency key of one user maps to."""
@@ -60,8 +84,9 @@ class Keys:
         return f"{self.prefix}limits:{pool}"
 
     def rate_user(self, user: str) -> str:
-        """String: a user's request bucket (GCRA: the theoretical arrival time, unix ms)."""
-        return f"{self.prefix}rate:user:{user}"
+        """String: the request bucket of a user's `account` (GCRA: the theoretical arrival
+        time, unix ms)."""
+        return f"{self.prefix}rate:user:{account(user)}"
 
     def rate_guest_ids(self, address: str) -> str:
         """String: the bucket of new guest ids minted for one client address (or /64)."""

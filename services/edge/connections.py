@@ -1,4 +1,5 @@
-"""Open streams (WebSocket and SSE) of this edge process, counted in memory per user.
+"""Open streams (WebSocket and SSE) of this edge process, counted in memory per user (per
+account: all guests of one client address count as one, see `contracts.keys.account`).
 
 The caps are per edge, not global: what they protect is this process (its file
 descriptors, its memory, its fan-out queues), an edge that dies takes its counts with it
@@ -14,7 +15,9 @@ from prometheus_client import Counter, Gauge
 from starlette.types import Scope
 
 from contracts.errors import WS_CLOSE_TOO_MANY, WS_CLOSE_TRY_AGAIN_LATER, ErrorCode
+from contracts.keys import account
 from edge.refuse import Refusal
+from edge.tiers import holder
 
 EVENTS_PATH = re.compile(r"^/v1/jobs/[^/]+/events$")
 """The SSE route of one job's events (a stream, and a route that takes a ticket)."""
@@ -38,7 +41,7 @@ def is_stream(scope: Scope) -> bool:
 
 
 class StreamSlots:
-    """How many streams are open on this edge, in all and per user."""
+    """How many streams are open on this edge, in all and per user's account."""
 
     def __init__(self, max_streams: int) -> None:
         self.max_streams = max_streams
@@ -56,27 +59,27 @@ class StreamSlots:
                 WS_CLOSE_TRY_AGAIN_LATER,
                 {"Retry-After": str(EDGE_FULL_RETRY_SECONDS)},
             )
-        held = self.by_user.get(user, 0)
+        held = self.by_user.get(account(user), 0)
         if held >= user_cap:
             STREAMS_REFUSED.labels("user").inc()
             return Refusal(
                 429,
                 ErrorCode.too_many_connections,
-                f"you have {held} open WebSocket/SSE connections on this edge, the most "
-                "allowed: close one",
+                # (fits a WebSocket close reason's 123 bytes, code included)
+                f"{holder(user)} have {held} WebSocket/SSE connections open here, the most allowed",
                 WS_CLOSE_TOO_MANY,
                 {"Retry-After": str(USER_FULL_RETRY_SECONDS)},
             )
-        self.by_user[user] = held + 1
+        self.by_user[account(user)] = held + 1
         self.total += 1
         STREAMS_OPEN.set(self.total)
         return None
 
     def release(self, user: str) -> None:
-        held = self.by_user.get(user, 0) - 1
+        held = self.by_user.get(account(user), 0) - 1
         if held > 0:
-            self.by_user[user] = held
+            self.by_user[account(user)] = held
         else:
-            self.by_user.pop(user, None)
+            self.by_user.pop(account(user), None)
         self.total -= 1
         STREAMS_OPEN.set(self.total)

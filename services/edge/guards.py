@@ -1,6 +1,8 @@
 """The per-user guards every request passes, as ASGI middleware: the request rate (a token
 bucket in Redis), the cap on open streams (in memory, per edge) and the rate of new guest
-ids per client address. They run before any route, and refuse with `edge.refuse`.
+ids per client address. They run before any route, and refuse with `edge.refuse`. The
+guests of one client address share one bucket and one count of streams (their account,
+`contracts.keys.account`).
 
     GuestCookieMiddleware  (guest mode) a new guest id costs a token of its address' bucket
      └─ RateLimitMiddleware  every /v1/ request and WebSocket handshake: one token
@@ -87,7 +89,7 @@ class RateLimitMiddleware:
         decision = await guards.rates.request(user, guards.tier(user))
         openai = scope["path"] in OPENAI_PATHS
         if decision is not None and not decision.allowed:
-            await refuse(rate_refusal(decision, openai), scope, receive, send)
+            await refuse(rate_refusal(decision, user, openai), scope, receive, send)
             return
         if decision is None or not openai:
             await self.app(scope, receive, send)
@@ -145,5 +147,5 @@ async def check_message(guards: Guards, user: str) -> None:
     """A WebSocket message costs a token of its user's bucket, like a request."""
     decision = await guards.rates.request(user, guards.tier(user))
     if decision is not None and not decision.allowed:
-        refusal = rate_refusal(decision)
+        refusal = rate_refusal(decision, user)
         raise TooManyRequests(refusal.code, refusal.message, refusal.headers)

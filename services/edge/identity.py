@@ -9,6 +9,10 @@ In order:
    its HMAC-SHA256 under `EDGE_GUEST_SECRET`, so only this server can make one: a forged,
    unsigned or tampered cookie gets a fresh identity, never the one it claims. The cookie is
    `HttpOnly` (no script reads it), `SameSite=Lax` and `Secure` when the request came over TLS.
+   The id is `<tag>-<random>`: `<tag>` is a keyed hash of the client address it was minted
+   for (`edge.ratelimit.client_address`; the address itself never appears), so every guest of
+   one address shares the guest tier's limits (`contracts.keys.account`). An id of the older
+   form, without a tag, is not accepted: its holder gets a new one.
 
 `SameSite=Lax`, not `Strict`: a guest arriving by a link from another site must keep its
 identity (with `Strict` the page load would carry no cookie and mint a new guest over the old
@@ -26,22 +30,25 @@ from http.cookies import CookieError, SimpleCookie
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.errors import ErrorCode
+from contracts.keys import GUEST_PREFIX, GUEST_TAG_LENGTH
 from edge.denial import refuse
 from edge.errors import ApiError, Unauthorized
 from edge.origins import header, is_tls
+from edge.ratelimit import client_address
 from edge.tickets import TICKET_PARAMETER, TICKET_USER, query_values
-from edge.tiers import GUEST_PREFIX
 
 GUEST_COOKIE = "rl_guest"
 GUEST_MAX_AGE = 31536000
 MIN_SECRET_LENGTH = 32
-_GUEST_ID = re.compile(r"^[0-9a-f]{32}$")
+_GUEST_ID = re.compile(rf"[0-9a-f]{{{GUEST_TAG_LENGTH}}}-[0-9a-f]{{32}}")
 _STATE_KEY = "relayline_guest"
 _KEY_CONTEXT = b"relayline guest id v1"
+_ADDRESS_CONTEXT = b"relayline guest address v1"
 
 
 class GuestSigner:
-    """Signs guest ids as `<id>.<hex HMAC-SHA256>` and checks them in constant time."""
+    """Signs guest ids as `<id>.<hex HMAC-SHA256>` and checks them in constant time; makes
+    new ids, tagged with their client address."""
 
     def __init__(self, secret: str) -> None:
         if len(secret) < MIN_SECRET_LENGTH:
@@ -49,8 +56,14 @@ class GuestSigner:
                 f"EDGE_GUEST_SECRET must be at least {MIN_SECRET_LENGTH} characters "
                 "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
             )
-        # A key of its own, so the secret could sign other things without confusion.
+        # Keys of their own, so the secret could sign other things without confusion.
         self._key = hmac.new(secret.encode(), _KEY_CONTEXT, hashlib.sha256).digest()
+        self._address_key = hmac.new(secret.encode(), _ADDRESS_CONTEXT, hashlib.sha256).digest()
+
+    def new_id(self, address: str) -> str:
+        """A new guest id for a client at `address`: `<tag>-<random>`."""
+        mac = hmac.new(self._address_key, address.encode(), hashlib.sha256).hexdigest()
+        return f"{mac[:GUEST_TAG_LENGTH]}-{secrets.token_hex(16)}"
 
     def _mac(self, guest_id: str) -> str:
         return hmac.new(self._key, guest_id.encode(), hashlib.sha256).hexdigest()
@@ -61,16 +74,16 @@ class GuestSigner:
     def verify(self, value: str | None) -> str | None:
         """The guest id of a cookie this server signed; None for anything else."""
         guest_id, _, mac = (value or "").partition(".")
-        if not _GUEST_ID.match(guest_id) or not hmac.compare_digest(mac, self._mac(guest_id)):
+        if not _GUEST_ID.fullmatch(guest_id) or not hmac.compare_digest(mac, self._mac(guest_id)):
             return None
         return guest_id
 
 
-async def mint_guest(scope: Scope) -> str:
+async def mint_guest(scope: Scope, signer: GuestSigner) -> str:
     """A new guest identity for a request that has none (or only a forged one): the one place
     a guest is created, after the middleware's `admit_new` gate (new guests per client
     address). An `ApiError` raised here is the request's answer (HTTP, or the handshake's)."""
-    return secrets.token_hex(16)
+    return signer.new_id(client_address(scope.get("client")))
 
 
 def _cookie(scope: Scope, name: str) -> str | None:
@@ -124,7 +137,7 @@ class GuestCookieMiddleware:
         if self.admit_new and not await self.admit_new(scope, receive, send):
             return  # too many new guest ids from this client address
         try:
-            guest = await mint_guest(scope)
+            guest = await mint_guest(scope, self.signer)
         except ApiError as exc:  # e.g. too many new guests from one address: 429
             await refuse(scope, receive, send, exc.status, exc.code, exc.message, exc.headers)
             return

@@ -1,8 +1,9 @@
 """Request rates: one token bucket per user, shared by every edge, in Redis.
 
-A user may hit any edge, so the bucket lives in Redis: one key per user (`Keys.rate_user`)
-and one Lua script (GCRA, a token bucket kept as a single timestamp) that decides and
-records in one round trip, on Redis's own clock. Every `/v1/` request, every WebSocket
+A user may hit any edge, so the bucket lives in Redis: one key per user (`Keys.rate_user`;
+all guests of one client address share one, see `contracts.keys.account`) and one Lua
+script (GCRA, a token bucket kept as a single timestamp) that decides and records in one
+round trip, on Redis's own clock. Every `/v1/` request, every WebSocket
 handshake and every WebSocket message costs one token. New guest ids per client address go
 through a bucket of their own (`Keys.rate_guest_ids`).
 
@@ -25,7 +26,7 @@ from redis.exceptions import RedisError
 from contracts.errors import WS_CLOSE_TOO_MANY, ErrorCode
 from contracts.keys import Keys
 from edge.refuse import Refusal
-from edge.tiers import LimitTier
+from edge.tiers import LimitTier, holder
 
 log = logging.getLogger("relayline.edge")
 
@@ -112,14 +113,15 @@ class RateLimiter:
         return await self.take(self.keys.rate_guest_ids(address), per_minute / 60, burst)
 
 
-def rate_refusal(decision: Decision, openai: bool = False) -> Refusal:
+def rate_refusal(decision: Decision, user: str, openai: bool = False) -> Refusal:
     RATE_REFUSED.labels("requests").inc()
     seconds = decision.retry_after()
     headers = {"Retry-After": str(seconds), **(decision.openai_headers() if openai else {})}
     return Refusal(
         429,
         ErrorCode.rate_limited,
-        f"too many requests: {decision.limit} at once at most; retry in {seconds} s",
+        f"too many requests: {holder(user)} may make {decision.limit} at once at most; "
+        f"retry in {seconds} s",
         WS_CLOSE_TOO_MANY,
         headers,
     )

@@ -3,6 +3,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.keys import GUEST_PREFIX
 from contracts.pools import DEFAULT_POOLS_FILE
 from edge.tiers import DEFAULT_MAX_STORED_BYTES, MAX_STORED_BYTES, SERVICE_TIER, LimitTier
 
@@ -104,10 +105,19 @@ class Settings(BaseSettings):
     max_streams_per_user: int = Field(
         default=64, ge=1, le=1_000_000, description="A keyed user's open WebSocket + SSE."
     )
-    guest_rate_limit_per_second: float = Field(default=5.0, gt=0, le=1_000_000)
-    guest_rate_limit_burst: int = Field(default=30, ge=1, le=10_000_000)
-    guest_max_streams_per_user: int = Field(default=16, ge=1, le=1_000_000)
-    guest_max_active_jobs_per_user: int = Field(default=10, ge=1, le=10_000_000)
+    # The guest tier: its limits hold for all guests of one client address together.
+    guest_rate_limit_per_second: float = Field(
+        default=5.0, gt=0, le=1_000_000, description="One address' guests' requests per second."
+    )
+    guest_rate_limit_burst: int = Field(
+        default=30, ge=1, le=10_000_000, description="One address' guests' requests at once."
+    )
+    guest_max_streams_per_user: int = Field(
+        default=16, ge=1, le=1_000_000, description="One address' guests' open WebSocket + SSE."
+    )
+    guest_max_active_jobs_per_user: int = Field(
+        default=10, ge=1, le=10_000_000, description="One address' guests' unfinished jobs."
+    )
     max_stored_bytes_per_user: int = Field(
         default=DEFAULT_MAX_STORED_BYTES,
         ge=1,
@@ -115,7 +125,12 @@ class Settings(BaseSettings):
         description="A keyed user's job output kept in Redis within a retention (a bucket "
         "draining at this much per retention); a submit over it gets 429 storage_quota.",
     )
-    guest_max_stored_bytes_per_user: int = Field(default=32 << 20, ge=1, le=MAX_STORED_BYTES)
+    guest_max_stored_bytes_per_user: int = Field(
+        default=32 << 20,
+        ge=1,
+        le=MAX_STORED_BYTES,
+        description="One address' guests' job output kept in Redis within a retention.",
+    )
     guest_ids_per_minute: float = Field(
         default=10.0, gt=0, le=1_000_000, description="New guest ids per client address."
     )
@@ -170,6 +185,8 @@ class Settings(BaseSettings):
             key, sep, user = pair.partition(":")
             if not sep or not key or not user:
                 raise ValueError(f"EDGE_API_KEYS entry {pair!r} is not 'key:user'")
+            if user.startswith(GUEST_PREFIX):  # a guest's name: it would share guest limits
+                raise ValueError(f"EDGE_API_KEYS user {user!r}: {GUEST_PREFIX!r} names guests")
             result[key] = user
         return result
 

@@ -38,7 +38,7 @@ from edge.errors import (
     job_not_found,
 )
 from edge.quota import drain_rate, storage_refusal
-from edge.tiers import DEFAULT_MAX_STORED_BYTES
+from edge.tiers import DEFAULT_MAX_STORED_BYTES, holder
 
 _INPUTS: dict[ModelKind, tuple[type[BaseModel], type[BaseModel]]] = {
     ModelKind.chat: (ChatInput, ChatParams),
@@ -176,11 +176,11 @@ class JobStore:
             listing_horizon=LISTING_HORIZON_RETENTIONS * self.retention_seconds,
         )
         if answer.refusal is Refusal.storage_full:
-            raise storage_refusal(answer.retry_after, budget)
+            raise storage_refusal(answer.retry_after, budget, user)
         if answer.refusal is Refusal.user_limit:
             raise TooManyRequests(
                 ErrorCode.rate_limited,
-                f"you have {max_active} jobs that have not ended, the most "
+                f"{holder(user)} have {max_active} jobs that have not ended, the most "
                 "allowed: wait for one to end, or cancel one",
                 headers={"Retry-After": "5"},
             )

@@ -2,21 +2,27 @@
 many of its jobs may be unfinished and how many bytes of output it may keep stored.
 
 Keyed users get the `default` tier (`EDGE_RATE_LIMIT_*`, `EDGE_MAX_STREAMS_PER_USER`,
-`EDGE_MAX_ACTIVE_JOBS_PER_USER`, `EDGE_MAX_STORED_BYTES_PER_USER`),
-guests the lower `guest` tier (`EDGE_GUEST_*`). A service that fronts many users under one
+`EDGE_MAX_ACTIVE_JOBS_PER_USER`, `EDGE_MAX_STORED_BYTES_PER_USER`), guests the lower `guest`
+tier (`EDGE_GUEST_*`), whose limits all guests of one client address share: they count
+against one account (`contracts.keys.account`). A service that fronts many users under one
 key gets a named tier of `EDGE_LIMIT_TIERS` through `EDGE_USER_TIERS="user:tier,..."`; the
 key itself stays in `EDGE_API_KEYS` as `key:user`.
 """
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.keys import GUEST_PREFIX, account
+
 DEFAULT_MAX_STORED_BYTES = 256 << 20
 """A keyed user's budget of stored output (`EDGE_MAX_STORED_BYTES_PER_USER`)."""
 MAX_STORED_BYTES = 1 << 50
 """The largest budget a setting takes: exact in Redis's Lua numbers (doubles)."""
 
-GUEST_PREFIX = "guest-"
-"""Guest users are `guest-<id>` (see `edge.identity`); no key maps to such a user."""
+
+def holder(user: str) -> str:
+    """Who holds what a limit counts, as a refusal tells the user: `you`, or for a guest
+    the guests of its network address, who share its limits."""
+    return "the guests of your network address" if account(user) != user else "you"
 
 
 class LimitTier(BaseModel):

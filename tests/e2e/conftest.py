@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.support.stack import Edge, Stack
+from tests.support.stack import LIFTED_GUEST_LIMITS, Edge, Stack
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 WEB_DIST = REPOSITORY / "web" / "dist"
@@ -102,9 +102,10 @@ def web_stack(
     stack = Stack(redis_server_url, tmp_path_factory.mktemp("web-stack"))
     try:
         # Every browser context is a new guest from 127.0.0.1: lift the per-address
-        # limit of new guest ids (browsers of a real deployment come from many addresses).
+        # limits of new guest ids and of the guests' shared tier (browsers of a real
+        # deployment come from many addresses).
         env = {"EDGE_GUEST_MODE": "true", "EDGE_WEB_DIST": str(WEB_DIST)}
-        edge = stack.edge(env={**env, "EDGE_GUEST_IDS_BURST": "100000"})
+        edge = stack.edge(env={**env, **LIFTED_GUEST_LIMITS})
         # Both workers start together; then wait for both heartbeats.
         workers = [stack.worker(pool, env=WORKER_ENV, wait=False) for pool in ("sim", "slow")]
         for worker in workers:

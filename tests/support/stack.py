@@ -34,6 +34,17 @@ LIFTED_LIMITS = {
 """Edge settings for tests that are not about limits but make many requests or hold many
 streams as one user (one test client stands for many users)."""
 
+LIFTED_GUEST_LIMITS = {
+    "EDGE_GUEST_IDS_BURST": "100000",
+    "EDGE_GUEST_RATE_LIMIT_PER_SECOND": "1000000",
+    "EDGE_GUEST_RATE_LIMIT_BURST": "10000000",
+    "EDGE_GUEST_MAX_STREAMS_PER_USER": "1000000",
+    "EDGE_GUEST_MAX_ACTIVE_JOBS_PER_USER": "10000000",
+    "EDGE_GUEST_MAX_STORED_BYTES_PER_USER": str(1 << 50),
+}
+"""Edge settings for tests whose many guests all come from 127.0.0.1, so share one guest's
+limits, where a real deployment's come from many addresses."""
+
 
 def auth(user: str = "alice") -> dict[str, str]:
     key = next(key for key, name in API_KEYS.items() if name == user)

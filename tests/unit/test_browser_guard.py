@@ -95,7 +95,7 @@ def test_the_guest_cookie_is_signed_httponly_lax_and_secure_only_over_tls() -> N
     assert "HttpOnly" in plain and "SameSite=Lax" in plain and "Secure" not in plain
     value = plain.split(";")[0].partition("=")[2]
     guest, _, mac = value.partition(".")
-    assert len(guest) == 32 and len(mac) == 64
+    assert len(guest) == 12 + 1 + 32 and len(mac) == 64
     over_tls = app_client(base_url="https://localhost").get(MISSING).headers["set-cookie"]
     assert "; Secure" in over_tls
 
@@ -136,13 +136,14 @@ def test_an_error_from_the_guest_minting_hook_is_the_answer(
     from edge import identity
     from edge.errors import TooManyRequests
 
-    async def refuse_new_guests(scope: object) -> str:
+    async def refuse_new_guests(scope: object, signer: object) -> str:
         raise TooManyRequests("rate_limited", "too many new guests", {"Retry-After": "7"})
 
     monkeypatch.setattr(identity, "mint_guest", refuse_new_guests)
     response = app_client().get(MISSING)
     assert response.status_code == 429 and response.headers["retry-after"] == "7"
     assert "set-cookie" not in response.headers
-    signed = identity.GuestSigner(SECRET).sign("ab" * 16)
+    signer = identity.GuestSigner(SECRET)
+    signed = signer.sign(signer.new_id("10.0.0.1"))
     existing = app_client().get(MISSING, headers={"Cookie": f"rl_guest={signed}"})
     assert existing.status_code == 404, "a known guest is not a new one"

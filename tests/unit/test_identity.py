@@ -68,12 +68,16 @@ def test_a_redeemed_ticket_stands_for_its_user_but_a_key_comes_first() -> None:
 
 def test_guest_ids_are_signed_and_only_signed_ids_verify() -> None:
     signer = GuestSigner(SECRET)
-    guest = "ab" * 16
+    guest = signer.new_id("10.0.0.1")
     signed = signer.sign(guest)
     assert signer.verify(signed) == guest
     mac = signed.partition(".")[2]
-    other = "cd" * 16
+    other = signer.new_id("10.0.0.1")
+    old_form = "ab" * 16  # before ids carried their address: signed, but no longer taken
     for forged in (
+        signer.sign(old_form),
+        signer.sign(f"{guest}-x"),
+        signer.sign(guest.upper()),
         guest,
         f"{guest}.",
         f"{other}.{mac}",
@@ -88,6 +92,17 @@ def test_guest_ids_are_signed_and_only_signed_ids_verify() -> None:
         assert signer.verify(forged) is None, forged
 
 
+def test_a_guest_id_names_its_address_by_a_keyed_tag_only() -> None:
+    signer = GuestSigner(SECRET)
+    first, second = signer.new_id("10.0.0.1"), signer.new_id("10.0.0.1")
+    tag, _, random = first.partition("-")
+    assert second.startswith(f"{tag}-") and first != second
+    assert len(tag) == 12 and len(random) == 32
+    assert not signer.new_id("10.0.0.2").startswith(tag)
+    assert not GuestSigner("t" * 32).new_id("10.0.0.1").startswith(tag)  # keyed by the secret
+    assert "10.0.0.1" not in first
+
+
 def test_a_short_guest_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 32"):
         GuestSigner("short")
@@ -97,3 +112,5 @@ def test_api_keys_setting_is_parsed_strictly() -> None:
     assert Settings(api_keys="a:alice, b:bob").api_key_map() == {"a": "alice", "b": "bob"}
     with pytest.raises(ValueError, match="not 'key:user'"):
         Settings(api_keys="just-a-key").api_key_map()
+    with pytest.raises(ValueError, match="names guests"):
+        Settings(api_keys="a:alice, b:guest-0123456789ab-x").api_key_map()
