@@ -68,10 +68,11 @@ async def test_a_refused_read_ends_one_subscription_and_the_reader_goes_on(hub: 
 async def test_an_expired_log_is_answered_with_the_record_its_output_unparsed(hub: Hub) -> None:
     # stored as a worker would not write it: a parse and re-serialization would change it
     output = '{"embeddings": [[1.0e0, -2.5E-07]], "dimensions": 2}'
-    record = {"id": "e" * 32, "owner": "alice", "model": "embed", "status": "succeeded"}
     await hub.redis.hset(
-        hub.keys.job("expired"), mapping={**record, "created_at": "1.5", "output": output}
+        hub.keys.job("expired"),
+        mapping={"id": "e" * 32, "owner": "alice", "model": "embed", "status": "succeeded"},
     )
+    await hub.redis.hset(hub.keys.job("expired"), mapping={"created_at": "1.5", "output": output})
     outbox = Outbox(100, 1 << 20, on_overflow=lambda: None)
     hub.subscribe(outbox, "expired", 0)  # its log is empty: it expired
     job_id, seq, data = await _next(outbox)
