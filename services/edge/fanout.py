@@ -121,7 +121,8 @@ class Hub(Reader):
                 await retrying(lambda: self.redis.xrevrange(stream, "+", "-", count=1)),
             )
             if not tail:
-                self._fail(job_id, list(watch.outboxes), await self._gone(job_id))
+                error = await self._gone(job_id)  # then every subscriber, those who joined since
+                self._fail(job_id, list(watch.outboxes), error)
                 self._remove(job_id, watch)
                 return
         except ResponseError as exc:
