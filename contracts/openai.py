@@ -5,7 +5,7 @@ A field OpenAI defines that the engines cannot honour (`logprobs`, `tools`, `n` 
 `response_format`, audio...) is refused with `unsupported_parameter`, naming it, unless it
 holds the one value that changes nothing (`logprobs: false`, `n: 1`, `tool_choice: "none"`,
 see `HARMLESS`). Fields that change nothing whatever they hold (`user`, `metadata`, `store`,
-`parallel_tool_calls`) are accepted and ignored, and so are fields OpenAI does not define.
+`parallel_tool_calls`) are accepted and ignored, and so is any field not declared here.
 Booleans and numbers are strict: `"yes"`, `1` for a boolean, `true` or `"1"` for a number
 are refused, never coerced."""
 
