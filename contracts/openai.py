@@ -1,11 +1,21 @@
 """The OpenAI-compatible request shapes accepted at `/v1/chat/completions` and
-`/v1/embeddings`. Fields OpenAI defines that Relayline does not use are accepted and ignored
-(so existing clients work unchanged); ones that would change the answer are refused."""
+`/v1/embeddings`.
 
-from typing import Any, Literal
+A field OpenAI defines that the engines cannot honour (`logprobs`, `tools`, `n` > 1, a JSON
+`response_format`, audio...) is refused with `unsupported_parameter`, naming it, unless it
+holds the one value that changes nothing (`logprobs: false`, `n: 1`, `tool_choice: "none"`,
+see `HARMLESS`). Fields that change nothing whatever they hold (`user`, `metadata`, `store`,
+`parallel_tool_calls`) are accepted and ignored, and so is any field not declared here.
+Booleans and numbers are strict: `"yes"`, `1` for a boolean, `true` or `"1"` for a number
+are refused, never coerced."""
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import json
+from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from contracts.errors import ErrorCode
 from contracts.jobs import (
     MAX_TOKENS,
     ClientModel,
@@ -16,6 +26,39 @@ from contracts.jobs import (
 
 MAX_MODEL_NAME = 100
 MAX_USER = 256
+UNSUPPORTED_PARAMETER = ErrorCode.unsupported_parameter.value
+"""The pydantic error type (and the error's `code`) of a refused field."""
+
+StrictFlag = Annotated[bool, Strict()]
+Tokens = Annotated[int, Strict(), Field(ge=1, le=MAX_TOKENS)]
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+
+HARMLESS: dict[str, tuple[Any, ...]] = {
+    "n": (1,),
+    "logprobs": (False,),
+    "top_logprobs": (0,),
+    "tools": ([],),
+    "tool_choice": ("none", "auto"),
+    "functions": ([],),
+    "function_call": ("none", "auto"),
+    "response_format": ({"type": "text"},),
+    "modalities": (["text"],),
+    "audio": (),
+    "prediction": (),
+    "logit_bias": ({},),
+    "presence_penalty": (0, 0.0),
+    "frequency_penalty": (0, 0.0),
+    "reasoning_effort": (),
+    "web_search_options": (),
+}
+"""Chat fields the engines cannot honour, with the values that change nothing (JSON `null`
+too); any other value is refused."""
+
+
+def _same(value: Any, harmless: Any) -> bool:
+    """Equal and of one JSON type: `true` is not `1`, `"1"` is not `1`. (The harmless values
+    hold no numbers inside, so the type of the whole settles it.)"""
+    return type(value) is type(harmless) and bool(value == harmless)
 
 
 class _OpenAIRequest(ClientModel):
@@ -51,29 +94,70 @@ class OpenAIMessage(BaseModel):
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    include_usage: bool = False
+    include_usage: StrictFlag = False
 
 
-class ChatCompletionRequest(_OpenAIRequest):
+def _refused(allowed: str) -> Any:
+    return Field(default=None, description=f"Refused (`unsupported_parameter`) {allowed}.")
+
+
+class _RefusedChatFields(BaseModel):
+    """OpenAI's chat fields the engines cannot honour (`HARMLESS`)."""
+
+    n: Any = _refused("unless 1")
+    logprobs: Any = _refused("unless `false`")
+    top_logprobs: Any = _refused("unless 0")
+    tools: Any = _refused("unless empty")
+    tool_choice: Any = _refused('unless "none" or "auto"')
+    functions: Any = _refused("unless empty")
+    function_call: Any = _refused('unless "none" or "auto"')
+    response_format: Any = _refused('unless `{"type": "text"}`')
+    modalities: Any = _refused('unless `["text"]`')
+    audio: Any = _refused("always")
+    prediction: Any = _refused("always")
+    logit_bias: Any = _refused("unless empty")
+    presence_penalty: Any = _refused("unless 0")
+    frequency_penalty: Any = _refused("unless 0")
+    reasoning_effort: Any = _refused("always")
+    web_search_options: Any = _refused("always")
+
+    @field_validator(*HARMLESS, mode="before")
+    @classmethod
+    def _refuse(cls, value: Any, info: ValidationInfo) -> Any:
+        harmless = HARMLESS[str(info.field_name)]
+        if value is None or any(_same(value, allowed) for allowed in harmless):
+            return value
+        only = " or ".join(json.dumps(allowed) for allowed in harmless)
+        raise PydanticCustomError(
+            UNSUPPORTED_PARAMETER,
+            "Unsupported parameter: '{field}' is not supported by Relayline{only}",
+            {"field": info.field_name, "only": f"; only {only} is accepted" if only else ""},
+        )
+
+
+class ChatCompletionRequest(_OpenAIRequest, _RefusedChatFields):
     model: str = Field(min_length=1, max_length=MAX_MODEL_NAME)
     messages: list[OpenAIMessage] = Field(min_length=1, max_length=1000)
-    stream: bool = False
+    stream: StrictFlag = False
     stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
-    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
-    temperature: float | None = Field(default=None, ge=0, le=2, allow_inf_nan=False)
-    top_p: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
-    seed: Seed | None = None
+    max_tokens: Tokens | None = None
+    max_completion_tokens: Tokens | None = None
+    temperature: Annotated[Number, Field(ge=0, le=2)] | None = None
+    top_p: Annotated[Number, Field(gt=0, le=1)] | None = None
+    seed: Annotated[Seed, Strict()] | None = None
     stop: StopSequence | StopList | None = None
-    n: int = Field(default=1, ge=1, le=1, description="Only 1 is supported.")
     user: str | None = Field(default=None, max_length=MAX_USER)
+    # accepted and ignored: they change nothing here
+    parallel_tool_calls: StrictFlag | None = None
+    store: StrictFlag | None = None
+    metadata: dict[str, str] | None = None
 
 
 class EmbeddingsRequest(_OpenAIRequest):
     model: str = Field(min_length=1, max_length=MAX_MODEL_NAME)
     input: str | list[str] = Field(description="A text, or at most 2048 texts.")
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = Field(default=None, ge=1, le=65536)
+    dimensions: Annotated[int, Strict(), Field(ge=1, le=65536)] | None = None
     user: str | None = Field(default=None, max_length=MAX_USER)
 
     @field_validator("input")

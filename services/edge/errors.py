@@ -2,6 +2,7 @@
 
     ApiError (status, code, message)
      ├── BadRequest          400  invalid_json / invalid_request / unknown_message_type
+     │                            (OpenAI routes: also unsupported_parameter, with `param`)
      ├── Unauthorized        401  unauthorized
      ├── NotFound            404  job_not_found / unknown_model / not_found
  ├── Unprocessable       422  invalid_request (input that does not fit the model)
@@ -33,7 +34,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.errors import ErrorBody, ErrorCode
-from contracts.openai import OpenAIErrorBody
+from contracts.openai import UNSUPPORTED_PARAMETER, OpenAIErrorBody
 
 log = logging.getLogger("relayline.edge")
 
@@ -158,19 +159,38 @@ OPENAI_PATHS = ("/v1/chat/completions", "/v1/embeddings")
 _OPENAI_CODES: dict[str, str] = {ErrorCode.unknown_model: "model_not_found"}
 
 
-def openai_error_body(status: int, code: str, message: str) -> dict[str, Any]:
+def openai_error_body(
+    status: int, code: str, message: str, param: str | None = None
+) -> dict[str, Any]:
     """OpenAI's error shape: `{"error": {"message", "type", "param", "code"}}`; also sent as
-    a chunk when a stream fails after it started."""
+    a chunk when a stream fails after it started. `param` names the field at fault."""
     kinds = {401: "authentication_error", 429: "rate_limit_error"}
     kind = kinds.get(status) or ("server_error" if status >= 500 else "invalid_request_error")
     code = _OPENAI_CODES.get(code, code)
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
 def openai_error(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    param: str | None = None,
 ) -> JSONResponse:
-    return JSONResponse(openai_error_body(status, code, message), status, headers)
+    return JSONResponse(openai_error_body(status, code, message, param), status, headers)
+
+
+def openai_validation_error(errors: list[dict[str, Any]]) -> JSONResponse:
+    """A body the OpenAI routes refuse: `400`, `param` naming the first field at fault
+    (dotted, e.g. `stream_options.include_usage`), `unsupported_parameter` for a field
+    the engines cannot honour (`contracts.openai.HARMLESS`)."""
+    code, message = describe_validation_error(errors)
+    first = errors[0] if errors and code != ErrorCode.invalid_json else {}
+    location = [str(part)[:60] for part in first.get("loc", ()) if part != "body"]
+    param = ".".join(location)[:200] or None
+    if first.get("type") == UNSUPPORTED_PARAMETER:
+        code, message = ErrorCode.unsupported_parameter, str(first.get("msg"))
+    return openai_error(400, code, message, param=param)
 
 
 def _respond(
@@ -208,8 +228,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        code, message = describe_validation_error([dict(error) for error in exc.errors()])
-        return _respond(request, 400 if code == ErrorCode.invalid_json else 422, code, message)
+        errors = [dict(error) for error in exc.errors()]
+        if request.url.path in OPENAI_PATHS:
+            return openai_validation_error(errors)
+        code, message = describe_validation_error(errors)
+        return error_response(400 if code == ErrorCode.invalid_json else 422, code, message)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -21,7 +21,7 @@ The reader is woken with `CLIENT UNBLOCK` when a new log must join its blocking 
 import asyncio
 import logging
 from functools import partial
-from typing import cast
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -29,7 +29,7 @@ from redis.exceptions import ResponseError
 from contracts.jobs import MAX_SAFE_INTEGER
 from contracts.keys import Keys, seq_of_entry_id
 from contracts.log import EVENT_FIELD
-from contracts.wire import WireError
+from edge import records
 from edge.outbox import LOST, Item, Outbox, Subscription
 from edge.reader import Reader, Watch, is_end, retrying
 from edge.watch_errors import log_gone, read_failed
@@ -105,7 +105,7 @@ class Hub(Reader):
         if watch.started is not None and watch.started is not asyncio.current_task():
             watch.started.cancel()
 
-    def _fail(self, job_id: str, outboxes: list[Outbox], error: WireError) -> None:
+    def _fail(self, job_id: str, outboxes: list[Outbox], error: str) -> None:
         for outbox in outboxes:
             outbox.fail(job_id, error)
             self._forget(outbox, job_id)
@@ -121,9 +121,8 @@ class Hub(Reader):
                 await retrying(lambda: self.redis.xrevrange(stream, "+", "-", count=1)),
             )
             if not tail:
-                key = self.keys.job(job_id)
-                record = cast(dict[str, str], await retrying(lambda: self.redis.hgetall(key)))
-                self._fail(job_id, list(watch.outboxes), log_gone(job_id, record))
+                error = await self._gone(job_id)  # then every subscriber, those who joined since
+                self._fail(job_id, list(watch.outboxes), error)
                 self._remove(job_id, watch)
                 return
         except ResponseError as exc:
@@ -134,6 +133,20 @@ class Hub(Reader):
         if not is_end(fields[EVENT_FIELD]):  # an ended log has nothing more to read live
             watch.position = seq_of_entry_id(entry_id)
             self._wake()
+
+    async def _gone(self, job_id: str) -> str:
+        """The error for a job whose log is empty, with its record when it ended: its output
+        (up to 16 MiB) read apart and spliced in unparsed, as `GET /v1/jobs/{id}` does."""
+        key = self.keys.job(job_id)
+
+        async def read() -> list[Any]:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hmget(key, list(records.FIELDS))
+                pipe.hget(key, records.OUTPUT)
+                return await pipe.execute()
+
+        values, output = await retrying(read)
+        return log_gone(job_id, records.present(values), output)
 
     async def _join(
         self, outbox: Outbox, job_id: str, after: int, subscription: Subscription, watch: Watch

@@ -12,8 +12,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from contracts.wire import WireError
-
 Item = tuple[str | None, int, str]
 """(job id, seq, JSON) for an event; (None, 0, JSON) for a control message; (job id, LOST,
 error JSON) when a subscription ended with an error (the job vanished, its log expired,
@@ -90,10 +88,10 @@ class Outbox:
         else:
             self.overflow()
 
-    def fail(self, job_id: str, error: WireError) -> None:
-        """End one subscription with an error instead of events."""
+    def fail(self, job_id: str, error: str) -> None:
+        """End one subscription with an error (a `WireError`'s JSON) instead of events."""
         if job_id in self.subscriptions:
-            self.offer((job_id, LOST, error.model_dump_json()))
+            self.offer((job_id, LOST, error))
 
     def overflow(self) -> None:
         if not self.overflowed:

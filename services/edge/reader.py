@@ -15,7 +15,6 @@ from redis.exceptions import RedisError, ResponseError
 
 from contracts.keys import Keys, seq_of_entry_id
 from contracts.log import EVENT_FIELD
-from contracts.wire import WireError
 from edge.ends import EndCache
 from edge.metrics import FANOUT_READS
 from edge.outbox import Outbox
@@ -71,7 +70,7 @@ class Reader:
         self._reader_id: int | None = None
         self._blocked = False
 
-    def _fail(self, job_id: str, outboxes: list[Outbox], error: WireError) -> None:
+    def _fail(self, job_id: str, outboxes: list[Outbox], error: str) -> None:
         raise NotImplementedError
 
     def _remove(self, job_id: str, watch: Watch) -> None:

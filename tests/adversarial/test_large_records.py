@@ -1,5 +1,6 @@
 """Large records never stall the edge: one user reads a 16 MB output over and over (its job,
-its list, its cancel) while a second user streams a job, whose events keep arriving.
+its list, its cancel, or a subscribe after its event log expired, answered with the record)
+while a second user streams a job, whose events keep arriving.
 
 The edge answers a record with its stored output spliced in as it is; parsing and
 re-serializing one would take the event loop close to a second per read."""
@@ -14,6 +15,8 @@ import httpx
 import pytest
 
 from tests.adversarial.worker_support import assert_streamed_to_the_end, ended, submit
+from tests.adversarial.worker_support import record as record_of
+from tests.support.client import ws_connect
 from tests.support.stack import LIFTED_LIMITS, Edge, Stack, auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.models]
@@ -28,6 +31,7 @@ MAX_GAP = 2.0
 takes per token, far less than the flood stalls a loop that parses each output."""
 READERS = 20
 ROUNDS = 3
+ERROR_PREFIX = '{"ref":null,"type":"error"'
 
 
 def follow_with_arrivals(edge: Edge, job_id: str, user: str) -> list[tuple[float, dict[str, str]]]:
@@ -48,16 +52,21 @@ def follow_with_arrivals(edge: Edge, job_id: str, user: str) -> list[tuple[float
     return arrivals
 
 
-async def test_reading_large_records_leaves_other_streams_flowing(stack: Stack) -> None:
+async def large_job(stack: Stack) -> tuple[Edge, str]:
+    """An edge, and alice's embeddings job of a ~16 MB output, ended."""
     edge = stack.edge(env=LIFTED_LIMITS)
     stack.worker("embed")
     stack.worker("slow")
     accepted = await submit(edge, "alice", {"model": "embed", "input": {"texts": TEXTS}})
     assert accepted.status_code == 202, accepted.text
-    large_id = accepted.json()["id"]
+    large_id: str = accepted.json()["id"]
     # `ended` reads the record while the job runs: small until its end, then read once
     assert (await ended(edge, large_id, timeout=EMBED_DEADLINE))["status"] == "succeeded"
+    return edge, large_id
 
+
+async def bob_streams(edge: Edge) -> "asyncio.Task[list[tuple[float, dict[str, str]]]]":
+    """Bob's slow job, followed (with arrival times) in a task, which has started reading."""
     bob = await submit(
         edge,
         "bob",
@@ -72,6 +81,19 @@ async def test_reading_large_records_leaves_other_streams_flowing(stack: Stack) 
 
     following = asyncio.create_task(asyncio.to_thread(bob_follows))
     await asyncio.to_thread(started.wait, 10)
+    return following
+
+
+def assert_flowed(arrivals: list[tuple[float, dict[str, str]]]) -> None:
+    events = [event for _, event in arrivals]
+    assert_streamed_to_the_end(events)
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(arrivals)]
+    assert max(gaps) < MAX_GAP, f"bob waited {max(gaps):.1f} s between two events"
+
+
+async def test_reading_large_records_leaves_other_streams_flowing(stack: Stack) -> None:
+    edge, large_id = await large_job(stack)
+    following = await bob_streams(edge)
     paths = [f"/v1/jobs/{large_id}", "/v1/jobs?limit=100", f"/v1/jobs/{large_id}/cancel"]
 
     async def read(client: httpx.AsyncClient, index: int) -> tuple[int, int]:
@@ -90,7 +112,46 @@ async def test_reading_large_records_leaves_other_streams_flowing(stack: Stack) 
     answers, arrivals = await asyncio.wait_for(asyncio.gather(flood(), following), DEADLINE)
     assert {status for status, _ in answers} <= {200, 202}, answers
     assert min(size for _, size in answers) > 10_000_000  # every answer held the output
-    events = [event for _, event in arrivals]
-    assert_streamed_to_the_end(events)
-    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(arrivals)]
-    assert max(gaps) < MAX_GAP, f"bob waited {max(gaps):.1f} s between two events"
+    assert_flowed(arrivals)
+
+
+async def subscribe_expired(edge: Edge, job_id: str) -> str:
+    """The error that answers alice's subscribe to her job, whose log expired, unparsed.
+    Without permessage-deflate, which would compress the 16 MB in the edge's loop: a cost
+    of any large WebSocket message (a `job-end` too), not of the record's parse."""
+    async with ws_connect(edge, "alice", max_size=None, compression=None) as connection:
+        await connection.send(json.dumps({"type": "subscribe", "job_id": job_id, "after": 1}))
+        while True:
+            message = await connection.recv()
+            assert isinstance(message, str)
+            if message.startswith(ERROR_PREFIX):
+                return message
+
+
+async def test_subscribing_after_a_large_log_expired_leaves_other_streams_flowing(
+    stack: Stack,
+) -> None:
+    edge, large_id = await large_job(stack)
+    client = stack.redis()
+    try:
+        client.delete(stack.keys.events(large_id))  # what its expiry does
+    finally:
+        client.close()
+    record = await record_of(edge, large_id)
+    following = await bob_streams(edge)
+
+    async def flood() -> list[str]:
+        answers: list[str] = []
+        for _ in range(ROUNDS):
+            answers += await asyncio.gather(
+                *(subscribe_expired(edge, large_id) for _ in range(READERS))
+            )
+        return answers
+
+    answers, arrivals = await asyncio.wait_for(asyncio.gather(flood(), following), DEADLINE)
+    error = json.loads(answers[0])  # parsed once: parsing all would slow this process
+    assert error["code"] == "events_expired" and error["job_id"] == large_id
+    assert error["record"] == record  # the record GET /v1/jobs/{id} answers
+    assert {answer for answer in answers} == {answers[0]}
+    assert len(answers[0]) > 10_000_000
+    assert_flowed(arrivals)

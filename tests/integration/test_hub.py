@@ -63,3 +63,63 @@ async def test_a_refused_read_ends_one_subscription_and_the_reader_goes_on(hub: 
     assert (await _next(late))[1] == LOST
     await _job(hub, "good", 4)
     assert (await _next(good))[1] == 4
+
+
+async def test_an_expired_log_is_answered_with_the_record_its_output_unparsed(hub: Hub) -> None:
+    # stored as a worker would not write it: a parse and re-serialization would change it
+    output = '{"embeddings": [[1.0e0, -2.5E-07]], "dimensions": 2}'
+    await hub.redis.hset(
+        hub.keys.job("expired"),
+        mapping={"id": "e" * 32, "owner": "alice", "model": "embed", "status": "succeeded"},
+    )
+    await hub.redis.hset(hub.keys.job("expired"), mapping={"created_at": "1.5", "output": output})
+    outbox = Outbox(100, 1 << 20, on_overflow=lambda: None)
+    hub.subscribe(outbox, "expired", 0)  # its log is empty: it expired
+    job_id, seq, data = await _next(outbox)
+    assert (job_id, seq) == ("expired", LOST)
+    assert f'"output":{output}}}}}' in data
+    error = json.loads(data)
+    assert error["code"] == "events_expired" and error["job_id"] == "expired"
+    assert error["record"]["output"] == json.loads(output)
+    assert "expired" not in hub.watches
+
+
+class _PausedHub(Hub):
+    """A hub whose read of an expired job's record waits for the test's go."""
+
+    reading: asyncio.Event
+    go: asyncio.Event
+
+    async def _gone(self, job_id: str) -> str:
+        self.reading.set()
+        await self.go.wait()
+        return await super()._gone(job_id)
+
+
+async def test_who_subscribes_while_the_expired_record_is_read_is_told_too(
+    redis_server_url: str,
+) -> None:
+    redis = Redis.from_url(redis_server_url, decode_responses=True)
+    reader = Redis.from_url(redis_server_url, decode_responses=True, single_connection_client=True)
+    hub = _PausedHub(redis, reader, Keys(f"hub{uuid.uuid4().hex[:8]}:"), block_ms=200)
+    hub.reading, hub.go = asyncio.Event(), asyncio.Event()
+    await hub.start()
+    try:
+        await redis.hset(
+            hub.keys.job("expired"),
+            mapping={"id": "e" * 32, "owner": "alice", "model": "embed", "status": "failed"},
+        )
+        await redis.hset(hub.keys.job("expired"), mapping={"created_at": "1.5"})
+        first, second = (Outbox(100, 1 << 20, on_overflow=lambda: None) for _ in range(2))
+        hub.subscribe(first, "expired", 0)
+        await asyncio.wait_for(hub.reading.wait(), 10)
+        hub.subscribe(second, "expired", 0)  # joins the watch while its record is read
+        hub.go.set()
+        for outbox in (first, second):
+            job_id, seq, data = await _next(outbox)
+            assert (job_id, seq) == ("expired", LOST)
+            assert json.loads(data)["code"] == "events_expired"
+    finally:
+        await hub.stop()
+        await reader.aclose()
+        await redis.aclose()

@@ -11,7 +11,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from relayline.redis_server import free_port
 from tests.support.client import assert_complete, get_job, ws_follow
-from tests.support.stack import Stack, auth
+from tests.support.stack import Edge, Stack, auth
 
 pytestmark = pytest.mark.integration
 
@@ -161,3 +161,86 @@ def test_the_openai_engine_relays_a_stream_and_maps_failures(stack: Stack, tmp_p
     finally:
         relay.close()
         broken.close()
+
+
+def test_fields_no_engine_honours_are_refused_naming_them(stack: Stack) -> None:
+    edge = stack.edge()
+    stack.worker("sim")
+    api = client(edge.url)
+    with pytest.raises(openai.BadRequestError) as refused:
+        api.chat.completions.create(model="sim", messages=MESSAGES, logprobs=True)
+    assert refused.value.param == "logprobs"
+    assert refused.value.code == "unsupported_parameter"
+    with pytest.raises(openai.BadRequestError) as json_mode:
+        api.chat.completions.create(
+            model="sim", messages=MESSAGES, response_format={"type": "json_object"}
+        )
+    assert json_mode.value.param == "response_format"
+    # values that change nothing are accepted, and the answer is an ordinary one
+    completion = api.chat.completions.create(
+        model="sim",
+        messages=MESSAGES,
+        max_tokens=3,
+        logprobs=False,
+        n=1,
+        response_format={"type": "text"},
+        tool_choice="none",
+        parallel_tool_calls=False,
+        user="u-1",
+        metadata={"team": "relay"},
+        store=False,
+    )
+    assert completion.choices[0].finish_reason == "length"
+
+
+REFUSED: list[tuple[str, object]] = [
+    ("n", 2),
+    ("n", True),
+    ("logprobs", True),
+    ("top_logprobs", 3),
+    ("tools", [{"type": "function", "function": {"name": "f"}}]),
+    ("tool_choice", "required"),
+    ("functions", [{"name": "f"}]),
+    ("response_format", {"type": "json_schema", "json_schema": {"name": "x"}}),
+    ("modalities", ["text", "audio"]),
+    ("audio", {"voice": "alloy", "format": "wav"}),
+    ("logit_bias", {"50256": -100}),
+    ("presence_penalty", 0.5),
+    ("reasoning_effort", "low"),
+]
+NOT_COERCED: list[tuple[str, object, str]] = [
+    ("stream", "yes", "stream"),
+    ("stream", 1, "stream"),
+    ("stream_options", {"include_usage": "yes"}, "stream_options.include_usage"),
+    ("seed", True, "seed"),
+    ("seed", "1", "seed"),
+    ("seed", 1.0, "seed"),
+    ("max_tokens", "8", "max_tokens"),
+    ("max_tokens", True, "max_tokens"),
+    ("temperature", "0.5", "temperature"),
+    ("store", "false", "store"),
+]
+
+
+def test_refused_fields_and_uncoerced_types_are_400s_naming_the_field(stack: Stack) -> None:
+    edge = stack.edge()
+    url = f"{edge.url}/v1/chat/completions"
+    cases = [(name, value, name, "unsupported_parameter") for name, value in REFUSED]
+    cases += [(name, value, param, "invalid_request") for name, value, param in NOT_COERCED]
+    for name, value, param, code in cases:
+        body = {"model": "sim", "messages": MESSAGES, name: value}
+        response = httpx.post(url, json=body, headers=auth(), timeout=10)
+        assert response.status_code == 400, (name, value, response.text)
+        error = response.json()["error"]
+        assert error["type"] == "invalid_request_error", error
+        assert (error["param"], error["code"]) == (param, code), (name, value, error)
+        assert name in error["message"], error
+    dimensions = {"model": "embed", "input": "hi", "dimensions": True}
+    response = httpx.post(f"{edge.url}/v1/embeddings", json=dimensions, headers=auth(), timeout=10)
+    assert response.status_code == 400 and response.json()["error"]["param"] == "dimensions"
+    assert get_jobs_count(edge) == 0  # nothing was queued
+
+
+def get_jobs_count(edge: Edge) -> int:
+    response = httpx.get(f"{edge.url}/v1/jobs", headers=auth(), timeout=10)
+    return len(response.json()["data"])
