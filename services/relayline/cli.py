@@ -49,6 +49,10 @@ def cmd_edge(args: argparse.Namespace) -> int:
         port=args.port,
         log_level=os.environ.get("RELAYLINE_LOG_LEVEL", "info").lower(),
         ws_max_size=1 << 20,
+        # No permessage-deflate, which browsers always accept: it compresses each message in
+        # the event loop, and one large `job-end` (an embeddings output of 16 MB) would stall
+        # every client of the edge for over a second.
+        ws_per_message_deflate=False,
         timeout_graceful_shutdown=5,
         # A read deadline and a connection cap (edge/protocol.py); not `limit_concurrency`,
         # which neither sees sockets that send no headers nor applies to WebSockets.

@@ -116,10 +116,10 @@ async def test_reading_large_records_leaves_other_streams_flowing(stack: Stack) 
 
 
 async def subscribe_expired(edge: Edge, job_id: str) -> str:
-    """The error that answers alice's subscribe to her job, whose log expired, unparsed.
-    Without permessage-deflate, which would compress the 16 MB in the edge's loop: a cost
-    of any large WebSocket message (a `job-end` too), not of the record's parse."""
-    async with ws_connect(edge, "alice", max_size=None, compression=None) as connection:
+    """The error that answers alice's subscribe to her job, whose log expired, unparsed. The
+    client offers permessage-deflate, as browsers do; the edge declines it (compressing 16 MB
+    would stall its loop as a parse does), which `test_the_edge_declines_...` pins."""
+    async with ws_connect(edge, "alice", max_size=None) as connection:
         await connection.send(json.dumps({"type": "subscribe", "job_id": job_id, "after": 1}))
         while True:
             message = await connection.recv()
@@ -155,3 +155,10 @@ async def test_subscribing_after_a_large_log_expired_leaves_other_streams_flowin
     assert {answer for answer in answers} == {answers[0]}
     assert len(answers[0]) > 10_000_000
     assert_flowed(arrivals)
+
+
+async def test_the_edge_declines_websocket_compression(stack: Stack) -> None:
+    """Browsers always offer permessage-deflate; an edge that accepted it would compress every
+    message in its event loop, a large `job-end` for seconds while other clients wait."""
+    async with ws_connect(stack.edge()) as connection:
+        assert connection.response.headers.get("Sec-WebSocket-Extensions") is None
