@@ -63,7 +63,7 @@ def _cluster(target: RedisTarget, options: dict[str, Any]) -> RedisCluster:
 
 
 def _sentinel_master(target: RedisTarget, options: dict[str, Any]) -> Redis:
-    sentinels = Sentinel(
+    sentinels = Sentinel(  # type: ignore[no-untyped-call]
         list(target.hosts),
         sentinel_kwargs={
             "socket_timeout": SENTINEL_TIMEOUT_SECONDS,

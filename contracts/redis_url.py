@@ -17,7 +17,7 @@ wrong and which form was expected; they never repeat the credentials.
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from urllib.parse import unquote, urlsplit
 
 SINGLE_SCHEMES = ("redis", "rediss", "unix")
@@ -37,7 +37,7 @@ _FORMS = {
 }
 
 
-class Topology(str, Enum):
+class Topology(StrEnum):
     SINGLE = "single"
     SENTINEL = "sentinel"
     CLUSTER = "cluster"
@@ -59,7 +59,9 @@ def parse_redis_url(url: str) -> RedisTarget:
     scheme, separator, rest = url.partition("://")
     scheme = scheme.lower()
     if not separator or scheme not in SCHEMES:
-        raise ValueError(f"a Redis URL must start with one of: {', '.join(s + '://' for s in SCHEMES)}")
+        raise ValueError(
+            f"a Redis URL must start with one of: {', '.join(s + '://' for s in SCHEMES)}"
+        )
     if scheme in SINGLE_SCHEMES:
         _check_single(url, scheme)
         return RedisTarget(Topology.SINGLE)
@@ -100,7 +102,9 @@ def _credentials(userinfo: str, form: str) -> tuple[str | None, str | None]:
         return None, None
     user, colon, password = userinfo.partition(":")
     if not colon:
-        raise ValueError(f"credentials must be written user:password@ or :password@; expected {form}")
+        raise ValueError(
+            f"credentials must be written user:password@ or :password@; expected {form}"
+        )
     return (unquote(user) or None), unquote(password)
 
 
@@ -133,7 +137,9 @@ def _port(text: str, default_port: int, item: str, form: str) -> int:
 def _sentinel_path(path: str, form: str) -> tuple[str, int]:
     service_name, _, db = path.partition("/")
     if not service_name:
-        raise ValueError(f"the Sentinel service name (the master's name) is missing; expected {form}")
+        raise ValueError(
+            f"the Sentinel service name (the master's name) is missing; expected {form}"
+        )
     if not _SERVICE.fullmatch(service_name):
         raise ValueError(f"bad service name {service_name!r}; expected {form}")
     if db and not (_NUMBER.fullmatch(db) and int(db) < 2**31):

@@ -8,10 +8,11 @@ import pytest
 import redis
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.cluster import key_slot
+from redis.crc import key_slot
 
 from contracts.connect import connect
 from tests.conftest import TOPOLOGY_FIXTURES
+from tests.support.cluster import command, slot_map
 from tests.support.topology import Topology
 from tests.support.wait import async_wait_for
 
@@ -56,14 +57,12 @@ def _assert_stored_on_the_slot_owner(topology: Topology, key: str) -> None:
     holders = [
         node.port
         for node in topology.masters
-        if node.client().execute_command("CLUSTER", "COUNTKEYSINSLOT", slot)
+        if command(node.client(), "CLUSTER", "COUNTKEYSINSLOT", slot)
     ]
     owner = [
-        int(master[1])
-        for first, last, master, *_ in topology.masters[0].client().execute_command(
-            "CLUSTER", "SLOTS"
-        )
-        if int(first) <= slot <= int(last)
+        port
+        for first, last, port in slot_map(topology.masters[0].client())
+        if first <= slot <= last
     ]
     assert holders == owner
 
@@ -78,7 +77,7 @@ async def test_a_busy_pool_makes_commands_wait_instead_of_failing(
     key = uuid.uuid4().hex
     client = connect(topology.url, max_connections=1, pool_timeout=30)
     try:
-        blocked = asyncio.create_task(client.blpop([key], timeout=1))
+        blocked = asyncio.ensure_future(client.blpop([key], timeout=1))
         await async_wait_for(lambda: _blocked_clients(topology, 1), 10, "BLPOP to block")
         assert await client.ping()
         assert await blocked is None
@@ -111,7 +110,7 @@ async def test_the_sentinel_client_follows_a_failover(
 
 async def _get(client: Redis | RedisCluster, key: str) -> str | None:
     try:
-        value: str | None = await client.get(key)
+        value = await client.get(key)
     except redis.RedisError:  # a connection to the dead master, until the pool moves on
         return None
-    return value
+    return str(value) if value is not None else None

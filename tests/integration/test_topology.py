@@ -5,25 +5,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import redis
 
-from tests.support.cluster import SLOTS
+from tests.support.cluster import SLOTS, command, slot_map
 from tests.support.topology import Topology, start_topology
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
 
 
-def _cluster_info(node_client: object) -> dict[str, str]:
-    text = str(node_client.execute_command("CLUSTER", "INFO"))  # type: ignore[attr-defined]
+def _cluster_info(node_client: redis.Redis) -> dict[str, str]:
+    text = str(command(node_client, "CLUSTER", "INFO"))
     return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
 
 
 def _slots_by_master(topology: Topology) -> dict[int, int]:
     """Port of each master → how many slots it serves, as the first master sees it."""
     served: dict[int, int] = {}
-    for first, last, master, *_ in topology.masters[0].client().execute_command("CLUSTER", "SLOTS"):
-        port = int(master[1])
-        served[port] = served.get(port, 0) + int(last) - int(first) + 1
+    for first, last, port in slot_map(topology.masters[0].client()):
+        served[port] = served.get(port, 0) + last - first + 1
     return served
 
 

@@ -9,12 +9,18 @@ which slots, and every replica's link to its master is up.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
 from tests.support.wait import wait_for
 
 SLOTS = 16384
+
+
+def command(client: redis.Redis, *args: str | int) -> Any:
+    """A raw command to one node (redis-py leaves `execute_command` untyped)."""
+    return client.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True)
@@ -48,25 +54,31 @@ def form_cluster(
     for epoch, (index, (first, last)) in enumerate(
         zip(masters, slot_ranges(len(masters)), strict=True), start=1
     ):
-        clients[index].execute_command("CLUSTER", "SET-CONFIG-EPOCH", epoch)
-        clients[index].execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+        command(clients[index], "CLUSTER", "SET-CONFIG-EPOCH", epoch)
+        command(clients[index], "CLUSTER", "ADDSLOTSRANGE", first, last)
     seed_port = clients[0].connection_pool.connection_kwargs["port"]
     for client in clients[1:]:
-        client.execute_command("CLUSTER", "MEET", "127.0.0.1", seed_port, bus_port)
+        command(client, "CLUSTER", "MEET", "127.0.0.1", seed_port, bus_port)
     wait_for(lambda: all(_knows(client, len(clients)) for client in clients), what="MEET")
-    ids = [str(client.execute_command("CLUSTER", "MYID")) for client in clients]
+    ids = [str(command(client, "CLUSTER", "MYID")) for client in clients]
     for index, master in enumerate(replica_of):
         if master is not None:
-            clients[index].execute_command("CLUSTER", "REPLICATE", ids[master])
+            command(clients[index], "CLUSTER", "REPLICATE", ids[master])
 
 
 def _knows(client: redis.Redis, count: int) -> bool:
     return len(view(client)) == count
 
 
+def slot_map(client: redis.Redis) -> list[tuple[int, int, int]]:
+    """(first slot, last slot, master's port) for every range, as one node sees it."""
+    ranges = command(client, "CLUSTER", "SLOTS")
+    return [(int(first), int(last), int(master[1])) for first, last, master, *_ in ranges]
+
+
 def view(client: redis.Redis) -> View:
     """What one node believes about every node of the cluster."""
-    text = str(client.execute_command("CLUSTER", "NODES"))
+    text = str(command(client, "CLUSTER", "NODES"))
     return frozenset(_entry(line.split()) for line in text.splitlines() if line.strip())
 
 
@@ -87,12 +99,15 @@ def settled(clients: Sequence[redis.Redis]) -> View | None:
     """The view every node shares when each says `cluster_state:ok` and all agree, every
     slot is served by a master not marked failed, and every replica's link is up; else None."""
     try:
-        if not all("cluster_state:ok" in str(client.execute_command("CLUSTER", "INFO"))
-                   for client in clients):
+        if not all(
+            "cluster_state:ok" in str(command(client, "CLUSTER", "INFO")) for client in clients
+        ):
             return None
         views = {view(client) for client in clients}
         replicas = [client for client in clients if client.info("replication")["role"] == "slave"]
-        linked = all(client.info("replication")["master_link_status"] == "up" for client in replicas)
+        linked = all(
+            client.info("replication")["master_link_status"] == "up" for client in replicas
+        )
     except redis.RedisError:
         return None
     if len(views) != 1 or not linked:

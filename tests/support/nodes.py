@@ -40,7 +40,9 @@ class Node:
             appendonly=False,
             detach=True,  # and dies with the test process, even one killed with SIGKILL
             config_file=self.config_file,
-            extra_args=(*self.extra_args, *_SYNC_AT_ONCE) if self.role != "sentinel" else self.extra_args,
+            extra_args=(*self.extra_args, *_SYNC_AT_ONCE)
+            if self.role != "sentinel"
+            else self.extra_args,
         )
 
     def kill(self) -> None:
@@ -64,7 +66,7 @@ class Node:
         return self._client
 
     def info_role(self) -> str | None:
-        """"master" or "replica" as the node says now; None when it does not answer."""
+        """ "master" or "replica" as the node says now; None when it does not answer."""
         try:
             role = str(self.client().info("replication")["role"])
         except redis.RedisError:
@@ -77,7 +79,7 @@ class Node:
             replication = self.client().info("replication")
         except redis.RedisError:
             return False
-        return replication["role"] == "master" or replication["master_link_status"] == "up"
+        return bool(replication["role"] == "master" or replication["master_link_status"] == "up")
 
 
 def start_fresh(

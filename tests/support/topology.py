@@ -73,6 +73,7 @@ class Topology:
         if self.kind.startswith("cluster"):
             clients = [node.client() for node in live]
             shared = wait_for(lambda: cluster.settled(clients), timeout, "cluster to settle")
+            assert shared is not None
             masters = {entry.port for entry in shared if entry.master and not entry.failed}
             for node in live:
                 node.role = "master" if node.port in masters else "replica"
@@ -84,8 +85,11 @@ class Topology:
         and the topology is ready again; return the promoted node."""
         candidates = [node for node in self.replicas if node.alive]
         killed.role = "replica"  # it will come back as one, if restarted
-        wait_for(lambda: any(node.info_role() == "master" for node in candidates), timeout,
-                 f"a replica to replace the master on port {killed.port}")
+        wait_for(
+            lambda: any(node.info_role() == "master" for node in candidates),
+            timeout,
+            f"a replica to replace the master on port {killed.port}",
+        )
         self.wait_ready(timeout)
         promoted = [node for node in candidates if node.role == "master"]
         if self.kind == "sentinel":
@@ -96,14 +100,15 @@ class Topology:
     def _sentinel_settled(self) -> bool:
         live = [node for node in self.nodes if node.alive and node.role != "sentinel"]
         sentinel = self.sentinels[0].client()
-        master = sentinel.sentinel_get_master_addr_by_name(SENTINEL_SERVICE)
-        if not master or int(master[1]) not in {node.port for node in live}:
+        address = sentinel.sentinel_get_master_addr_by_name(SENTINEL_SERVICE)
+        master_port = int(address[1]) if isinstance(address, tuple) else None
+        if master_port not in {node.port for node in live}:
             return False
         known = sentinel.sentinel_slaves(SENTINEL_SERVICE)
         if sum(1 for replica in known if not replica["is_sdown"]) != len(live) - 1:
-            return False  # the Sentinel could not yet promote every live replica
+            return False  # the Sentinel does not know every live replica yet
         for node in live:
-            node.role = "master" if node.port == int(master[1]) else "replica"
+            node.role = "master" if node.port == master_port else "replica"
         return all(node.info_role() == node.role and node.link_up() for node in live)
 
     def close(self) -> None:
