@@ -63,8 +63,11 @@ class Topology:
     def restart(self, node: Node) -> None:
         """Start a killed node again on its port and folder (a cluster node keeps its
         nodes.conf: it rejoins, as a replica when its replica took over), then wait until the
-        topology is ready again."""
+        topology is ready again. A Sentinel would turn a returning old master into a replica
+        within ~10 s; it is told at once here, as the Sentinel would tell it."""
         node.start()
+        if self.kind == "sentinel" and node.role == "replica":
+            node.client().replicaof("127.0.0.1", self.masters[0].port)
         self.wait_ready()
 
     def wait_ready(self, timeout: float = FAILOVER_SECONDS) -> None:
@@ -84,6 +87,8 @@ class Topology:
         """After `killed` (a master) died: wait until one of the live replicas became master
         and the topology is ready again; return the promoted node."""
         candidates = [node for node in self.replicas if node.alive]
+        if not candidates:
+            raise ValueError(f"no live replica could replace the master on port {killed.port}")
         killed.role = "replica"  # it will come back as one, if restarted
         wait_for(
             lambda: any(node.info_role() == "master" for node in candidates),
@@ -91,11 +96,8 @@ class Topology:
             f"a replica to replace the master on port {killed.port}",
         )
         self.wait_ready(timeout)
-        promoted = [node for node in candidates if node.role == "master"]
-        if self.kind == "sentinel":
-            promoted = [node for node in candidates if node.info_role() == "master"]
-            promoted[0].role = "master"
-        return promoted[0]
+        (promoted,) = [node for node in candidates if node.role == "master"]
+        return promoted
 
     def _sentinel_settled(self) -> bool:
         live = [node for node in self.nodes if node.alive and node.role != "sentinel"]
