@@ -114,3 +114,27 @@ async def _get(client: Redis | RedisCluster, key: str) -> str | None:
     except redis.RedisError:  # a connection to the dead master, until the pool moves on
         return None
     return str(value) if value is not None else None
+
+
+async def test_the_cluster_client_follows_a_failover(
+    new_topology: Callable[[str], Topology],
+) -> None:
+    """The slot's master dies; its replica takes over and the same client finds it."""
+    topology = new_topology("cluster-replicas")
+    client = connect(topology.url, max_connections=4)
+    try:
+        assert await client.set("{t}x", "kept")
+        slot = key_slot(b"{t}x")
+        (owner,) = [
+            node
+            for node in topology.masters
+            if command(node.client(), "CLUSTER", "COUNTKEYSINSLOT", slot)
+        ]
+        assert command(owner.client(), "WAIT", 1, 5000) == 1  # on its replica first
+        topology.kill(owner)
+        promoted = topology.wait_for_failover(owner)
+        assert await async_wait_for(lambda: _get(client, "{t}x"), 20, "the new master") == "kept"
+        assert await client.set("{t}y", "written")
+    finally:
+        await client.aclose()
+    assert promoted.client().get("{t}y") == "written"
