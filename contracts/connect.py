@@ -1,4 +1,4 @@
-"""One Redis URL, one asyncio client, whatever the topology behind it (see `redis_url`).
+"""One Redis URL, one asyncio client, whatever the deployment behind it (see `redis_url`).
 
 - `redis://`, `rediss://`, `unix://`: a `Redis` on a `BlockingConnectionPool`, as the edge
   and the worker have always built it: when all `max_connections` are busy, a command waits up
@@ -18,7 +18,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
-from contracts.redis_url import RedisTarget, Topology, parse_redis_url
+from contracts.redis_url import Deployment, RedisTarget, parse_redis_url
 
 # How long a Sentinel may take to answer "who is the master?" before the next one is asked.
 SENTINEL_TIMEOUT_SECONDS = 5.0
@@ -42,10 +42,10 @@ def connect(
         "max_connections": max_connections,
         "health_check_interval": health_check_interval,
     }
-    if target.topology is Topology.CLUSTER:
+    if target.deployment is Deployment.CLUSTER:
         return _cluster(target, options)
     options["timeout"] = pool_timeout  # the blocking pool's wait for a free connection
-    if target.topology is Topology.SENTINEL:
+    if target.deployment is Deployment.SENTINEL:
         return _sentinel_master(target, options)
     return Redis.from_pool(BlockingConnectionPool.from_url(url, **options))
 

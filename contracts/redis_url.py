@@ -37,7 +37,7 @@ _FORMS = {
 }
 
 
-class Topology(StrEnum):
+class Deployment(StrEnum):
     SINGLE = "single"
     SENTINEL = "sentinel"
     CLUSTER = "cluster"
@@ -45,7 +45,7 @@ class Topology(StrEnum):
 
 @dataclass(frozen=True)
 class RedisTarget:
-    topology: Topology
+    deployment: Deployment
     hosts: tuple[tuple[str, int], ...] = ()  # sentinels or cluster seeds; empty for SINGLE
     username: str | None = None
     password: str | None = field(default=None, repr=False)
@@ -64,7 +64,7 @@ def parse_redis_url(url: str) -> RedisTarget:
         )
     if scheme in SINGLE_SCHEMES:
         _check_single(url, scheme)
-        return RedisTarget(Topology.SINGLE)
+        return RedisTarget(Deployment.SINGLE)
     return _parse_multi(scheme, rest)
 
 
@@ -90,11 +90,11 @@ def _parse_multi(scheme: str, rest: str) -> RedisTarget:
     hosts = tuple(_host_port(item, default_port, form) for item in hosts_part.split(","))
     if sentinel:
         service_name, db = _sentinel_path(path, form)
-        return RedisTarget(Topology.SENTINEL, hosts, username, password, service_name, db)
+        return RedisTarget(Deployment.SENTINEL, hosts, username, password, service_name, db)
     if path not in ("", "0"):
         raise ValueError(f"a Redis Cluster has only database 0; expected {form}")
     ssl = scheme.startswith("rediss")
-    return RedisTarget(Topology.CLUSTER, hosts, username, password, ssl=ssl)
+    return RedisTarget(Deployment.CLUSTER, hosts, username, password, ssl=ssl)
 
 
 def _credentials(userinfo: str, form: str) -> tuple[str | None, str | None]:

@@ -3,7 +3,7 @@ expected form and never repeats the password."""
 
 import pytest
 
-from contracts.redis_url import RedisTarget, Topology, parse_redis_url
+from contracts.redis_url import Deployment, RedisTarget, parse_redis_url
 
 SECRET = "s3cr#t/p@ss:w?rd%"
 
@@ -20,12 +20,12 @@ SECRET = "s3cr#t/p@ss:w?rd%"
     ],
 )
 def test_one_server_urls_are_left_to_redis_py(url: str) -> None:
-    assert parse_redis_url(url) == RedisTarget(Topology.SINGLE)
+    assert parse_redis_url(url) == RedisTarget(Deployment.SINGLE)
 
 
 def test_cluster_url_lists_every_seed_with_default_ports() -> None:
     target = parse_redis_url("redis+cluster://10.0.0.1:7000,node-2.example.com,[::1]:7002")
-    assert target.topology is Topology.CLUSTER
+    assert target.deployment is Deployment.CLUSTER
     assert target.hosts == (("10.0.0.1", 7000), ("node-2.example.com", 6379), ("::1", 7002))
     assert (target.username, target.password, target.db, target.ssl) == (None, None, 0, False)
 
@@ -37,7 +37,7 @@ def test_cluster_over_tls_and_database_zero() -> None:
 
 def test_sentinel_url_names_the_service_and_database() -> None:
     target = parse_redis_url("redis+sentinel://s1:26380,s2/mymaster/4")
-    assert target.topology is Topology.SENTINEL
+    assert target.deployment is Deployment.SENTINEL
     assert target.hosts == (("s1", 26380), ("s2", 26379))
     assert (target.service_name, target.db) == ("mymaster", 4)
 
