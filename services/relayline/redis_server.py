@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,13 +85,17 @@ def start_redis(
     log_file: Path | None = None,
     detach: bool = False,
     timeout: float = 15,
+    config_file: Path | None = None,
+    extra_args: Sequence[str] = (),
 ) -> RedisProcess:
     """Start redis-server on 127.0.0.1 and wait until it answers.
 
     `maxmemory` ("1gb", "512mb"; None: no limit) with `noeviction`: a full Redis refuses
     writes instead of dropping jobs. `detach` starts it in a session of its own, so a Ctrl-C
     or SIGTERM sent to the caller's process group does not stop it before the processes that
-    use it; it still stops if the caller dies. A failed start raises with Redis's own reason.
+    use it; it still stops if the caller dies. `config_file` (first argument: a Sentinel needs
+    one it can rewrite) and `extra_args` (e.g. cluster options) go to redis-server as given.
+    A failed start raises with Redis's own reason.
     """
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -98,6 +103,7 @@ def start_redis(
     port = port or free_port()
     args = [
         find_redis_server(),
+        *([str(config_file.resolve())] if config_file else []),
         "--port",
         str(port),
         "--bind",
@@ -116,6 +122,7 @@ def start_redis(
         "noeviction",
         "--logfile",
         str(log_path),
+        *extra_args,
     ]
     start = log_path.stat().st_size if log_path.exists() else 0
     # What Redis says before its log file is open (a bad option, a log it cannot open) goes to

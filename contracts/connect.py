@@ -1,0 +1,94 @@
+"""One Redis URL, one asyncio client, whatever the deployment behind it (see `redis_url`).
+
+- `redis://`, `rediss://`, `unix://`: a `Redis` on a `BlockingConnectionPool`, as the edge
+  and the worker have always built it: when all `max_connections` are busy, a command waits up
+  to `pool_timeout` seconds for one instead of failing.
+- `redis+sentinel://`: a `Redis` on the master the Sentinels name, on a blocking pool too;
+  after a failover its connections follow the new master.
+- `redis+cluster://`: a `RedisCluster` seeded with every listed node, reading from masters.
+  `max_connections` is per node, and a node with all of them busy fails the command at once
+  (`MaxConnectionsError`, a `ConnectionError`): redis-py's cluster client does not wait.
+
+The client is not connected yet; the first command connects. Close it with `aclose()`.
+"""
+
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+
+from contracts.redis_url import Deployment, RedisTarget, parse_redis_url
+
+# How long a Sentinel may take to answer "who is the master?" before the next one is asked.
+SENTINEL_TIMEOUT_SECONDS = 5.0
+
+
+def connect(
+    url: str,
+    *,
+    max_connections: int,
+    decode_responses: bool = True,
+    pool_timeout: float | None = 10,
+    health_check_interval: float = 0,
+) -> Redis | RedisCluster:
+    """A client for `url`; ValueError when the URL is malformed (the message names the
+    expected form and never repeats a password)."""
+    if max_connections < 1:
+        raise ValueError("max_connections must be at least 1")
+    target = parse_redis_url(url)
+    options: dict[str, Any] = {
+        "decode_responses": decode_responses,
+        "max_connections": max_connections,
+        "health_check_interval": health_check_interval,
+    }
+    if target.deployment is Deployment.CLUSTER:
+        return _cluster(target, options)
+    options["timeout"] = pool_timeout  # the blocking pool's wait for a free connection
+    if target.deployment is Deployment.SENTINEL:
+        return _sentinel_master(target, options)
+    return Redis.from_pool(BlockingConnectionPool.from_url(url, **options))
+
+
+def _cluster(target: RedisTarget, options: dict[str, Any]) -> RedisCluster:
+    return RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in target.hosts],
+        username=target.username,
+        password=target.password,
+        ssl=target.ssl,
+        # No load_balancing_strategy: every command, reads too, goes to the slot's master.
+        require_full_coverage=True,
+        **options,
+    )
+
+
+def _sentinel_master(target: RedisTarget, options: dict[str, Any]) -> Redis:
+    sentinels = Sentinel(  # type: ignore[no-untyped-call]
+        list(target.hosts),
+        sentinel_kwargs={
+            "socket_timeout": SENTINEL_TIMEOUT_SECONDS,
+            "socket_connect_timeout": SENTINEL_TIMEOUT_SECONDS,
+        },
+    )
+    client: Redis = sentinels.master_for(
+        target.service_name,
+        redis_class=Redis,
+        connection_pool_class=BlockingSentinelPool,
+        db=target.db,
+        username=target.username,
+        password=target.password,
+        **options,
+    )
+    return client
+
+
+class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's master discovery with the blocking pool's wait for a free connection (the
+    MRO puts `BlockingConnectionPool` between the Sentinel pool and the plain one). Closing
+    it also closes the connections to the Sentinels, which nothing else owns."""
+
+    async def disconnect(self, inuse_connections: bool = True) -> None:
+        await super().disconnect(inuse_connections)
+        if inuse_connections:  # a full close, not the idle sweep after a master change
+            for sentinel in self.sentinel_manager.sentinels:
+                await sentinel.aclose()

@@ -1,0 +1,140 @@
+"""`contracts.connect`: one URL gives a working client on every topology."""
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+import pytest
+import redis
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
+
+from contracts.connect import connect
+from tests.conftest import TOPOLOGY_FIXTURES
+from tests.support.cluster import command, slot_map
+from tests.support.topology import Topology
+from tests.support.wait import async_wait_for
+
+pytestmark = pytest.mark.integration
+
+# Both keys share the hash tag of the first: one slot, so one script may touch both.
+SWAP = """
+local old = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], old)
+return old
+"""
+
+
+@pytest.fixture(params=list(TOPOLOGY_FIXTURES))
+def topology(request: pytest.FixtureRequest) -> Topology:
+    fixture: Topology = request.getfixturevalue(TOPOLOGY_FIXTURES[request.param])
+    return fixture
+
+
+async def test_set_get_and_a_script_with_hash_tagged_keys(topology: Topology) -> None:
+    tag = "{" + uuid.uuid4().hex + "}"
+    client = connect(topology.url, max_connections=4)
+    try:
+        assert await client.set(f"{tag}x", "first")
+        assert await client.get(f"{tag}x") == "first"
+        swap = client.register_script(SWAP)
+        assert await swap(keys=[f"{tag}x", f"{tag}old"], args=["second"]) == "first"
+        assert await client.mget([f"{tag}x", f"{tag}old"]) == ["second", "first"]
+    finally:
+        await client.aclose()
+    if topology.kind.startswith("cluster"):
+        assert isinstance(client, RedisCluster)
+        _assert_stored_on_the_slot_owner(topology, f"{tag}x")
+    else:
+        assert isinstance(client, Redis)
+
+
+def _assert_stored_on_the_slot_owner(topology: Topology, key: str) -> None:
+    """The key is on the one master that serves its slot: the client routed it there."""
+    slot = key_slot(key.encode())
+    holders = [
+        node.port
+        for node in topology.masters
+        if command(node.client(), "CLUSTER", "COUNTKEYSINSLOT", slot)
+    ]
+    owner = [
+        port
+        for first, last, port in slot_map(topology.masters[0].client())
+        if first <= slot <= last
+    ]
+    assert holders == owner
+
+
+@pytest.mark.parametrize("fixture", ["redis_standalone", "redis_sentinel"])
+async def test_a_busy_pool_makes_commands_wait_instead_of_failing(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    """One connection, held by a blocking read: the next command waits its turn (a plain
+    ConnectionPool would raise "Too many connections")."""
+    topology: Topology = request.getfixturevalue(fixture)
+    key = uuid.uuid4().hex
+    client = connect(topology.url, max_connections=1, pool_timeout=30)
+    try:
+        blocked = asyncio.ensure_future(client.blpop([key], timeout=1))
+        await async_wait_for(lambda: _blocked_clients(topology, 1), 10, "BLPOP to block")
+        assert await client.ping()
+        assert await blocked is None
+    finally:
+        await client.aclose()
+
+
+async def _blocked_clients(topology: Topology, count: int) -> bool:
+    master = topology.masters[0].client()
+    return int(master.info("clients")["blocked_clients"]) >= count
+
+
+async def test_the_sentinel_client_follows_a_failover(
+    new_topology: Callable[[str], Topology],
+) -> None:
+    topology = new_topology("sentinel")
+    client = connect(topology.url, max_connections=4)
+    try:
+        assert await client.set("before", "kept")
+        assert await client.wait(1, 5000) == 1  # on the replica before the master dies
+        killed = topology.masters[0]
+        topology.kill(killed)
+        promoted = topology.wait_for_failover(killed)
+        assert await async_wait_for(lambda: _get(client, "before"), 20, "the new master") == "kept"
+        assert await client.set("after", "written")
+    finally:
+        await client.aclose()
+    assert promoted.client().get("after") == "written"
+
+
+async def _get(client: Redis | RedisCluster, key: str) -> str | None:
+    try:
+        value = await client.get(key)
+    except redis.RedisError:  # a connection to the dead master, until the pool moves on
+        return None
+    return str(value) if value is not None else None
+
+
+async def test_the_cluster_client_follows_a_failover(
+    new_topology: Callable[[str], Topology],
+) -> None:
+    """The slot's master dies; its replica takes over and the same client finds it."""
+    topology = new_topology("cluster-replicas")
+    client = connect(topology.url, max_connections=4)
+    try:
+        assert await client.set("{t}x", "kept")
+        slot = key_slot(b"{t}x")
+        (owner,) = [
+            node
+            for node in topology.masters
+            if command(node.client(), "CLUSTER", "COUNTKEYSINSLOT", slot)
+        ]
+        assert command(owner.client(), "WAIT", 1, 5000) == 1  # on its replica first
+        topology.kill(owner)
+        promoted = topology.wait_for_failover(owner)
+        assert await async_wait_for(lambda: _get(client, "{t}x"), 20, "the new master") == "kept"
+        assert await client.set("{t}y", "written")
+    finally:
+        await client.aclose()
+    assert promoted.client().get("{t}y") == "written"
