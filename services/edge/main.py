@@ -4,10 +4,12 @@ fan-out hub and the routers together."""
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 from fastapi import FastAPI
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
+from contracts.connect import connect
 from contracts.eventlog import Durability
 from contracts.keys import Keys
 from contracts.pools import load_pools
@@ -60,17 +62,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # A blocking pool: a burst of requests waits for a connection instead of failing.
-        pool = BlockingConnectionPool.from_url(
-            settings.redis_url,
-            decode_responses=True,
-            health_check_interval=30,
-            max_connections=settings.redis_max_connections,
-            timeout=10,
+        redis = cast(
+            Redis,
+            connect(
+                settings.redis_url,
+                max_connections=settings.redis_max_connections,
+                health_check_interval=30,
+            ),
         )
-        redis = Redis.from_pool(pool)  # owns the pool: aclose() closes it
-        reader: Redis = Redis.from_url(
-            settings.redis_url, decode_responses=True, single_connection_client=True
-        )
+        # The fan-out's reader: one connection, whose id `CLIENT UNBLOCK` names.
+        reader = cast(Redis, connect(settings.redis_url, max_connections=1))
         store = JobStore(
             redis,
             keys,

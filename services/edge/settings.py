@@ -1,8 +1,10 @@
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AfterValidator, AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.connect import service_url
 from contracts.keys import GUEST_PREFIX
 from contracts.pools import DEFAULT_POOLS_FILE
 from edge.tiers import DEFAULT_MAX_STORED_BYTES, MAX_STORED_BYTES, SERVICE_TIER, LimitTier
@@ -14,7 +16,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="EDGE_", extra="ignore")
 
-    redis_url: str = Field(
+    redis_url: Annotated[str, AfterValidator(service_url)] = Field(
         default="redis://127.0.0.1:6379/0",
         validation_alias=AliasChoices("EDGE_REDIS_URL", "REDIS_URL"),
     )
@@ -53,9 +55,10 @@ class Settings(BaseSettings):
     redis_wait_timeout_ms: int = Field(
         default=100,
         ge=1,
-        le=60000,
+        le=4000,
         description="The longest a commit point waits for its replicas; fewer in time is "
-        "logged (the write stands on the master).",
+        "logged (the write stands on the master). At most 4000: below the Redis client's "
+        "read timeout of 5 s.",
     )
     redis_max_connections: int = Field(
         default=200, ge=4, description="Connections to Redis; callers wait when all are busy."

@@ -12,17 +12,21 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import cast
+from urllib.parse import quote
 
 from faststream import FastStream
 from faststream.exceptions import NackMessage
-from faststream.redis import RedisBroker, StreamSub
+from faststream.redis import RedisBroker, RedisSentinelBroker, StreamSub
 from faststream.redis.annotations import RedisStreamMessage
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
+from contracts.connect import connect
 from contracts.eventlog import Durability
 from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
 from contracts.pools import load_pools
+from contracts.redis_url import Deployment, parse_redis_url
 from worker.engines.registry import Registry, default_registry
 from worker.errors import JobLost
 from worker.heartbeat import Heartbeat, ensure_group
@@ -64,13 +68,8 @@ class Worker:
         self.stream = keys.jobs(pool.name)
         self.concurrency = settings.concurrency or pool.concurrency
         # A blocking pool: many concurrent jobs wait for a connection instead of failing.
-        self.redis = redis = Redis.from_pool(
-            BlockingConnectionPool.from_url(
-                settings.redis_url,
-                decode_responses=True,
-                max_connections=settings.redis_max_connections,
-                timeout=10,
-            )
+        self.redis = redis = cast(
+            Redis, connect(settings.redis_url, max_connections=settings.redis_max_connections)
         )
         self.runner = JobRunner(
             redis,
@@ -99,7 +98,7 @@ class Worker:
         self.heartbeat = Heartbeat(redis, keys, pool, self.engine, settings, self.leases)
         self.draining = asyncio.Event()
         self.tasks: dict[str, asyncio.Task[None]] = {}
-        self.broker = RedisBroker(settings.redis_url, logger=log)
+        self.broker = broker_for(settings.redis_url)
         self.app = WorkerApp(
             self.broker,
             on_startup=[self.startup],
@@ -194,6 +193,27 @@ class Worker:
         with contextlib.suppress(Exception):
             await self.heartbeat.leave()
         await self.redis.aclose()
+
+
+def broker_for(url: str) -> RedisBroker:
+    """FastStream's broker for the Redis `url` names (one server, or a Sentinel's master)."""
+    target = parse_redis_url(url)
+    if target.deployment is not Deployment.SENTINEL:
+        return RedisBroker(url, logger=log)
+    # The broker takes the data nodes' credentials and db from a URL; its host is unused.
+    credentials = ""
+    if target.username or target.password is not None:
+        user, password = (
+            quote(target.username or "", safe=""),
+            quote(target.password or "", safe=""),
+        )
+        credentials = f"{user}:{password}@"
+    return RedisSentinelBroker(
+        f"redis://{credentials}localhost/{target.db}",
+        sentinels=list(target.hosts),
+        sentinel_master_name=target.service_name,
+        logger=log,
+    )
 
 
 def create_worker(settings: Settings, registry: Registry | None = None) -> WorkerApp:

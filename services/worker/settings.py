@@ -2,10 +2,12 @@ import os
 import socket
 import uuid
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import AliasChoices, Field
+from pydantic import AfterValidator, AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.connect import service_url
 from contracts.pools import DEFAULT_POOLS_FILE
 
 
@@ -20,7 +22,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WORKER_", extra="ignore")
 
     pool: str = Field(default="embed", description="The pool this process serves.")
-    redis_url: str = Field(
+    redis_url: Annotated[str, AfterValidator(service_url)] = Field(
         default="redis://127.0.0.1:6379/0",
         validation_alias=AliasChoices("WORKER_REDIS_URL", "REDIS_URL"),
     )
@@ -65,9 +67,10 @@ class Settings(BaseSettings):
     redis_wait_timeout_ms: int = Field(
         default=100,
         ge=1,
-        le=60000,
+        le=4000,
         description="The longest a commit point waits for its replicas; fewer in time is "
-        "logged (the write stands on the master).",
+        "logged (the write stands on the master). At most 4000: below the Redis client's "
+        "read timeout of 5 s.",
     )
     redis_max_connections: int = Field(
         default=100, ge=4, description="Connections to Redis; callers wait when all are busy."

@@ -72,7 +72,7 @@ def store_of(redis: Redis, durability: Durability) -> JobStore:
 async def test_a_submit_and_a_job_end_are_on_the_replica_when_they_return(
     master: RedisProcess, replica: RedisProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
-    durability = Durability(replicas=1, timeout_ms=5000)
+    durability = Durability(replicas=1, timeout_ms=4000)
     redis = Redis.from_url(master.url, decode_responses=True)
     copy = sync_redis.Redis.from_url(replica.url, decode_responses=True)
     try:

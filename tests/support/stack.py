@@ -16,6 +16,7 @@ from pathlib import Path
 import redis
 
 from contracts.keys import Keys
+from contracts.redis_url import Deployment, parse_redis_url
 from relayline.redis_server import free_port
 from tests.support.wait import wait_for
 
@@ -117,6 +118,15 @@ class Stack:
         return Keys(self.prefix)
 
     def redis(self) -> "redis.Redis":
+        """A client of the stack's Redis (a Sentinel's master, when the URL names one)."""
+        target = parse_redis_url(self.redis_url)
+        if target.deployment is Deployment.SENTINEL:  # the master it names now
+            host, port = target.hosts[0]
+            with redis.Redis(host=host, port=port, decode_responses=True) as sentinel:
+                address = sentinel.sentinel_get_master_addr_by_name(target.service_name)
+            return redis.Redis(
+                host=address[0], port=int(address[1]), db=target.db, decode_responses=True
+            )
         return redis.Redis.from_url(self.redis_url, decode_responses=True)
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -2,10 +2,13 @@
 network traffic (no Redis is needed: a client connects on its first command)."""
 
 import pytest
+from pydantic import ValidationError
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 
 from contracts.connect import BlockingSentinelPool, connect
+from edge.settings import Settings as EdgeSettings
+from worker.settings import Settings as WorkerSettings
 
 
 async def test_one_server_gets_a_blocking_pool() -> None:
@@ -51,3 +54,15 @@ def test_max_connections_must_be_positive(count: int) -> None:
 def test_a_malformed_url_raises_before_any_client_exists() -> None:
     with pytest.raises(ValueError, match=r"redis\+cluster://"):
         connect("redis+cluster://h:0", max_connections=1)
+
+
+@pytest.mark.parametrize("settings", [EdgeSettings, WorkerSettings])
+def test_the_services_refuse_a_cluster_url_until_their_keys_are_shard_tagged(
+    settings: type[EdgeSettings] | type[WorkerSettings],
+) -> None:
+    with pytest.raises(ValidationError, match="Redis Cluster"):
+        settings(redis_url="redis+cluster://127.0.0.1:7000,127.0.0.1:7001")
+    with pytest.raises(ValidationError, match="redis://"):
+        settings(redis_url="http://127.0.0.1:6379")
+    sentinel = "redis+sentinel://127.0.0.1:26379/relayline"
+    assert settings(redis_url=sentinel).redis_url == sentinel
