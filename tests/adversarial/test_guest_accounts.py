@@ -14,12 +14,11 @@ from typing import Any
 import httpx
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from contracts.errors import WS_CLOSE_TOO_MANY
 from contracts.jobs import TERMINAL_STATUSES
 from tests.adversarial.rates_support import victim_streaming
-from tests.support.client import CHAT_INPUT
+from tests.support.client import CHAT_INPUT, refused_close
 from tests.support.stack import Edge, Stack, auth
 from tests.support.wait import async_wait_for
 
@@ -82,14 +81,6 @@ async def guests(edge: Edge, address: str, count: int) -> AsyncIterator[list[Gue
 async def ponged(connection: Any) -> bool:
     await connection.send(json.dumps({"type": "ping", "ref": "p"}))
     return bool(json.loads(await asyncio.wait_for(connection.recv(), 10))["type"] == "pong")
-
-
-async def refused_close(connecting: Any) -> tuple[int, str]:
-    async with connecting as connection:
-        with pytest.raises(ConnectionClosed) as closed:
-            await asyncio.wait_for(connection.recv(), 10)
-    assert closed.value.rcvd is not None
-    return closed.value.rcvd.code, closed.value.rcvd.reason
 
 
 def refused(response: httpx.Response, code: str) -> bool:

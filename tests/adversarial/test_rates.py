@@ -11,24 +11,14 @@ from typing import Any
 import httpx
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from contracts.errors import WS_CLOSE_TOO_MANY, WS_CLOSE_TRY_AGAIN_LATER
 from tests.adversarial.rates_support import closed_by_server, victim_streaming
-from tests.support.client import CHAT_INPUT, submit, ws_connect
+from tests.support.client import CHAT_INPUT, refused_close, submit, ws_connect
 from tests.support.metrics import metric
 from tests.support.stack import Edge, Stack, auth
 
 pytestmark = pytest.mark.integration
-
-
-async def _refused_close(connecting: Any) -> tuple[int, str]:
-    """A WebSocket the edge accepts and closes at once: its close code and reason."""
-    async with connecting as connection:
-        with pytest.raises(ConnectionClosed) as closed:
-            await asyncio.wait_for(connection.recv(), 10)
-    assert closed.value.rcvd is not None
-    return closed.value.rcvd.code, closed.value.rcvd.reason
 
 
 def _guest_ws(edge: Edge, headers: dict[str, str] | None = None) -> Any:
@@ -50,7 +40,7 @@ async def test_a_user_over_its_stream_cap_is_refused(stack: Stack) -> None:
         sockets = [await held.enter_async_context(ws_connect(edge)) for _ in range(6)]
         assert (await _pong(sockets[-1]))["type"] == "pong"
 
-        code, reason = await _refused_close(ws_connect(edge))
+        code, reason = await refused_close(ws_connect(edge))
         assert code == WS_CLOSE_TOO_MANY and reason.startswith("too_many_connections")
         url = f"{edge.url}/v1/jobs/{job_id}/events"
         async with httpx.AsyncClient(timeout=10) as client:
@@ -70,7 +60,7 @@ async def test_a_full_edge_refuses_new_streams_with_try_again_later(stack: Stack
     async with victim_streaming(edge), contextlib.AsyncExitStack() as held:
         for _ in range(3):  # with the victim's: 4 open streams, the edge's most
             await held.enter_async_context(ws_connect(edge))
-        code, reason = await _refused_close(ws_connect(edge))
+        code, reason = await refused_close(ws_connect(edge))
         assert code == WS_CLOSE_TRY_AGAIN_LATER and reason.startswith("edge_full")
         async with httpx.AsyncClient(timeout=10) as client:
             sse = await client.get(f"{edge.url}/v1/jobs/x/events", headers=auth())
@@ -161,7 +151,7 @@ async def test_a_request_flood_is_refused_with_retry_after(stack: Stack) -> None
         reply = await _pong(socket)  # WebSocket messages draw on the same bucket
         assert reply["type"] == "error" and reply["code"] == "rate_limited"
         assert reply["ref"] == "p"
-        code, reason = await _refused_close(ws_connect(edge))  # and handshakes
+        code, reason = await refused_close(ws_connect(edge))  # and handshakes
         assert code == WS_CLOSE_TOO_MANY and reason.startswith("rate_limited")
 
 
@@ -206,7 +196,7 @@ async def test_guest_ids_are_limited_per_address_and_guests_get_lower_limits(
         assert statuses[:5] == [200] * 5 and set(statuses[5:]) == {429}, statuses
         assert minted[-1].json()["error"]["code"] == "too_many_guests"
         assert int(minted[-1].headers["Retry-After"]) >= 1
-        code, reason = await _refused_close(_guest_ws(edge))
+        code, reason = await refused_close(_guest_ws(edge))
         assert code == WS_CLOSE_TOO_MANY and reason.startswith("too_many_guests")
         guest = minted[0].cookies["rl_guest"]
         cookie = {"Cookie": f"rl_guest={guest}"}
@@ -221,7 +211,7 @@ async def test_guest_ids_are_limited_per_address_and_guests_get_lower_limits(
         async with contextlib.AsyncExitStack() as held:
             for _ in range(2):
                 await held.enter_async_context(_guest_ws(edge, cookie))
-            code, reason = await _refused_close(_guest_ws(edge, cookie))
+            code, reason = await refused_close(_guest_ws(edge, cookie))
             assert code == WS_CLOSE_TOO_MANY and reason.startswith("too_many_connections")
         statuses = [
             (await client.get(f"{edge.url}/v1/jobs", headers=cookie)).status_code for _ in range(20)

@@ -1,10 +1,13 @@
 """Small clients for tests: submit over HTTP, collect events over WebSocket and SSE."""
 
+import asyncio
 import json
 from typing import Any
 
 import httpx
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.support.stack import Edge, auth
 
@@ -85,3 +88,12 @@ def assert_complete(events: list[dict[str, Any]], after: int = 0) -> None:
     assert seqs == list(range(after + 1, after + 1 + len(events))), seqs
     ends = [event for event in events if event["type"] == "job-end"]
     assert len(ends) == 1 and events[-1]["type"] == "job-end"
+
+
+async def refused_close(connecting: Any) -> tuple[int, str]:
+    """A WebSocket the edge accepts and closes at once: its close code and reason."""
+    async with connecting as connection:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(connection.recv(), 10)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code, closed.value.rcvd.reason
