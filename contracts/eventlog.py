@@ -19,7 +19,7 @@ from contracts.events import JobEnd, JobQueued
 from contracts.keys import Keys
 from contracts.log import AppendResult
 
-log_ = logging.getLogger("relayline.eventlog")
+logger = logging.getLogger("relayline.eventlog")
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +216,7 @@ class EventLog:
             pipe.execute_command("WAIT", wanted, self.durability.timeout_ms)
             result, acked = await pipe.execute()
         if int(acked) < wanted:
-            log_.warning(
+            logger.warning(
                 "%s reached %d of %d replicas within %d ms: a failover now could lose it",
                 what,
                 int(acked),
