@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 MAX_IDEMPOTENCY_KEY = 200
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -19,7 +19,7 @@ SeqPosition = Annotated[
 ]
 """A position in a job's event log as a client states it: 0 is before the first event."""
 
-Seed = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)]
+Seed = Annotated[int, Strict(), Field(ge=0, le=MAX_SAFE_INTEGER)]
 StopSequence = Annotated[str, Field(min_length=1, max_length=MAX_STOP_LENGTH)]
 StopList = Annotated[list[StopSequence], Field(max_length=4)]
 
@@ -108,9 +108,11 @@ class ChatInput(BaseModel):
 class ChatParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
-    temperature: float | None = Field(default=None, ge=0, le=2, allow_inf_nan=False)
-    top_p: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
+    max_tokens: Annotated[int, Strict()] | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    temperature: Annotated[float, Strict()] | None = Field(
+        default=None, ge=0, le=2, allow_inf_nan=False
+    )
+    top_p: Annotated[float, Strict()] | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
     seed: Seed | None = None
     stop: StopSequence | StopList | None = None
 
@@ -132,7 +134,7 @@ class EmbeddingsInput(BaseModel):
 class EmbeddingsParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    normalize: bool = True
+    normalize: Annotated[bool, Strict()] = True
 
 
 class JobAccepted(BaseModel):

@@ -44,6 +44,15 @@ CASES: list[tuple[str, Any, int, str]] = [
         "invalid_request",
     ),
     ("unknown field", {"model": "sim", "input": CHAT_INPUT, "extra": 1}, 422, "invalid_request"),
+    *(
+        (f"lax {name}", {"model": model, "input": given, "params": params}, 422, "invalid_request")
+        for name, model, given, params in [
+            ("seed", "sim", CHAT_INPUT, {"seed": True}),
+            ("max_tokens", "sim", CHAT_INPUT, {"max_tokens": "5"}),
+            ("temperature", "sim", CHAT_INPUT, {"temperature": "0.5"}),
+            ("normalize", "embed", {"texts": ["a"]}, {"normalize": "yes"}),
+        ]
+    ),
     (
         "oversize body",
         {"model": "embed", "input": {"texts": ["x" * 2_000_000]}},
