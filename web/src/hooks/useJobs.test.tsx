@@ -4,6 +4,7 @@ import { statusOf } from '../lib/jobView.ts'
 import { ended, progress, queued } from '../lib/testing/events.ts'
 import { record } from '../lib/testing/fakeApi.ts'
 import { createHarness } from '../lib/testing/harness.ts'
+import { JobsFeed } from '../lib/jobsFeed.ts'
 import { renderWithRelay } from '../testing/render.tsx'
 import { useJobs, type UseJobsResult } from './useJobs.ts'
 
@@ -64,5 +65,44 @@ describe('useJobs', () => {
     })
     expect(ids).toEqual(['job-1', 'job-2', 'job-3'])
     await waitFor(() => expect(screen.getByTestId('jobs').children).toHaveLength(3))
+  })
+})
+
+describe('older jobs', () => {
+  it('are loaded a page at a time on demand and kept across refreshes', async () => {
+    const harness = createHarness()
+    for (let index = 1; index <= 5; index += 1) {
+      harness.jobs.set(`done-${index}`, record(`done-${index}`, { status: 'succeeded' }))
+    }
+    harness.relay.jobs = new JobsFeed({ client: harness.relay.client, limit: 2 })
+    const seen: UseJobsResult[] = []
+    renderWithRelay(<Probe into={seen} />, harness)
+    const listed = () => Array.from(screen.getByTestId('jobs').children, (item) => item.textContent)
+    await waitFor(() => expect(listed()).toHaveLength(2))
+    expect(seen[seen.length - 1].hasOlder).toBe(true)
+
+    await act(() => seen[seen.length - 1].loadOlder())
+    await act(() => seen[seen.length - 1].loadOlder())
+    expect(listed().map((text) => text?.split(':')[0])).toEqual([
+      'done-5',
+      'done-4',
+      'done-3',
+      'done-2',
+      'done-1',
+    ])
+    expect(seen[seen.length - 1].hasOlder).toBe(false)
+
+    harness.jobs.set('new-6', record('new-6', { status: 'succeeded' }))
+    await act(() => seen[seen.length - 1].refresh())
+    // done-4 left the first page for the new job: it stays listed, nothing twice
+    expect(listed().map((text) => text?.split(':')[0])).toEqual([
+      'new-6',
+      'done-5',
+      'done-4',
+      'done-3',
+      'done-2',
+      'done-1',
+    ])
+    expect(harness.api.listJobs).toHaveBeenLastCalledWith({ limit: 2 })
   })
 })

@@ -7,6 +7,9 @@ export interface UseJobsResult {
   jobs: JobListItem[]
   status: 'loading' | 'ready' | 'error'
   error: Error | undefined
+  /** Whether older jobs than those listed exist: `loadOlder` fetches the next page. */
+  hasOlder: boolean
+  loadOlder: () => Promise<void>
   /** Submits every request (a batch of prompts: one job each); resolves to their ids. */
   submit: (requests: JobRequest[]) => Promise<string[]>
   cancel: (jobId: string) => Promise<void>
@@ -20,11 +23,13 @@ export function useJobs(): UseJobsResult {
     feed.start()
     return () => feed.stop()
   }, [feed])
-  const { jobs, status, error } = useSyncExternalStore(feed.subscribe, feed.getSnapshot)
+  const { jobs, status, error, hasOlder } = useSyncExternalStore(feed.subscribe, feed.getSnapshot)
   return {
     jobs,
     status,
     error,
+    hasOlder,
+    loadOlder: () => feed.loadOlder(),
     submit: (requests) => feed.submit(requests),
     cancel: (jobId) => feed.cancel(jobId),
     refresh: () => feed.refresh(),

@@ -1,7 +1,8 @@
 /**
- * The user's jobs, newest first: the list comes from `GET /v1/jobs` (refreshed on an
- * interval, after a submit and when a followed job ends); every job that has not ended is
- * followed live over the tab's WebSocket, for its status and progress.
+ * The user's jobs, newest first: the list comes from `GET /v1/jobs` (its first page refreshed
+ * on an interval, after a submit and when a followed job ends; older pages loaded on demand
+ * with `loadOlder` and kept across refreshes); every job that has not ended is followed live
+ * over the tab's WebSocket, for its status and progress.
  */
 import type { JobRecord, JobRequest } from '../contracts/jobs.gen.ts'
 import { asError } from './errors.ts'
@@ -18,6 +19,8 @@ export interface JobsSnapshot {
   jobs: JobListItem[]
   status: 'loading' | 'ready' | 'error'
   error: Error | undefined
+  /** Whether `loadOlder` has more jobs to give. */
+  hasOlder: boolean
 }
 
 export interface JobsFeedOptions {
@@ -26,18 +29,21 @@ export interface JobsFeedOptions {
   refreshMilliseconds?: number
 }
 
-
 export class JobsFeed extends Observable<JobsSnapshot> {
   private readonly client: RelayClient
   private readonly limit: number
   private readonly refreshMilliseconds: number
   private records: JobRecord[] = []
+  /** Jobs of the pages after the first, loaded by `loadOlder`. */
+  private older: JobRecord[] = []
+  /** `next_cursor` of the last page read: where `loadOlder` goes on (null: no more). */
+  private cursor: string | null = null
   private readonly followed = new Map<string, () => void>()
   private timer: ReturnType<typeof setTimeout> | undefined
   private users = 0
 
   constructor({ client, limit = 50, refreshMilliseconds = 5000 }: JobsFeedOptions) {
-    super({ jobs: [], status: 'loading', error: undefined })
+    super({ jobs: [], status: 'loading', error: undefined, hasOlder: false })
     this.client = client
     this.limit = limit
     this.refreshMilliseconds = refreshMilliseconds
@@ -61,13 +67,41 @@ export class JobsFeed extends Observable<JobsSnapshot> {
     clearTimeout(this.timer)
     try {
       const list = await this.client.api.listJobs({ limit: this.limit })
+      const previous = this.records
       this.records = list.data
+      if (this.older.length === 0) {
+        this.cursor = list.next_cursor
+      } else {
+        // Jobs pushed off the first page by newer ones stay listed, ahead of the older ones.
+        const first = new Set(this.records.map((record) => record.id))
+        this.older = [...previous, ...this.older].filter((record) => !first.has(record.id))
+      }
       this.follow()
-      this.publish({ jobs: this.items(), status: 'ready', error: undefined })
+      this.publish({
+        jobs: this.items(),
+        status: 'ready',
+        error: undefined,
+        hasOlder: this.cursor !== null,
+      })
     } catch (error) {
       this.publish({ status: 'error', error: asError(error) })
     }
     if (this.users > 0) this.timer = setTimeout(() => this.refresh(), this.refreshMilliseconds)
+  }
+
+  /** Loads the next page of older jobs (nothing when there is none). */
+  async loadOlder(): Promise<void> {
+    if (this.cursor === null) return
+    try {
+      const list = await this.client.api.listJobs({ limit: this.limit, cursor: this.cursor })
+      const known = new Set([...this.records, ...this.older].map((record) => record.id))
+      this.older.push(...list.data.filter((record) => !known.has(record.id)))
+      this.cursor = list.next_cursor
+      this.follow()
+      this.publish({ jobs: this.items(), error: undefined, hasOlder: this.cursor !== null })
+    } catch (error) {
+      this.publish({ error: asError(error) })
+    }
   }
 
   /** Submits every request (a batch of prompts is one job per prompt); returns the ids. */
@@ -93,7 +127,7 @@ export class JobsFeed extends Observable<JobsSnapshot> {
 
   private follow(): void {
     if (this.users === 0) return
-    for (const record of this.records) {
+    for (const record of [...this.records, ...this.older]) {
       if (isTerminal(record.status) || this.followed.has(record.id)) continue
       const release = this.client.watchJob(record.id)
       const unsubscribe = this.client.subscribeJob(record.id, () => this.onJob(record.id))
@@ -113,6 +147,9 @@ export class JobsFeed extends Observable<JobsSnapshot> {
   }
 
   private items(): JobListItem[] {
-    return this.records.map((record) => ({ record, live: this.client.getJob(record.id) }))
+    return [...this.records, ...this.older].map((record) => ({
+      record,
+      live: this.client.getJob(record.id),
+    }))
   }
 }

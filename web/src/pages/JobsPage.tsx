@@ -12,7 +12,7 @@ import { jobPath } from '../lib/router.ts'
 /** Background work: submit it, watch every job's progress, cancel. */
 export default function JobsPage() {
   const { models } = useModels()
-  const { jobs, status, error, submit, cancel } = useJobs()
+  const { jobs, status, error, hasOlder, loadOlder, submit, cancel } = useJobs()
   const [submitted, setSubmitted] = useState<string[]>([])
 
   const onSubmit = async (requests: JobRequest[]) => {
@@ -52,6 +52,11 @@ export default function JobsPage() {
           <p className="muted">No jobs yet. Submit one above, or chat.</p>
         )}
         {jobs.length > 0 && <JobTable jobs={jobs} onCancel={(id) => void cancel(id)} />}
+        {hasOlder && (
+          <button type="button" className="secondary" onClick={() => void loadOlder()}>
+            Show older jobs
+          </button>
+        )}
       </section>
     </div>
   )

@@ -2,7 +2,7 @@
 import { vi } from 'vitest'
 import type { JobRecord, JobRequest } from '../../contracts/jobs.gen.ts'
 import type { ModelInfo } from '../../contracts/models.gen.ts'
-import { ApiError, type Api } from '../api.ts'
+import { ApiError, type Api, type ListJobsOptions } from '../api.ts'
 
 export function model(id: string, kind: ModelInfo['kind'] = 'chat', workers = 1): ModelInfo {
   const engine = kind === 'chat' ? 'simulated' : 'embeddings'
@@ -49,7 +49,13 @@ export function createFakeApi(models: ModelInfo[] = [model('sim')]) {
   }
   const api = {
     listModels: vi.fn(async () => ({ object: 'list' as const, data: models })),
-    listJobs: vi.fn(async () => ({ data: [...jobs.values()].reverse(), next_cursor: null })),
+    listJobs: vi.fn(async ({ limit = 20, cursor }: ListJobsOptions = {}) => {
+      // Newest first; the cursor is the index where the next page starts.
+      const all = [...jobs.values()].reverse()
+      const start = cursor === undefined ? 0 : Number(cursor)
+      const end = start + limit
+      return { data: all.slice(start, end), next_cursor: end < all.length ? String(end) : null }
+    }),
     getJob: vi.fn(async (jobId: string) => find(jobId)),
     submitJob: vi.fn(async (request: JobRequest) => {
       requests.push(request)
