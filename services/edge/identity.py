@@ -31,10 +31,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.errors import ErrorCode
 from contracts.keys import GUEST_PREFIX, GUEST_TAG_LENGTH
-from edge.denial import refuse
 from edge.errors import ApiError, Unauthorized
 from edge.origins import header, is_tls
 from edge.ratelimit import client_address
+from edge.refuse import deny
 from edge.tickets import TICKET_PARAMETER, TICKET_USER, query_values
 
 GUEST_COOKIE = "rl_guest"
@@ -139,7 +139,7 @@ class GuestCookieMiddleware:
         try:
             guest = await mint_guest(scope, self.signer)
         except ApiError as exc:  # e.g. too many new guests from one address: 429
-            await refuse(scope, receive, send, exc.status, exc.code, exc.message, exc.headers)
+            await deny(scope, receive, send, exc.status, exc.code, exc.message, exc.headers)
             return
         scope.setdefault("state", {})[_STATE_KEY] = guest
         cookie = guest_cookie(self.signer.sign(guest), is_tls(scope, self.trust_proxy_headers))

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts.errors import ErrorCode
-from edge.denial import refuse
+from edge.refuse import deny
 from edge.settings import Settings
 
 ANY_HOST = "*"
@@ -122,9 +122,9 @@ class BrowserGuardMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             if problem := self.guard.host_problem(scope):
-                await refuse(scope, receive, send, 400, ErrorCode.host_not_allowed, problem)
+                await deny(scope, receive, send, 400, ErrorCode.host_not_allowed, problem)
                 return
             if problem := self.guard.origin_problem(scope):
-                await refuse(scope, receive, send, 403, ErrorCode.origin_not_allowed, problem)
+                await deny(scope, receive, send, 403, ErrorCode.origin_not_allowed, problem)
                 return
         await self.app(scope, receive, send)

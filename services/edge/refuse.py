@@ -1,18 +1,24 @@
 """Answering a refused connection or request at the ASGI level, before any route runs.
 
 HTTP gets the usual error body (OpenAI's shape on the OpenAI routes) with its status and
-headers. A WebSocket is accepted and closed at once with a close code and a reason that
-starts with the error code: a browser sees close codes, never the status of a refused
-handshake.
+headers. A WebSocket is refused one of two ways:
+- `refuse`: accepted and closed at once with a close code and a reason that starts with the
+  error code (limits: a browser sees close codes, never the status of a refused handshake);
+- `deny`: its handshake answered with the HTTP error (ASGI's `websocket.http.response`; a close
+  before accept where the server lacks it), for requests that must not be accepted at all
+  (a foreign origin, a bad ticket or cookie).
 """
 
 from dataclasses import dataclass, field
 
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from edge.errors import OPENAI_PATHS, error_response, openai_error
 
 MAX_REASON_BYTES = 123  # RFC 6455: a close frame's reason fits in 123 bytes
+WS_CLOSE_POLICY_VIOLATION = 1008
 
 
 @dataclass(frozen=True)
@@ -38,8 +44,31 @@ async def refuse(refusal: Refusal, scope: Scope, receive: Receive, send: Send) -
             {"type": "websocket.close", "code": refusal.close_code, "reason": refusal.reason()}
         )
         return
-    if scope.get("path") in OPENAI_PATHS:
-        response = openai_error(refusal.status, refusal.code, refusal.message, refusal.headers)
+    await _http_error(refusal, scope)(scope, receive, send)
+
+
+async def deny(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    refusal = Refusal(status, code, message, WS_CLOSE_POLICY_VIOLATION, headers or {})
+    response = _http_error(refusal, scope)
+    if scope["type"] == "http":
+        await response(scope, receive, send)
+        return
+    websocket = WebSocket(scope, receive, send)
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await websocket.send_denial_response(response)
     else:
-        response = error_response(refusal.status, refusal.code, refusal.message, **refusal.headers)
-    await response(scope, receive, send)
+        await websocket.close(refusal.close_code, refusal.reason())
+
+
+def _http_error(refusal: Refusal, scope: Scope) -> Response:
+    if scope.get("path") in OPENAI_PATHS:
+        return openai_error(refusal.status, refusal.code, refusal.message, refusal.headers)
+    return error_response(refusal.status, refusal.code, refusal.message, **refusal.headers)

@@ -27,7 +27,7 @@ from contracts.errors import ErrorCode
 from contracts.keys import Keys
 from contracts.tickets import TICKET_PATTERN, Ticket, TicketPurpose
 from edge.connections import EVENTS_PATH
-from edge.denial import refuse
+from edge.refuse import deny
 
 log = logging.getLogger("relayline.edge")
 
@@ -99,7 +99,7 @@ class TicketMiddleware:
         except RedisError as exc:
             log.warning("redis unavailable for a ticket: %s", exc)
             message = "the job store is unreachable; retry shortly"
-            await refuse(
+            await deny(
                 scope,
                 receive,
                 send,
@@ -114,7 +114,7 @@ class TicketMiddleware:
                 f"the ticket is not valid for {scope['path']}: unknown, expired, already used or "
                 f"issued for another purpose; get a new one with POST /v1/tickets"
             )
-            await refuse(scope, receive, send, 401, ErrorCode.invalid_ticket, message)
+            await deny(scope, receive, send, 401, ErrorCode.invalid_ticket, message)
             return
         scope.setdefault("state", {})[TICKET_USER] = user
         await self.app(scope, receive, send)
