@@ -49,6 +49,8 @@ async def test_without_persistence_services_recover_and_lost_jobs_end_visibly(
         strict=True,
     )
     await events_seen(lives[0].events, "text-delta", 3)
+    for live in lives:  # every follower is subscribed (a subscribe after the restart is a 404)
+        await events_seen(live.events, "job-queued", 1)
     await asyncio.to_thread(own_redis.restart)  # everything in Redis is gone
 
     for transcript in await asyncio.gather(*followers):
