@@ -47,7 +47,7 @@ async def follow(
     """Follow a job to its end, reconnecting through `edges` in turn on any disconnect; fills
     `transcript` (if given) as events arrive, so a test can act on progress."""
     from websockets.asyncio.client import connect
-    from websockets.exceptions import ConnectionClosed
+    from websockets.exceptions import ConnectionClosed, InvalidMessage
 
     transcript = transcript or Transcript(job_id)
     headers = auth(user)
@@ -78,8 +78,8 @@ async def follow(
                         transcript.close_codes.append(socket.close_code)
             except ConnectionClosed as closed:  # the edge went away mid-stream
                 transcript.close_codes.append(closed.rcvd.code if closed.rcvd else None)
-            except OSError:  # the edge is not there (yet): try the next one
-                transcript.close_codes.append(None)
+            except (OSError, InvalidMessage):  # the edge is not there (yet), or it died
+                transcript.close_codes.append(None)  # during the handshake: try the next one
             if transcript.end is None and transcript.lost is None:
                 transcript.reconnects += 1
                 await asyncio.sleep(0.2)  # a client's reconnect backoff, not a synchronisation
