@@ -7,9 +7,9 @@ alike.
 import logging
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, cast
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic_core import to_json
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
@@ -34,6 +34,12 @@ class Durability:
 
 
 NO_WAIT = Durability()
+
+WaitReplicas = Annotated[int, Field(ge=0, le=16)]
+"""The range of the services' `*_REDIS_WAIT_REPLICAS`."""
+WaitTimeoutMs = Annotated[int, Field(ge=1, le=4000)]
+"""The range of `*_REDIS_WAIT_TIMEOUT_MS`: below redis-py's read timeout of 5 s, or a WAIT
+that runs its course would fail as a lost connection."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +67,7 @@ class Admission:
     """Bytes per second the owner's stored-output bucket drains."""
 
 
-class Refusal(Enum):
+class SubmitRefusal(Enum):
     queue_full = "queue_full"
     user_limit = "user_limit"
     storage_full = "storage_full"
@@ -71,7 +77,7 @@ class Refusal(Enum):
 class SubmitAnswer:
     job_id: str = ""
     """The job taken: the new one, or the earlier one of an idempotency key seen before."""
-    refusal: Refusal | None = None
+    refusal: SubmitRefusal | None = None
     retry_after: int = 0
     """For `storage_full`: the seconds until the bucket drains below the budget."""
 
@@ -243,15 +249,15 @@ async def _direct(what: str, script: AsyncScript, *, keys: list[str], args: list
 
 
 def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(cast(str, value))
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _submit_answer(result: str) -> SubmitAnswer:
     if result == log.SUBMIT_QUEUE_FULL:
-        return SubmitAnswer(refusal=Refusal.queue_full)
+        return SubmitAnswer(refusal=SubmitRefusal.queue_full)
     if result == log.SUBMIT_USER_LIMIT:
-        return SubmitAnswer(refusal=Refusal.user_limit)
+        return SubmitAnswer(refusal=SubmitRefusal.user_limit)
     if result.startswith(log.SUBMIT_STORAGE_QUOTA):
         seconds = int(result.removeprefix(log.SUBMIT_STORAGE_QUOTA))
-        return SubmitAnswer(refusal=Refusal.storage_full, retry_after=seconds)
+        return SubmitAnswer(refusal=SubmitRefusal.storage_full, retry_after=seconds)
     return SubmitAnswer(job_id=result)

@@ -5,6 +5,7 @@ from pydantic import AfterValidator, AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.connect import service_url
+from contracts.eventlog import WaitReplicas, WaitTimeoutMs
 from contracts.keys import GUEST_PREFIX
 from contracts.pools import DEFAULT_POOLS_FILE
 from edge.tiers import DEFAULT_MAX_STORED_BYTES, MAX_STORED_BYTES, SERVICE_TIER, LimitTier
@@ -45,17 +46,13 @@ class Settings(BaseSettings):
     max_active_jobs_per_user: int = Field(
         default=100, ge=1, description="A user's jobs that have not ended; more get 429."
     )
-    redis_wait_replicas: int = Field(
+    redis_wait_replicas: WaitReplicas = Field(
         default=0,
-        ge=0,
-        le=16,
         description="Replicas a commit point waits for (Redis WAIT): after a submit, before "
         "the 202; after a job-end, before the job is acknowledged. 0: no wait.",
     )
-    redis_wait_timeout_ms: int = Field(
+    redis_wait_timeout_ms: WaitTimeoutMs = Field(
         default=100,
-        ge=1,
-        le=4000,
         description="The longest a commit point waits for its replicas; fewer in time is "
         "logged (the write stands on the master). At most 4000: below the Redis client's "
         "read timeout of 5 s.",

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 
 from contracts.errors import ErrorCode
-from contracts.eventlog import NO_WAIT, Admission, Durability, EventLog, JobRef, Refusal
+from contracts.eventlog import NO_WAIT, Admission, Durability, EventLog, JobRef, SubmitRefusal
 from contracts.events import JobEnd
 from contracts.jobs import (
     ChatInput,
@@ -175,16 +175,16 @@ class JobStore:
             log_ttl=self.log_retention_seconds,
             listing_horizon=LISTING_HORIZON_RETENTIONS * self.retention_seconds,
         )
-        if answer.refusal is Refusal.storage_full:
+        if answer.refusal is SubmitRefusal.storage_full:
             raise storage_refusal(answer.retry_after, budget, user)
-        if answer.refusal is Refusal.user_limit:
+        if answer.refusal is SubmitRefusal.user_limit:
             raise TooManyRequests(
                 ErrorCode.rate_limited,
                 f"{holder(user)} have {max_active} jobs that have not ended, the most "
                 "allowed: wait for one to end, or cancel one",
                 headers={"Retry-After": "5"},
             )
-        if answer.refusal is Refusal.queue_full:
+        if answer.refusal is SubmitRefusal.queue_full:
             raise ServiceUnavailable(
                 ErrorCode.queue_full,
                 f"model {pool.name!r} has {self.max_queued} jobs waiting; retry later",

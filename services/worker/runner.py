@@ -95,8 +95,6 @@ class JobRunner:
         max_output_bytes: int = DEFAULT_LIMITS[ModelKind.chat].max_output_bytes,
         durability: Durability = NO_WAIT,
     ) -> None:
-        self.redis = redis
-        self.keys = keys
         self.engine = engine
         self.worker_id = worker_id
         self.coalesce_seconds = coalesce_seconds

@@ -8,6 +8,7 @@ from pydantic import AfterValidator, AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.connect import service_url
+from contracts.eventlog import WaitReplicas, WaitTimeoutMs
 from contracts.pools import DEFAULT_POOLS_FILE
 
 
@@ -57,17 +58,13 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         default=10.0, ge=0, description="On SIGTERM, running jobs get this long to finish."
     )
-    redis_wait_replicas: int = Field(
+    redis_wait_replicas: WaitReplicas = Field(
         default=0,
-        ge=0,
-        le=16,
         description="Replicas a commit point waits for (Redis WAIT): after a submit, before "
         "the 202; after a job-end, before the job is acknowledged. 0: no wait.",
     )
-    redis_wait_timeout_ms: int = Field(
+    redis_wait_timeout_ms: WaitTimeoutMs = Field(
         default=100,
-        ge=1,
-        le=4000,
         description="The longest a commit point waits for its replicas; fewer in time is "
         "logged (the write stands on the master). At most 4000: below the Redis client's "
         "read timeout of 5 s.",
