@@ -4,7 +4,9 @@ so the only place that decides which keys a script touches), for the edge and th
 alike.
 """
 
+import functools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any
@@ -168,7 +170,9 @@ class EventLog:
         the record only). `step` numbers the attempt's appends (1, 2, ...), so an append that
         is retried is written once. `floor` is the highest seq this writer was given for the
         job: a log that lost events past it (a failover) is not written to (`regressed`)."""
-        end: list[Any] = ["", "", "", "null", "null", "null"]
+        keys = _end_keys(self.keys, job)
+        payload = log.without_seq(event)
+        args: list[Any]
         if isinstance(event, JobEnd):
             end = [
                 event.status.value,
@@ -178,13 +182,12 @@ class EventLog:
                 event.usage.model_dump_json() if event.usage else "null",
                 event.error.model_dump_json() if event.error else "null",
             ]
-        call = self._committed if isinstance(event, JobEnd) else _direct
-        result, seq, cancel = await call(
-            f"the end of job {job.id}",
-            self._append,
-            keys=self._end_keys(job),
-            args=[attempt, log.without_seq(event), *end, step, floor],
-        )
+            args = [attempt, payload, *end, step, floor]
+            what = f"the end of job {job.id}"
+            result, seq, cancel = await self._committed(what, self._append, keys=keys, args=args)
+        else:
+            args = [attempt, payload, *_NOT_AN_END, step, floor]
+            result, seq, cancel = await self._append(keys=keys, args=args)
         return AppendAnswer(AppendResult(result), int(seq), bool(cancel))
 
     async def cancel_requested(self, job_id: str) -> bool:
@@ -194,7 +197,7 @@ class EventLog:
         """End a queued job with `end` (cancelled), or flag a running one for its worker.
         Returns the status after the call ('' for a missing job)."""
         status = await self._cancel(
-            keys=self._end_keys(job),
+            keys=_end_keys(self.keys, job),
             args=[log.without_seq(end), repr(end.ts), self.retention_seconds],
         )
         return _text(status)
@@ -204,13 +207,13 @@ class EventLog:
         out any worker still running it. Whether it ended here (not before, not missing)."""
         error = end.error.model_dump_json() if end.error else "null"
         ended = await self._abandon(
-            keys=self._end_keys(job),
+            keys=_end_keys(self.keys, job),
             args=[log.without_seq(end), repr(end.ts), self.retention_seconds, error],
         )
         return int(ended) == 1
 
     async def _committed(
-        self, what: str, script: AsyncScript, *, keys: list[str], args: list[Any]
+        self, what: str, script: AsyncScript, *, keys: Sequence[str], args: list[Any]
     ) -> Any:
         """Run `script`, then `WAIT` for the replicas on the same connection (WAIT counts the
         writes of the connection it is sent on)."""
@@ -231,21 +234,23 @@ class EventLog:
             )
         return result
 
-    def _end_keys(self, job: JobRef) -> list[str]:
-        """The keys of every script that can end a job: its record, its log, its pool's
-        counters, its owner's account's unfinished jobs and stored-output bucket."""
-        keys = self.keys
-        return [
-            keys.job(job.id),
-            keys.events(job.id),
-            keys.pool_stats(job.pool),
-            keys.user_active(job.owner),
-            keys.user_stored(job.owner),
-        ]
+
+_NOT_AN_END = ("", "", "", "null", "null", "null")
+"""APPEND's end arguments (status, now, retention, output, usage, error) for any other event."""
 
 
-async def _direct(what: str, script: AsyncScript, *, keys: list[str], args: list[Any]) -> Any:
-    return await script(keys=keys, args=args)
+@functools.lru_cache(maxsize=4096)
+def _end_keys(keys: Keys, job: JobRef) -> tuple[str, ...]:
+    """The keys of every script that can end a job: its record, its log, its pool's
+    counters, its owner's account's unfinished jobs and stored-output bucket. Cached: an
+    append per token would build them again each time."""
+    return (
+        keys.job(job.id),
+        keys.events(job.id),
+        keys.pool_stats(job.pool),
+        keys.user_active(job.owner),
+        keys.user_stored(job.owner),
+    )
 
 
 def _text(value: object) -> str:
