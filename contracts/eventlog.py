@@ -91,6 +91,24 @@ class AppendAnswer:
     cancel_requested: bool
 
 
+class LayoutMismatch(RuntimeError):
+    """The Redis holds a deployment laid out in another number of shards."""
+
+
+async def check_layout(redis: Redis, keys: Keys, setting: str) -> None:
+    """Record the deployment's shard count in Redis if none is, else make sure it is ours:
+    two processes that disagree on S would look for one job's keys in different places.
+    `setting` names the setting to change in the refusal."""
+    await redis.set(keys.layout(), str(keys.shards), nx=True)
+    stored = _text(await redis.get(keys.layout()))
+    if stored != str(keys.shards):
+        raise LayoutMismatch(
+            f"this Redis holds a deployment of {stored} shards (key {keys.layout()}), and this "
+            f"process is set to {keys.shards}: set {setting}={stored} (the shard count is fixed "
+            "when a deployment first uses its Redis; see docs/operations.md)"
+        )
+
+
 class EventLog:
     def __init__(
         self,
@@ -131,7 +149,7 @@ class EventLog:
             keys=[
                 keys.job(job.id),
                 keys.events(job.id),
-                keys.jobs(job.pool),
+                keys.jobs(job.pool, keys.shard_of_job(job.id)),
                 keys.user_jobs(job.owner),
                 keys.idempotency(job.owner, idempotency_key or "-"),
                 keys.user_active(job.owner),
@@ -247,7 +265,7 @@ def _end_keys(keys: Keys, job: JobRef) -> tuple[str, ...]:
     return (
         keys.job(job.id),
         keys.events(job.id),
-        keys.pool_stats(job.pool),
+        keys.pool_stats(job.pool, keys.shard_of_job(job.id)),
         keys.user_active(job.owner),
         keys.user_stored(job.owner),
     )

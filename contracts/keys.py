@@ -6,10 +6,24 @@ deployments (or two tests) can share one Redis server without seeing each other.
 A user's *limit* keys (unfinished jobs, stored output, request rate) are built from its
 `account`: the user itself, except that all guests of one client address share one account.
 Ownership keys (a user's job index, idempotency keys, a job's `owner`) keep the full user id.
+
+**Shards.** Every key of a job, of its owner's account and of the pool queue that holds it
+carries one hash tag, `{<tag>}`, so each event-log script touches one slot of a Redis Cluster
+(and one server alike: the layout is the same everywhere, so moving to a Cluster moves no key).
+A deployment has `shards` shards (S, fixed when its Redis is first used, see `check_layout`):
+an account's shard is `crc32(account) mod S`, a job's id starts with its shard as 4 hex digits,
+and each pool has one job stream (and stats and dead-letter stream) per shard. Shard i's tag is
+the first of "0", "1", "2", ... whose slot lies in the i-th of S equal slot ranges, so the
+shards spread evenly over any Cluster's masters.
 """
 
+import functools
 import re
+import secrets
+import zlib
 from dataclasses import dataclass
+
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 GROUP = "workers"
 """The consumer group every worker pool reads its job stream through."""
@@ -33,51 +47,121 @@ def account(user: str) -> str:
     return match.group() if match else user
 
 
+DEFAULT_SHARDS = 8
+"""S for a new deployment: room for a Cluster of up to 8 masters (see docs/operations.md)."""
+MAX_SHARDS = 256
+SHARD_DIGITS = 4
+"""A job id's first 4 hex digits name its shard."""
+
+
+@functools.cache
+def shard_tags(shards: int) -> tuple[str, ...]:
+    """The hash tag of each of `shards` shards (see the module's doc)."""
+    tags = []
+    candidate = 0
+    for shard in range(shards):
+        low = shard * REDIS_CLUSTER_HASH_SLOTS // shards
+        high = (shard + 1) * REDIS_CLUSTER_HASH_SLOTS // shards
+        while not low <= key_slot(str(candidate).encode()) < high:
+            candidate += 1
+        tags.append(str(candidate))
+        candidate = 0
+    return tuple(tags)
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
     prefix: str = "rl:"
+    shards: int = DEFAULT_SHARDS
 
-    def jobs(self, pool: str) -> str:
-        """Stream of job envelopes for one pool (consumer group `workers`)."""
-        return f"{self.prefix}jobs:{pool}"
+    def __post_init__(self) -> None:
+        if "{" in self.prefix or "}" in self.prefix:
+            raise ValueError("the key prefix may not contain braces: they would move the hash tag")
+        if not 1 <= self.shards <= MAX_SHARDS:
+            raise ValueError(f"shards must be between 1 and {MAX_SHARDS}")
+
+    # -- shards ----------------------------------------------------------------------------
+
+    def shard_of_user(self, user: str) -> int:
+        """The shard of a user's `account` (all guests of one address share it)."""
+        return zlib.crc32(account(user).encode()) % self.shards
+
+    def shard_of_job(self, job_id: str) -> int:
+        """The shard a job id names (any other string still maps to one, deterministically)."""
+        head = job_id[:SHARD_DIGITS]
+        if len(head) == SHARD_DIGITS and all(c in "0123456789abcdef" for c in head):
+            return int(head, 16) % self.shards
+        return zlib.crc32(job_id.encode()) % self.shards
+
+    def new_job_id(self, owner: str) -> str:
+        """A fresh job id (32 hex digits) in its owner's shard."""
+        return f"{self.shard_of_user(owner):0{SHARD_DIGITS}x}{secrets.token_hex(14)}"
+
+    def _in(self, shard: int) -> str:
+        return f"{self.prefix}{{{shard_tags(self.shards)[shard]}}}:"
+
+    # -- a pool, per shard -----------------------------------------------------------------
+
+    def jobs(self, pool: str, shard: int) -> str:
+        """Stream of one shard's job envelopes for one pool (consumer group `workers`)."""
+        return f"{self._in(shard)}jobs:{pool}"
+
+    def job_streams(self, pool: str) -> list[str]:
+        """Every shard's job stream of a pool, by shard."""
+        return [self.jobs(pool, shard) for shard in range(self.shards)]
+
+    def dead(self, pool: str, shard: int) -> str:
+        """Stream: one shard's jobs of a pool that failed delivery too many times."""
+        return f"{self._in(shard)}dead:{pool}"
+
+    def pool_stats(self, pool: str, shard: int) -> str:
+        """Hash: how many jobs of a pool in one shard ended, by status (succeeded, failed,
+        cancelled); the pool's figures are the sum over its shards."""
+        return f"{self._in(shard)}stats:{pool}"
+
+    def wake(self, shard: int, edge: str) -> str:
+        """Stream: wakes one edge's blocking reader of a shard when its watched logs change."""
+        return f"{self._in(shard)}wake:{edge}"
+
+    def layout(self) -> str:
+        """String: the deployment's shard count, written once (see `check_layout`)."""
+        return f"{self.prefix}layout"
+
+    # -- a job ------------------------------------------------------------------------------
 
     def job(self, job_id: str) -> str:
         """Hash: the job record."""
-        return f"{self.prefix}job:{job_id}"
+        return f"{self._in(self.shard_of_job(job_id))}job:{job_id}"
 
     def events(self, job_id: str) -> str:
         """Stream: the job's event log; entry ids are `0-<seq>`."""
-        return f"{self.prefix}events:{job_id}"
+        return f"{self._in(self.shard_of_job(job_id))}events:{job_id}"
 
-    def dead(self, pool: str) -> str:
-        """Stream: jobs that failed delivery too many times."""
-        return f"{self.prefix}dead:{pool}"
+    # -- a user, in its account's shard -----------------------------------------------------
 
     def user_jobs(self, user: str) -> str:
         """Sorted set: a user's job ids scored by creation time."""
-        return f"{self.prefix}user:{user}:jobs"
+        return f"{self._in(self.shard_of_user(user))}user:{user}:jobs"
 
     def user_active(self, user: str) -> str:
         """Counter: how many jobs of a user's `account` have not ended (per-user limit)."""
-        return f"{self.prefix}user:{account(user)}:active"
+        return f"{self._in(self.shard_of_user(user))}user:{account(user)}:active"
 
     def user_stored(self, user: str) -> str:
         """Hash with a TTL: the bucket of stored output of a user's `account` (`level`
         bytes at `at`, unix seconds of Redis's clock), draining at budget / retention; see
         `contracts.log`."""
-        return f"{self.prefix}user:{account(user)}:stored"
+        return f"{self._in(self.shard_of_user(user))}user:{account(user)}:stored"
 
     def idempotency(self, user: str, key: str) -> str:
         """String: the job id an idempotency key of one user maps to."""
-        return f"{self.prefix}idem:{user}:{key}"
+        return f"{self._in(self.shard_of_user(user))}idem:{user}:{key}"
+
+    # -- everything else: one key each, no shard -------------------------------------------
 
     def workers(self, pool: str) -> str:
         """Sorted set: worker ids of a pool scored by their last heartbeat (unix seconds)."""
         return f"{self.prefix}workers:{pool}"
-
-    def pool_stats(self, pool: str) -> str:
-        """Hash: how many jobs of a pool ended, by status (succeeded, failed, cancelled)."""
-        return f"{self.prefix}stats:{pool}"
 
     def model_limits(self, pool: str) -> str:
         """String: the `ModelLimits` JSON the pool's workers publish."""
