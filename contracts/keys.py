@@ -22,7 +22,9 @@ import re
 import secrets
 import zlib
 from dataclasses import dataclass
+from typing import Annotated
 
+from pydantic import Field
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 GROUP = "workers"
@@ -50,6 +52,11 @@ def account(user: str) -> str:
 DEFAULT_SHARDS = 8
 """S for a new deployment: room for a Cluster of up to 8 masters (see docs/operations.md)."""
 MAX_SHARDS = 256
+ShardCount = Annotated[int, Field(ge=1, le=MAX_SHARDS)]
+"""The range of the services' shard setting (`RELAYLINE_SHARDS`)."""
+KeyPrefix = Annotated[str, Field(max_length=64, pattern=r"^[^{}]*$")]
+"""The range of the key prefix setting (`RELAYLINE_PREFIX`): no braces, which would move the
+hash tag."""
 SHARD_DIGITS = 4
 """A job id's first 4 hex digits name its shard."""
 

@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     tiers = tiers_of(settings)  # a bad EDGE_USER_TIERS stops the start, not a request
     pools = load_pools(settings.pools_file)
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.key_prefix, settings.shards)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

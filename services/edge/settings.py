@@ -6,7 +6,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.connect import service_url
 from contracts.eventlog import WaitReplicas, WaitTimeoutMs
-from contracts.keys import GUEST_PREFIX
+from contracts.keys import DEFAULT_SHARDS, GUEST_PREFIX, KeyPrefix, ShardCount
 from contracts.pools import DEFAULT_POOLS_FILE
 from edge.tiers import DEFAULT_MAX_STORED_BYTES, MAX_STORED_BYTES, SERVICE_TIER, LimitTier
 
@@ -21,8 +21,13 @@ class Settings(BaseSettings):
         default="redis://127.0.0.1:6379/0",
         validation_alias=AliasChoices("EDGE_REDIS_URL", "REDIS_URL"),
     )
-    key_prefix: str = Field(
+    key_prefix: KeyPrefix = Field(
         default="rl:", validation_alias=AliasChoices("EDGE_KEY_PREFIX", "RELAYLINE_PREFIX")
+    )
+    shards: ShardCount = Field(
+        default=DEFAULT_SHARDS,
+        validation_alias=AliasChoices("EDGE_SHARDS", "RELAYLINE_SHARDS"),
+        description="Shards of the key layout (S); fixed when a deployment first uses Redis.",
     )
     pools_file: Path = Field(
         default=DEFAULT_POOLS_FILE,

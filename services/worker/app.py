@@ -64,7 +64,7 @@ class Worker:
         self.settings = settings
         self.pool = pool
         self.engine = (registry or default_registry()).create(pool)
-        self.keys = keys = Keys(settings.key_prefix)
+        self.keys = keys = Keys(settings.key_prefix, settings.shards)
         self.stream = keys.jobs(pool.name)
         self.concurrency = settings.concurrency or pool.concurrency
         # A blocking pool: many concurrent jobs wait for a connection instead of failing.

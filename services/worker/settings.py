@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.connect import service_url
 from contracts.eventlog import WaitReplicas, WaitTimeoutMs
+from contracts.keys import DEFAULT_SHARDS, KeyPrefix, ShardCount
 from contracts.pools import DEFAULT_POOLS_FILE
 
 
@@ -27,8 +28,13 @@ class Settings(BaseSettings):
         default="redis://127.0.0.1:6379/0",
         validation_alias=AliasChoices("WORKER_REDIS_URL", "REDIS_URL"),
     )
-    key_prefix: str = Field(
+    key_prefix: KeyPrefix = Field(
         default="rl:", validation_alias=AliasChoices("WORKER_KEY_PREFIX", "RELAYLINE_PREFIX")
+    )
+    shards: ShardCount = Field(
+        default=DEFAULT_SHARDS,
+        validation_alias=AliasChoices("WORKER_SHARDS", "RELAYLINE_SHARDS"),
+        description="Shards of the key layout (S); fixed when a deployment first uses Redis.",
     )
     pools_file: Path = Field(
         default=DEFAULT_POOLS_FILE,
