@@ -8,9 +8,10 @@ from typing import cast
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from contracts.connect import connect
-from contracts.eventlog import Durability
+from contracts.eventlog import Durability, check_layout
 from contracts.keys import Keys
 from contracts.pools import load_pools
 from edge.accesslog import redact_query_strings
@@ -88,9 +89,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             durability=Durability(settings.redis_wait_replicas, settings.redis_wait_timeout_ms),
         )
         try:
+            await check_layout(redis, keys, "EDGE_SHARDS")
             await store.ensure_groups()
-        except Exception as exc:
-            log.warning("could not create consumer groups yet (%s); workers will", exc)
+        except (RedisError, OSError) as exc:
+            log.warning("could not check the key layout or create consumer groups yet (%s)", exc)
         hub = Hub(redis, reader, keys, settings.reader_block_ms)
         await hub.start()
         app.state.edge = EdgeState(settings, redis, store, hub, api_keys)

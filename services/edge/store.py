@@ -6,7 +6,6 @@ follow one set of rules for seq, the end of a job and cancel.
 
 import re
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -99,11 +98,12 @@ class JobStore:
         """Create each pool's consumer group from id 0, so jobs submitted before any worker
         started are delivered to the first one (a group made at `$` would skip them)."""
         for pool in self.pools.pools:
-            try:
-                await self.redis.xgroup_create(self.keys.jobs(pool), GROUP, id="0", mkstream=True)
-            except Exception as exc:  # BUSYGROUP: it exists already
-                if "BUSYGROUP" not in str(exc):
-                    raise
+            for stream in self.keys.job_streams(pool):
+                try:
+                    await self.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+                except Exception as exc:  # BUSYGROUP: it exists already
+                    if "BUSYGROUP" not in str(exc):
+                        raise
 
     def pool_for(self, model: str) -> PoolConfig:
         pool = self.pools.get(model)
@@ -153,7 +153,7 @@ class JobStore:
         """Write the job and queue it. Returns its id and whether it was new (an
         idempotency key seen before returns the earlier job)."""
         pool = await self.validate(request)
-        job_id = uuid.uuid4().hex
+        job_id = self.keys.new_job_id(user)
         now = time.time()
         envelope = JobEnvelope(
             id=job_id, owner=user, model=pool.name, input=request.input, params=request.params

@@ -79,8 +79,8 @@ def test_bad_submits_get_a_4xx_with_a_code_and_change_nothing(stack: Stack) -> N
         assert error["message"] and "Traceback" not in error["message"], name
     assert httpx.get(f"{edge.url}/v1/jobs", headers=auth()).json()["data"] == []
     client = stack.redis()
-    assert client.xlen(stack.keys.jobs("sim")) == 0
-    assert client.xlen(stack.keys.jobs("embed")) == 0
+    for pool in ("sim", "embed"):
+        assert all(client.xlen(stream) == 0 for stream in stack.keys.job_streams(pool))
 
 
 def test_other_bad_requests(stack: Stack) -> None:

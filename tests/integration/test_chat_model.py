@@ -97,7 +97,7 @@ def test_a_prompt_longer_than_the_context_is_refused_before_it_is_queued(stack: 
     # Room for the prompt but not for the tokens asked: refused too.
     fits = {"model": "chat", "input": {"messages": QUESTION}, "params": {"max_tokens": 600}}
     assert httpx.post(f"{edge.url}/v1/jobs", json=fits, headers=auth()).status_code == 400
-    assert stack.redis().xlen(stack.keys.jobs("chat")) == 0
+    assert all(stack.redis().xlen(s) == 0 for s in stack.keys.job_streams("chat"))
 
 
 async def test_cancel_stops_generation_and_the_worker_takes_the_next_job(stack: Stack) -> None:

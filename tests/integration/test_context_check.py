@@ -107,4 +107,4 @@ async def test_input_over_max_input_bytes_is_refused_before_counting(
     with pytest.raises(PayloadTooLarge) as refused:
         await store.validate(JobRequest(model=model, input=raw_input))
     assert refused.value.code == "input_too_large"
-    assert await redis.xlen(keys.jobs(model)) == 0
+    assert all([await redis.xlen(stream) == 0 for stream in keys.job_streams(model)])

@@ -35,9 +35,9 @@ def test_unknown_event_type_and_extra_fields_are_refused() -> None:
 
 
 def test_keys_use_the_prefix_and_entry_ids_carry_the_seq() -> None:
-    keys = Keys("x:")
-    assert keys.jobs("chat") == "x:jobs:chat"
-    assert keys.events("abc") == "x:events:abc"
+    keys = Keys("x:", shards=1)
+    assert keys.jobs("chat", 0) == "x:{0}:jobs:chat"
+    assert keys.events("abc") == "x:{0}:events:abc"
     assert seq_of_entry_id(event_entry_id(42)) == 42
     assert seq_of_entry_id(b"0-9") == 9
 
