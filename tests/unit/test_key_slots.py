@@ -139,5 +139,5 @@ def test_any_string_maps_to_a_shard(job_id: str) -> None:
     ],
 )
 def test_a_bad_layout_is_refused(bad: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"prefix|shards"):
         Keys(**bad)
