@@ -94,17 +94,9 @@ class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
                 await sentinel.aclose()
 
 
-CLUSTER_NOT_YET = (
-    "REDIS_URL names a Redis Cluster, which Relayline's services cannot use yet (their "
-    "scripts touch keys in several slots until the shard-tagged key layout lands): use one "
-    "server (redis://) or a Sentinel-watched master (redis+sentinel://)"
-)
-
-
 def service_url(url: str) -> str:
-    """`url` if a Relayline service can run on it: a well-formed URL of one server or of a
-    Sentinel-watched master. ValueError (naming the expected form) otherwise; settings
-    validate `REDIS_URL` with it, so a bad one stops the service at start."""
-    if parse_redis_url(url).deployment is Deployment.CLUSTER:
-        raise ValueError(CLUSTER_NOT_YET)
+    """`url` if it is a well-formed Redis URL of any deployment; ValueError (naming the
+    expected form) otherwise. Settings validate `REDIS_URL` with it, so a bad one stops the
+    service at start."""
+    parse_redis_url(url)
     return url

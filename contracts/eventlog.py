@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 from pydantic_core import to_json
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 
 from contracts import log
@@ -238,9 +239,18 @@ class EventLog:
         wanted = self.durability.replicas
         if not wanted:
             return await script(keys=keys, args=args)
+        timeout = self.durability.timeout_ms
         async with self.redis.pipeline(transaction=False) as pipe:
-            await script(keys=keys, args=args, client=pipe)
-            pipe.execute_command("WAIT", wanted, self.durability.timeout_ms)
+            if isinstance(self.redis, RedisCluster):
+                # A cluster pipeline sends each node's commands on one connection: the WAIT
+                # goes to the node of the script's slot (by default it would go to every
+                # master). EVAL, as a node may not have the script cached yet.
+                pipe.eval(script.script, len(keys), *keys, *args)
+                node = self.redis.get_node_from_key(keys[0])
+                pipe.execute_command("WAIT", wanted, timeout, target_nodes=node)
+            else:
+                await script(keys=keys, args=args, client=pipe)
+                pipe.execute_command("WAIT", wanted, timeout)
             result, acked = await pipe.execute()
         if int(acked) < wanted:
             logger.warning(

@@ -3,13 +3,17 @@ a submit is on the replica before its 202, a job's end before its acknowledgemen
 that does not answer in time is logged, never refused. Real servers: a master and a replica."""
 
 import logging
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis as sync_redis
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
+from contracts.connect import connect
 from contracts.eventlog import Durability, EventLog, JobRef
 from contracts.events import JobEnd
 from contracts.jobs import JobRequest, JobStatus
@@ -18,6 +22,7 @@ from contracts.pools import load_pools
 from edge.store import JobStore
 from relayline.redis_server import RedisProcess, start_redis
 from tests.support.stack import POOLS_FILE
+from tests.support.topology import Topology
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
@@ -51,10 +56,12 @@ def replica(master: RedisProcess, tmp_path: Path) -> Iterator[RedisProcess]:
         server.stop()
 
 
-def _waits(master: RedisProcess) -> int:
+def _waits(master: RedisProcess | sync_redis.Redis) -> int:
     """How many `WAIT`s the master ran."""
-    with sync_redis.Redis.from_url(master.url, decode_responses=True) as client:
-        stats = client.info("commandstats")
+    if isinstance(master, RedisProcess):
+        with sync_redis.Redis.from_url(master.url, decode_responses=True) as client:
+            return _waits(client)
+    stats = master.info("commandstats")
     return int(stats.get("cmdstat_wait", {}).get("calls", 0))
 
 
@@ -109,3 +116,32 @@ async def test_a_missing_replica_is_logged_and_the_submit_still_taken(
     finally:
         await redis.aclose()
     assert f"the submit of job {job_id} reached 0 of 1 replicas within 50 ms" in caplog.text
+
+
+async def test_on_a_cluster_the_wait_runs_on_the_master_of_the_jobs_slot(
+    redis_cluster_replicas: Topology, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cluster pipeline would send a keyless WAIT to every master (and sum their answers);
+    it must go to the master that ran the script, on the script's connection."""
+    redis = cast(RedisCluster, connect(redis_cluster_replicas.url, max_connections=4))
+    keys = Keys(f"durable{uuid.uuid4().hex[:8]}:")
+    masters = {node.port: node for node in redis_cluster_replicas.masters}
+    before = {port: _waits(node.client()) for port, node in masters.items()}
+    try:
+        with caplog.at_level(logging.WARNING, logger="relayline.eventlog"):
+            store = JobStore(
+                cast(Redis, redis),
+                keys,
+                load_pools(POOLS_FILE),
+                retention_seconds=600,
+                idempotency_ttl_seconds=600,
+                durability=Durability(replicas=1, timeout_ms=4000),
+            )
+            job_id, created = await store.submit("alice", REQUEST)
+        owner = redis.get_node_from_key(keys.job(job_id)).port
+    finally:
+        await redis.aclose()
+    assert created
+    after = {port: _waits(node.client()) for port, node in masters.items()}
+    assert {port for port in masters if after[port] > before[port]} == {owner}
+    assert "replicas within" not in caplog.text

@@ -57,11 +57,11 @@ def test_a_malformed_url_raises_before_any_client_exists() -> None:
 
 
 @pytest.mark.parametrize("settings", [EdgeSettings, WorkerSettings])
-def test_the_services_refuse_a_cluster_url_until_their_keys_are_shard_tagged(
+def test_the_services_take_every_form_of_url_and_refuse_anything_else(
     settings: type[EdgeSettings] | type[WorkerSettings],
 ) -> None:
-    with pytest.raises(ValidationError, match="Redis Cluster"):
-        settings(redis_url="redis+cluster://127.0.0.1:7000,127.0.0.1:7001")
+    cluster = "redis+cluster://127.0.0.1:7000,127.0.0.1:7001"
+    assert settings(redis_url=cluster).redis_url == cluster
     with pytest.raises(ValidationError, match="redis://"):
         settings(redis_url="http://127.0.0.1:6379")
     sentinel = "redis+sentinel://127.0.0.1:26379/relayline"
