@@ -138,7 +138,9 @@ async def test_on_a_cluster_the_wait_runs_on_the_master_of_the_jobs_slot(
                 durability=Durability(replicas=1, timeout_ms=4000),
             )
             job_id, created = await store.submit("alice", REQUEST)
-        owner = redis.get_node_from_key(keys.job(job_id)).port
+        node = redis.get_node_from_key(keys.job(job_id))
+        assert node is not None
+        owner = node.port
     finally:
         await redis.aclose()
     assert created
