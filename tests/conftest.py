@@ -16,10 +16,27 @@ def redis_server_url() -> Iterator[str]:
         yield url
 
 
+ON_CLUSTER_TOO = "on_cluster_too"
+"""A module marked with it runs each test that uses `stack` twice: on one server, and on a
+3-master Redis Cluster (`REDIS_URL=redis+cluster://…`, nothing else changed)."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "stack" in metafunc.fixturenames and metafunc.definition.get_closest_marker(ON_CLUSTER_TOO):
+        metafunc.parametrize("stack", ["server", "cluster"], indirect=True)
+
+
 @pytest.fixture
-def stack(redis_server_url: str, tmp_path: Path) -> Iterator[Stack]:
-    """A factory of real edge and worker processes with a key prefix of their own."""
-    stack = Stack(redis_server_url, tmp_path)
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    """A factory of real edge and worker processes with a key prefix of their own, on the
+    session's Redis server (or its Redis Cluster, see `ON_CLUSTER_TOO`)."""
+    on_cluster = getattr(request, "param", "server") == "cluster"
+    url = (
+        request.getfixturevalue("redis_cluster").url
+        if on_cluster
+        else request.getfixturevalue("redis_server_url")
+    )
+    stack = Stack(url, tmp_path)
     try:
         yield stack
     finally:

@@ -12,8 +12,10 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import redis
+from redis.cluster import ClusterNode, RedisCluster
 
 from contracts.keys import Keys
 from contracts.redis_url import Deployment, parse_redis_url
@@ -115,7 +117,7 @@ class Stack:
 
     @property
     def keys(self) -> Keys:
-        return Keys(self.prefix)
+        return Keys(self.prefix)  # the services' default shard count
 
     def redis(self) -> "redis.Redis":
         """A client of the stack's Redis (a Sentinel's master, when the URL names one)."""
@@ -127,6 +129,9 @@ class Stack:
             return redis.Redis(
                 host=address[0], port=int(address[1]), db=target.db, decode_responses=True
             )
+        if target.deployment is Deployment.CLUSTER:  # answers like one server's client
+            nodes = [ClusterNode(host, port) for host, port in target.hosts]
+            return cast(redis.Redis, RedisCluster(startup_nodes=nodes, decode_responses=True))
         return redis.Redis.from_url(self.redis_url, decode_responses=True)
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
