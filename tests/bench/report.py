@@ -30,7 +30,7 @@ stack, not a 200-wide burst queueing at the client. Numbers vary by 10-20% from 
 compare runs on the same machine only."""
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
@@ -47,7 +47,7 @@ def _cpu_table(cpu: Mapping[str, Mapping[str, float]]) -> list[str]:
         ]
         for phase, usage in cpu.items()
     ]
-    return _table(["phase", *groups, "benchmark total", MACHINE], rows)
+    return table(["phase", *groups, "benchmark total", MACHINE], rows)
 
 
 def render(
@@ -58,7 +58,7 @@ def render(
 ) -> str:
     lines = ["## Foundation benchmarks", ""]
     lines += [f"- **{name}**: {value}" for name, value in {**facts, **machine}.items()]
-    lines += ["", *_table(["scenario", "metric", "value"], rows), ""]
+    lines += ["", *table(["scenario", "metric", "value"], rows), ""]
     lines += ["CPU used during each phase (% of one core):", "", *_cpu_table(cpu), ""]
     lines += [HOW_TO_READ]
     return "\n".join(lines)

@@ -23,7 +23,7 @@ from relayline.redis_server import free_port
 from tests.support.wait import wait_for
 
 POOLS_FILE = Path(__file__).with_name("pools.toml")
-API_KEYS = {"alice-key": "alice", "bob-key": "bob"}
+API_KEYS = {"alice-key": "alice", "bob-key": "bob", "carol-key": "carol"}
 
 
 LIFTED_LIMITS = {
