@@ -32,6 +32,7 @@ lint: $(STAMPS)/python $(STAMPS)/web  ## ruff, mypy --strict, TypeScript
 bench: $(STAMPS)/system-test $(STAMPS)/python  ## benchmarks; writes docs/benchmarks.md
 	$(PY) -m tests.bench
 	$(PY) -m tests.bench.chat
+	$(PY) -m tests.bench.topologies
 
 contracts: $(STAMPS)/python $(STAMPS)/web  ## regenerate JSON Schema and TypeScript types
 	$(PY) -m contracts.generate

@@ -72,9 +72,8 @@ def measure(topology: Topology, workdir: Path) -> list[Row]:
         redis_cpu = sum(cpu_seconds(pid) for pid in servers) - cpu_before
     finally:
         stack.close()
-    scenario = (
-        f"{topology.kind} ({len(topology.masters)} master{'s' * (len(topology.masters) > 1)})"
-    )
+    masters = len(topology.masters)
+    scenario = f"{topology.kind} ({masters} master{'s' if masters > 1 else ''})"
     return [
         (scenario, "jobs completed", f"{len(latencies):,}"),
         (scenario, "throughput", rate(len(latencies), elapsed, "jobs")),
