@@ -15,7 +15,7 @@ from tests.chaos.test_sentinel import WAIT, assert_ends_once_through_resets
 from tests.support.client import assert_complete, get_job, submit, ws_follow
 from tests.support.stack import Stack
 from tests.support.topology import Topology
-from tests.support.wait import wait_for
+from tests.support.wait import async_wait_for
 
 pytestmark = pytest.mark.chaos
 
@@ -44,14 +44,17 @@ async def test_a_masters_failover_ends_every_job_once(
             for user, ids in jobs.items()
             for job_id in ids
         }
-        wait_for(
-            lambda: all(
-                get_job(edge, job_id, user)["status"] == "running"
-                for user, ids in jobs.items()
-                for job_id in ids
-            ),
-            what="every job streaming",
-        )
+
+        async def streaming() -> bool:  # the followers connect meanwhile
+            return await asyncio.to_thread(
+                lambda: all(
+                    get_job(edge, job_id, user)["status"] == "running"
+                    for user, ids in jobs.items()
+                    for job_id in ids
+                )
+            )
+
+        await async_wait_for(streaming, what="every job streaming")
         topology.kill(victim)
         topology.wait_for_failover(victim)
 
