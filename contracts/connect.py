@@ -12,11 +12,15 @@
 The client is not connected yet; the first command connects. Close it with `aclose()`.
 """
 
-from typing import Any
+import asyncio
+import contextlib
+import time
+from typing import Any, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.exceptions import ConnectionError, RedisClusterException, RedisError
 
 from contracts.redis_url import Deployment, RedisTarget, parse_redis_url
 
@@ -100,3 +104,93 @@ def service_url(url: str) -> str:
     service at start."""
     parse_redis_url(url)
     return url
+
+
+class BlockingReaders:
+    """Clients for blocking reads (`XREAD BLOCK`), each holding a connection while it waits,
+    by a key of what they read: `readers(key)`.
+
+    - One server, or a Sentinel-watched master: one client whose pool of `connections` every
+      key shares (a read waits for a free connection rather than failing).
+    - A Cluster: a plain client of the master that owns the key's slot, one per node, so a
+      blocking read goes straight there (the cluster client's generic path would look the
+      node up and route each read). The slot map is the cluster client's; asking again for
+      a key (a reader does after an error: a dead node, `MOVED` after a failover or a
+      resharding) refreshes it, at most once a second, so the next ask finds the new owner.
+
+    A key whose slot is not known yet is a `ConnectionError`, like a node that is away."""
+
+    REFRESH_SECONDS = 1.0
+
+    def __init__(self, url: str, *, connections: int) -> None:
+        target = parse_redis_url(url)
+        self._target = target
+        self._shared: Redis | None = None
+        self._cluster: RedisCluster | None = None
+        self._nodes: dict[str, Redis] = {}
+        self._asked: set[str] = set()
+        self._refreshing: asyncio.Task[None] | None = None
+        self._refreshed_at = 0.0
+        if target.deployment is Deployment.CLUSTER:
+            self._cluster = _cluster(
+                target, {"decode_responses": True, "max_connections": 2, "health_check_interval": 0}
+            )
+        else:
+            self._shared = cast(Redis, connect(url, max_connections=connections, pool_timeout=None))
+
+    def __call__(self, key: str) -> Redis:
+        if self._shared is not None:
+            return self._shared
+        assert self._cluster is not None
+        if key in self._asked:
+            self._refresh()
+        self._asked.add(key)
+        try:
+            node = self._cluster.get_node_from_key(key)
+        except (RedisClusterException, RedisError) as exc:
+            self._refresh()
+            raise ConnectionError(f"the Cluster's slot map is not known yet ({exc})") from exc
+        if node is None:
+            self._refresh()
+            raise ConnectionError(f"no node serves the slot of {key!r} yet")
+        client = self._nodes.get(node.name)
+        if client is None:
+            client = self._nodes[node.name] = Redis(
+                host=node.host,
+                port=int(node.port),
+                username=self._target.username,
+                password=self._target.password,
+                ssl=self._target.ssl,
+                decode_responses=True,
+            )
+        return client
+
+    def _refresh(self) -> None:
+        """Reread the slot map in the background (the first ask of all also initializes it)."""
+        assert self._cluster is not None
+        now = time.monotonic()
+        busy = self._refreshing is not None and not self._refreshing.done()
+        if busy or now - self._refreshed_at < self.REFRESH_SECONDS:
+            return
+        self._refreshed_at = now
+        self._refreshing = asyncio.get_running_loop().create_task(self._reinitialize())
+
+    async def _reinitialize(self) -> None:
+        assert self._cluster is not None
+        with contextlib.suppress(RedisError, RedisClusterException, OSError):
+            await self._cluster.nodes_manager.initialize()
+
+    async def start(self) -> None:
+        """Learn the slot map now (a Cluster), so the first reads need no retry; a Cluster
+        that cannot be reached yet is retried by the readers."""
+        if self._cluster is not None:
+            await self._reinitialize()
+
+    async def aclose(self) -> None:
+        if self._refreshing is not None:
+            self._refreshing.cancel()
+        for client in (self._shared, *self._nodes.values()):
+            if client is not None:
+                await client.aclose()
+        if self._cluster is not None:
+            await self._cluster.aclose()
