@@ -131,6 +131,7 @@ class BlockingReaders:
         self._asked: set[str] = set()
         self._refreshing: asyncio.Task[None] | None = None
         self._refreshed_at = 0.0
+        self._initialized = False
         if target.deployment is Deployment.CLUSTER:
             self._cluster = _cluster(
                 target, {"decode_responses": True, "max_connections": 2, "health_check_interval": 0}
@@ -178,7 +179,11 @@ class BlockingReaders:
     async def _reinitialize(self) -> None:
         assert self._cluster is not None
         with contextlib.suppress(RedisError, RedisClusterException, OSError):
-            await self._cluster.nodes_manager.initialize()
+            if not self._initialized:  # the client's own first start (its close needs it)
+                await self._cluster.initialize()
+                self._initialized = True
+            else:
+                await self._cluster.nodes_manager.initialize()
 
     async def start(self) -> None:
         """Learn the slot map now (a Cluster), so the first reads need no retry; a Cluster

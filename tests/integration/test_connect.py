@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
-from contracts.connect import connect
+from contracts.connect import BlockingReaders, connect
 from tests.conftest import TOPOLOGY_FIXTURES
 from tests.support.cluster import command, slot_map
 from tests.support.topology import Topology
@@ -138,3 +138,46 @@ async def test_the_cluster_client_follows_a_failover(
     finally:
         await client.aclose()
     assert promoted.client().get("{t}y") == "written"
+
+
+async def test_a_blocking_read_goes_to_the_node_that_owns_the_key(topology: Topology) -> None:
+    """`BlockingReaders`: on a Cluster the client of each key is its slot owner's, so a
+    blocking XREAD there wakes on an XADD through the cluster client; elsewhere one pool."""
+    keys = [f"{{{uuid.uuid4().hex}}}s" for _ in range(6)]
+    readers = BlockingReaders(topology.url, connections=len(keys))
+    writer = connect(topology.url, max_connections=4)
+    try:
+        await readers.start()
+        clients = [readers(key) for key in keys]
+        reads = [
+            asyncio.create_task(client.xread({key: "$"}, block=20000))
+            for client, key in zip(clients, keys, strict=True)
+        ]
+        # a read blocks before its XADD: the XADD must reach the node it waits on
+        await async_wait_for(lambda: _blocked(topology, len(keys)), what="every read blocked")
+        for key in keys:
+            await writer.xadd(key, {"f": key})
+        answers = await asyncio.wait_for(asyncio.gather(*reads), 10)
+    finally:
+        await readers.aclose()
+        await writer.aclose()
+    assert [answer[0][1][0][1]["f"] for answer in answers] == keys
+    if topology.kind.startswith("cluster"):
+        for key, client in zip(keys, clients, strict=True):
+            assert client.connection_pool.connection_kwargs["port"] == _owner(topology, key)
+    else:
+        assert len({id(client) for client in clients}) == 1
+
+
+async def _blocked(topology: Topology, count: int) -> bool:
+    masters = topology.masters
+    blocked = sum(int(node.client().info("clients")["blocked_clients"]) for node in masters)
+    return blocked >= count
+
+
+def _owner(topology: Topology, key: str) -> int:
+    slot = key_slot(key.encode())
+    for start, end, port in slot_map(topology.masters[0].client()):
+        if start <= slot <= end:
+            return port
+    raise AssertionError(f"no master serves slot {slot}")
