@@ -3,6 +3,7 @@
 import asyncio
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import redis
@@ -150,14 +151,14 @@ async def test_a_blocking_read_goes_to_the_node_that_owns_the_key(topology: Topo
         await readers.start()
         clients = [readers(key) for key in keys]
         reads = [
-            asyncio.create_task(client.xread({key: "$"}, block=20000))
+            asyncio.ensure_future(client.xread({key: "$"}, block=20000))
             for client, key in zip(clients, keys, strict=True)
         ]
         # a read blocks before its XADD: the XADD must reach the node it waits on
         await async_wait_for(lambda: _blocked(topology, len(keys)), what="every read blocked")
         for key in keys:
             await writer.xadd(key, {"f": key})
-        answers = await asyncio.wait_for(asyncio.gather(*reads), 10)
+        answers: list[Any] = await asyncio.wait_for(asyncio.gather(*reads), 10)
     finally:
         await readers.aclose()
         await writer.aclose()

@@ -130,7 +130,7 @@ class Stack:
                 host=address[0], port=int(address[1]), db=target.db, decode_responses=True
             )
         if target.deployment is Deployment.CLUSTER:  # answers like one server's client
-            nodes = [ClusterNode(host, port) for host, port in target.hosts]
+            nodes = [ClusterNode(host, port) for host, port in target.hosts]  # type: ignore[no-untyped-call]
             return cast(redis.Redis, RedisCluster(startup_nodes=nodes, decode_responses=True))
         return redis.Redis.from_url(self.redis_url, decode_responses=True)
 
