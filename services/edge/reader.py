@@ -132,8 +132,8 @@ class Reader:
                 try:
                     reader = self.reader_for(self.keys.wake(number, self.edge_id))
                     if failures:
-                        self._outage.recovered(number, failures)
                         await self._verify(number)
+                        self._outage.recovered(number, failures)
                     backoff, failures = 0.1, 0
                     await self._follow(number, shard, reader)
                     continue

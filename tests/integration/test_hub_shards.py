@@ -4,18 +4,22 @@ shard that has watched jobs (none for the others), woken by its wake stream, nev
 
 import asyncio
 import json
+import logging
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from contracts.keys import Keys
 from edge.fanout import Hub
-from edge.outbox import Outbox
+from edge.outbox import LOST, Outbox
 from edge.shards import WAKE_TTL_SECONDS
+from tests.support.topology import Topology
 from tests.support.wait import async_wait_for
 
 pytestmark = pytest.mark.integration
@@ -41,7 +45,7 @@ def outbox() -> Outbox:
 
 async def received(box: Outbox, count: int, timeout: float = 10) -> list[int]:
     """The seqs of the next `count` items; a `job-end` must come with its output."""
-    seqs = []
+    seqs: list[int] = []
     async with asyncio.timeout(timeout):
         while len(seqs) < count:
             _, seq, data = await box.get()
@@ -169,3 +173,73 @@ async def test_the_wake_stream_holds_one_entry_and_expires(
         assert 0 < await redis.ttl(wake) <= WAKE_TTL_SECONDS
     finally:
         await hub.stop()
+
+
+async def test_on_a_cluster_each_shard_reads_from_the_node_owning_its_slot(
+    redis_cluster: Topology,
+) -> None:
+    """Without one reader per shard the one XREAD over every watched log is CROSSSLOT."""
+    name = f"hubreader-{uuid.uuid4().hex[:8]}"
+    nodes = [ClusterNode("127.0.0.1", node.port) for node in redis_cluster.masters]
+    cluster = RedisCluster(startup_nodes=nodes, decode_responses=True)
+    await cluster.initialize()
+    clients: dict[int, Redis] = {}  # by port: a client of each node, made when first asked
+
+    def node_client(key: str) -> Redis:
+        port = int(cluster.get_node_from_key(key).port)
+        if port not in clients:
+            clients[port] = Redis(port=port, decode_responses=True, client_name=name)
+        return clients[port]
+
+    async def blocked_everywhere() -> bool:
+        counts = [await blocked_readers(client, name) for client in clients.values()]
+        return sum(counts) == len(WATCHED)
+
+    hub = Hub(cast(Redis, cluster), node_client, Keys(f"hub{uuid.uuid4().hex[:8]}:", SHARDS), 200)
+    await hub.start()
+    try:
+        jobs = [job_in(shard) for shard in WATCHED for _ in range(2)]
+        await stream_exactly(hub, cluster, jobs, blocked_everywhere)
+        assert len(clients) > 1  # the watched shards live on several nodes
+    finally:
+        await hub.stop()
+        for client in clients.values():
+            await client.aclose()
+        await cluster.aclose()
+
+
+async def test_after_an_outage_every_shard_tells_its_lost_jobs_and_logs_once(
+    new_topology: Callable[[str], Topology], caplog: pytest.LogCaptureFixture
+) -> None:
+    topology = new_topology("standalone")
+    redis = Redis.from_url(topology.url, decode_responses=True)
+    reader = Redis.from_url(topology.url, decode_responses=True)
+    hub = Hub(redis, lambda key: reader, Keys(f"hub{uuid.uuid4().hex[:8]}:", SHARDS), 200)
+    caplog.set_level(logging.INFO, "relayline.fanout")
+
+    def lines(text: str) -> int:
+        return sum(1 for record in caplog.records if text in record.getMessage())
+
+    try:
+        boxes = {job_in(shard): outbox() for shard in WATCHED}
+        for job_id, box in boxes.items():
+            await append(redis, hub.keys, job_id, 1)
+            hub.subscribe(box, job_id, 0)
+            assert await received(box, 1) == [1]
+        assert hub.reading_shards == set(WATCHED)
+        await asyncio.to_thread(topology.kill, topology.nodes[0])
+        await async_wait_for(lambda: asyncio.sleep(0, lines("lost Redis")), 10, "an outage")
+        lost_at = time.monotonic()
+        await asyncio.to_thread(topology.restart, topology.nodes[0])  # without its data
+        for job_id, box in boxes.items():  # each shard's reader verifies its own jobs
+            found, seq, data = await asyncio.wait_for(box.get(), 10)
+            assert (found, seq) == (job_id, LOST) and json.loads(data)["code"] == "job_lost"
+        await async_wait_for(lambda: asyncio.sleep(0, not hub.reading_shards), 10, "no reader")
+        outage = time.monotonic() - lost_at
+        # three readers lost Redis: logged together, once per 5 s at most, as one reader did
+        assert 1 <= lines("lost Redis") <= 1 + int(outage // 5)
+        assert lines("reconnected") == 1
+    finally:
+        await hub.stop()
+        await reader.aclose()
+        await redis.aclose()
