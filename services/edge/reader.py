@@ -130,8 +130,9 @@ class Reader:
         try:
             while self._positions(shard):  # the check and the end below are one step
                 try:
-                    reader = self.reader_for(self.keys.wake(number, self.edge_id))
+                    reader = await self.reader_for(self.keys.wake(number, self.edge_id))
                     if failures:
+                        shard.wake_id = "0-0"  # a new master's clock may run behind
                         await self._verify(number)
                         self._outage.recovered(number, failures)
                     backoff, failures = 0.1, 0

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -37,11 +37,23 @@ WAKE_FIELD = "w"
 OUTAGE_LOG_SECONDS = 5.0
 """While Redis is away, the readers log at most one line per this many seconds, together."""
 
-ReaderFor = Callable[[str], Redis]
+ReaderFor = Callable[[str], Awaitable[Redis]]
 """The client a shard's blocking reads go to, given a key of the shard: on one server (or a
 Sentinel-watched master) one client whose pool all shards share, on a Cluster a client of
-the node that owns the key's slot. It is asked again after every error, so it may follow a
-slot that moved. The hub neither opens nor closes these clients."""
+the node that owns the key's slot. It is asked again after every error of the shard's reader
+(a lost connection, MOVED, CLUSTERDOWN...), so it can follow a slot that moved. The client
+must decode responses and have no socket timeout shorter than the hub's `block_ms`; the hub
+neither opens nor closes it."""
+
+
+def one_client(client: Redis) -> ReaderFor:
+    """Every shard's reads on `client` (one server, or a Sentinel-watched master): give its
+    pool room for one connection per shard, so every reading shard blocks at once."""
+
+    async def reader_for(key: str) -> Redis:
+        return client
+
+    return reader_for
 
 
 @dataclass(eq=False)

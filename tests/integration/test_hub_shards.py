@@ -18,7 +18,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from contracts.keys import Keys
 from edge.fanout import Hub
 from edge.outbox import LOST, Outbox
-from edge.shards import WAKE_TTL_SECONDS
+from edge.shards import WAKE_TTL_SECONDS, one_client
 from tests.support.topology import Topology
 from tests.support.wait import async_wait_for
 
@@ -103,7 +103,7 @@ async def parts(redis_server_url: str) -> AsyncIterator[tuple[Redis, Redis, str]
 
 def new_hub(parts: tuple[Redis, Redis, str], block_ms: int) -> Hub:
     redis, reader, _ = parts
-    return Hub(redis, lambda key: reader, Keys(f"hub{uuid.uuid4().hex[:8]}:", SHARDS), block_ms)
+    return Hub(redis, one_client(reader), Keys(f"hub{uuid.uuid4().hex[:8]}:", SHARDS), block_ms)
 
 
 async def test_jobs_of_several_shards_stream_exactly_one_reader_per_watched_shard(
@@ -185,8 +185,10 @@ async def test_on_a_cluster_each_shard_reads_from_the_node_owning_its_slot(
     await cluster.initialize()
     clients: dict[int, Redis] = {}  # by port: a client of each node, made when first asked
 
-    def node_client(key: str) -> Redis:
-        port = int(cluster.get_node_from_key(key).port)
+    async def node_client(key: str) -> Redis:
+        node = cluster.get_node_from_key(key)
+        assert node is not None
+        port = int(node.port)
         if port not in clients:
             clients[port] = Redis(port=port, decode_responses=True, client_name=name)
         return clients[port]
@@ -214,7 +216,7 @@ async def test_after_an_outage_every_shard_tells_its_lost_jobs_and_logs_once(
     topology = new_topology("standalone")
     redis = Redis.from_url(topology.url, decode_responses=True)
     reader = Redis.from_url(topology.url, decode_responses=True)
-    hub = Hub(redis, lambda key: reader, Keys(f"hub{uuid.uuid4().hex[:8]}:", SHARDS), 200)
+    hub = Hub(redis, one_client(reader), Keys(f"hub{uuid.uuid4().hex[:8]}:", SHARDS), 200)
     caplog.set_level(logging.INFO, "relayline.fanout")
 
     def lines(text: str) -> int:
