@@ -130,11 +130,11 @@ class Reader:
         try:
             while self._positions(shard):  # the check and the end below are one step
                 try:
-                    reader = await self.reader_for(self.keys.wake(number, self.edge_id))
-                    if failures:
+                    if failures:  # through `redis`, which on a Cluster learns where slots moved
                         shard.wake_id = "0-0"  # a new master's clock may run behind
                         await self._verify(number)
                         self._outage.recovered(number, failures)
+                    reader = await self.reader_for(self.keys.wake(number, self.edge_id))
                     backoff, failures = 0.1, 0
                     await self._follow(number, shard, reader)
                     continue
