@@ -10,10 +10,10 @@ subscriptions end (`_isolate`).
 """
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from redis.asyncio import Redis
@@ -30,7 +30,7 @@ from contracts.log import EVENT_FIELD
 from edge.ends import EndCache
 from edge.metrics import FANOUT_READS
 from edge.outbox import Outbox
-from edge.shards import Outage, ReaderFor, Shard, send_wake
+from edge.shards import Outage, ReaderFor, Shard, Watch, send_wake
 from edge.watch_errors import log_gone, read_failed
 
 log = logging.getLogger("relayline.fanout")
@@ -49,27 +49,20 @@ def is_end(data: str) -> bool:
 
 
 async def retrying(call: Callable[[], Awaitable[T]]) -> T:
-    """Waits out Redis restarting (connection errors); a refusal (`ResponseError`) is raised.
-    Whoever awaits this is cancelled when its client goes."""
+    """Waits out Redis restarting (connection errors) and a Cluster's slots moving; any other
+    refusal (`ResponseError`) is raised. Whoever awaits this is cancelled when its client goes."""
     backoff = 0.05
     while True:
         try:
             return await call()
+        except MOVING as exc:  # a Cluster's failover: waited out
+            log.info("fan-out waits for the Cluster (%s)", exc)
         except ResponseError:
             raise
         except (RedisError, OSError) as exc:
             log.info("fan-out waits for Redis (%s)", exc)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 2.0)
-
-
-@dataclass(eq=False)
-class Watch:
-    """One job followed by its shard's reader for this edge's subscribers."""
-
-    outboxes: set[Outbox] = field(default_factory=set)
-    position: int | None = None  # None: not (or no longer) read live
-    started: "asyncio.Task[None] | None" = None
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, 2.0)
 
 
 class Reader:
@@ -128,7 +121,7 @@ class Reader:
         """The shard's reader, until no watch of the shard is read live."""
         backoff, failures = 0.1, 0
         try:
-            while self._positions(shard):  # the check and the end below are one step
+            while self._positions(shard):  # no await from here to `finally` once it is empty
                 try:
                     if failures:  # through `redis`, which on a Cluster learns where slots moved
                         shard.wake_id = "0-0"  # a new master's clock may run behind
@@ -172,18 +165,21 @@ class Reader:
                 continue
             try:
                 await self.redis.xread({self.keys.events(job_id): position}, count=1)
+            except MOVING:
+                return
             except ResponseError as exc:
                 self._fail(job_id, list(watch.outboxes), read_failed(job_id, exc))
                 self._remove(job_id, watch)
             except (RedisError, OSError):
                 return
-        try:
-            await self.redis.xread({wake: shard.wake_id}, count=1)
-        except ResponseError as exc:
-            log.error("the fan-out's wake stream %s was refused (%s); deleting it", wake, exc)
-            await self.redis.delete(wake)
-        except (RedisError, OSError):
-            return
+        with contextlib.suppress(RedisError, OSError):
+            try:
+                await self.redis.xread({wake: shard.wake_id}, count=1)
+            except MOVING:
+                return
+            except ResponseError as exc:
+                log.error("the fan-out's wake stream %s was refused (%s); deleting it", wake, exc)
+                await self.redis.delete(wake)
 
     async def _verify(self, number: int) -> None:
         """After an outage: a job whose record is gone (Redis restarted without persistence)

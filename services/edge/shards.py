@@ -1,5 +1,6 @@
-"""What the fan-out keeps per shard: its reader's state, and the wake that interrupts the
-reader's blocking `XREAD` when a log joins it (edge.reader reads, edge.fanout subscribes).
+"""What the fan-out keeps per watched job (`Watch`) and per shard (`Shard`: its reader's
+state), and the wake that interrupts a shard reader's blocking `XREAD` when a log joins it
+(edge.reader reads, edge.fanout subscribes).
 
 A shard's reader blocks on its watched logs *and* on this edge's wake stream of the shard
 (`Keys.wake(shard, edge_id)`), read from the last wake entry the reader saw. A log joining
@@ -20,15 +21,12 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from contracts.keys import Keys
-
-if TYPE_CHECKING:
-    from edge.reader import Watch
+from edge.outbox import Outbox
 
 log = logging.getLogger("relayline.fanout")
 
@@ -41,7 +39,9 @@ ReaderFor = Callable[[str], Awaitable[Redis]]
 """The client a shard's blocking reads go to, given a key of the shard: on one server (or a
 Sentinel-watched master) one client whose pool all shards share, on a Cluster a client of
 the node that owns the key's slot. It is asked again after every error of the shard's reader
-(a lost connection, MOVED, CLUSTERDOWN...), so it can follow a slot that moved. The client
+(a lost connection, MOVED, CLUSTERDOWN...), once the hub's own client (which follows MOVED
+and refreshes a Cluster's slot map) has checked the shard's jobs, so it can follow a slot
+that moved. The client
 must decode responses and have no socket timeout shorter than the hub's `block_ms`; the hub
 neither opens nor closes it."""
 
@@ -57,10 +57,19 @@ def one_client(client: Redis) -> ReaderFor:
 
 
 @dataclass(eq=False)
+class Watch:
+    """One job followed by its shard's reader for this edge's subscribers."""
+
+    outboxes: set[Outbox] = field(default_factory=set)
+    position: int | None = None  # None: not (or no longer) read live
+    started: "asyncio.Task[None] | None" = None
+
+
+@dataclass(eq=False)
 class Shard:
     """One shard's reader: running (`task`) while any of its watches is read live."""
 
-    live: dict[str, "Watch"] = field(default_factory=dict)
+    live: dict[str, Watch] = field(default_factory=dict)
     """The shard's watches read live, by job id; a watch the hub dropped is removed when the
     reader next builds its read."""
     task: "asyncio.Task[None] | None" = None
