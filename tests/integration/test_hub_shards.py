@@ -154,3 +154,24 @@ async def test_after_an_outage_every_shard_tells_its_lost_jobs_and_logs_once(
         await hub.stop()
         await reader.aclose()
         await redis.aclose()
+
+
+async def test_a_wake_stream_redis_refuses_is_replaced_and_the_reader_goes_on(
+    parts: tuple[Redis, Redis, str],
+) -> None:
+    redis, _, _ = parts
+    hub = new_hub(parts, block_ms=200)
+    await hub.start()
+    try:
+        job_id, box = job_in(1), outbox()
+        await append(redis, hub.keys, job_id, 1)
+        hub.subscribe(box, job_id, 0)
+        assert await received(box, 1) == [1]
+        await redis.set(hub.keys.wake(1, hub.edge_id), "not a stream")  # XREAD: WRONGTYPE
+        await append(redis, hub.keys, job_id, 2)
+        assert await received(box, 1) == [2]
+        await append(redis, hub.keys, job_id, 3)
+        assert await received(box, 1) == [3]
+        assert await redis.type(hub.keys.wake(1, hub.edge_id)) in {"none", "stream"}
+    finally:
+        await hub.stop()
