@@ -1,12 +1,15 @@
-"""Fan-out: one reader per edge process follows the event logs its clients watch.
+"""Fan-out: in each edge process, one reader per shard that has watched jobs follows the
+event logs its clients watch.
 
-    Redis rl:events:{id} ──XREAD (one call, every watched log)──► Hub._run
-                                                                   │ deliver(job, seq, json)
-                                   ┌───────────────────────────────┼──────────────┐
-                                 Outbox (a WebSocket)          Outbox (an SSE stream) ...
-                                   │ bounded in events and bytes; full ⇒ the client is cut off
-                                   ▼
-                                 sender task ──► socket
+    shard 0: rl:{t0}:events:<id>… + rl:{t0}:wake:<edge> ──XREAD──► reader 0 ──┐
+    shard 3: rl:{t3}:events:<id>… + rl:{t3}:wake:<edge> ──XREAD──► reader 3 ──┤
+    (a blocking XREAD per shard with watched jobs; none for the others)       │
+                                                      deliver(job, seq, json) │
+                 ┌────────────────────────────────────────────────────────────┤
+               Outbox (a WebSocket)                        Outbox (an SSE stream) …
+                 │ bounded in events and bytes; full ⇒ the client is cut off
+                 ▼
+               sender task ──► socket
 
 One Redis read serves an event to every local client, however many watch it. The shared
 read position of a job (its `Watch`) is only ever a seq the reader or `XREVRANGE` found in
@@ -15,7 +18,11 @@ the log, never one a client stated. A client that subscribes after seq `k` is ca
 subscription; then it goes live. The sender drops any seq it has already sent, so the
 overlap between catch-up and live is exact. Each subscription runs in a task of its own,
 cancelled by unsubscribe; a Redis error of one subscription ends that subscription only.
-The reader is woken with `CLIENT UNBLOCK` when a new log must join its blocking `XREAD`.
+
+A job's logs live in its shard's hash slot, so each shard has its own reader (edge.reader),
+with a blocking connection of its own from `reader_for` (on a Cluster, to the node owning
+the slot). A log joining a blocked read wakes it through the shard's wake stream
+(edge.shards); a shard whose last watch goes has no reader and holds no connection.
 """
 
 import asyncio
@@ -31,7 +38,8 @@ from contracts.keys import Keys, seq_of_entry_id
 from contracts.log import EVENT_FIELD
 from edge import records
 from edge.outbox import LOST, Item, Outbox, Subscription
-from edge.reader import Reader, Watch, is_end, retrying
+from edge.reader import Reader, is_end, retrying
+from edge.shards import ReaderFor, Watch
 from edge.watch_errors import log_gone, read_failed
 
 __all__ = ["LOST", "Hub", "Item", "Outbox", "is_end"]
@@ -42,19 +50,24 @@ CATCH_UP_PAGE = 500
 
 
 class Hub(Reader):
-    def __init__(self, redis: Redis, reader: Redis, keys: Keys, block_ms: int) -> None:
-        super().__init__(redis, reader, keys, block_ms)
-        self._task: asyncio.Task[None] | None = None
+    """`redis` serves every short command (catch-ups, records, wakes); each shard's blocking
+    reads go to `reader_for(key of the shard)` (see `edge.shards.ReaderFor`), which must
+    decode responses, like `redis`. Neither is closed by the hub."""
+
+    def __init__(self, redis: Redis, reader_for: ReaderFor, keys: Keys, block_ms: int) -> None:
+        super().__init__(redis, reader_for, keys, block_ms)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="relayline-fanout")
+        """Nothing to start: a shard's reader starts with the first log it reads."""
 
     async def stop(self) -> None:
-        for task in (self._task, self._waker, *self._tasks):
-            if task:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        """Cancel every reader, wake and subscription task (a cancelled blocking read closes
+        its connection)."""
+        tasks = [shard.task for shard in self.shards.values() if shard.task] + list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def subscribe(self, outbox: Outbox, job_id: str, after: int) -> "asyncio.Task[None]":
         """Send `outbox` every event of `job_id` after seq `after`, then the live ones. The
@@ -132,7 +145,7 @@ class Hub(Reader):
         entry_id, fields = tail[0]
         if not is_end(fields[EVENT_FIELD]):  # an ended log has nothing more to read live
             watch.position = seq_of_entry_id(entry_id)
-            self._wake()
+            self._read_live(job_id, watch)
 
     async def _gone(self, job_id: str) -> str:
         """The error for a job whose log is empty, with its record when it ended: its output

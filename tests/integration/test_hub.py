@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from contracts.keys import Keys
 from edge.fanout import LOST, Hub
 from edge.outbox import Item, Outbox
+from edge.shards import one_client
 
 pytestmark = pytest.mark.integration
 
@@ -19,8 +20,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def hub(redis_server_url: str) -> AsyncIterator[Hub]:
     redis = Redis.from_url(redis_server_url, decode_responses=True)
-    reader = Redis.from_url(redis_server_url, decode_responses=True, single_connection_client=True)
-    hub = Hub(redis, reader, Keys(f"hub{uuid.uuid4().hex[:8]}:"), block_ms=200)
+    reader = Redis.from_url(redis_server_url, decode_responses=True)
+    hub = Hub(redis, one_client(reader), Keys(f"hub{uuid.uuid4().hex[:8]}:"), block_ms=200)
     await hub.start()
     try:
         yield hub
@@ -100,8 +101,8 @@ async def test_who_subscribes_while_the_expired_record_is_read_is_told_too(
     redis_server_url: str,
 ) -> None:
     redis = Redis.from_url(redis_server_url, decode_responses=True)
-    reader = Redis.from_url(redis_server_url, decode_responses=True, single_connection_client=True)
-    hub = _PausedHub(redis, reader, Keys(f"hub{uuid.uuid4().hex[:8]}:"), block_ms=200)
+    reader = Redis.from_url(redis_server_url, decode_responses=True)
+    hub = _PausedHub(redis, one_client(reader), Keys(f"hub{uuid.uuid4().hex[:8]}:"), block_ms=200)
     hub.reading, hub.go = asyncio.Event(), asyncio.Event()
     await hub.start()
     try:
