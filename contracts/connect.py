@@ -12,12 +12,9 @@
 The client is not connected yet; the first command connects. Close it with `aclose()`.
 """
 
-import asyncio
-import contextlib
-import time
 from typing import Any, cast
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Connection, Redis, SSLConnection
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.exceptions import ConnectionError, RedisClusterException, RedisError
@@ -35,6 +32,7 @@ def connect(
     decode_responses: bool = True,
     pool_timeout: float | None = 10,
     health_check_interval: float = 0,
+    client_name: str | None = None,
 ) -> Redis | RedisCluster:
     """A client for `url`; ValueError when the URL is malformed (the message names the
     expected form and never repeats a password)."""
@@ -45,6 +43,7 @@ def connect(
         "decode_responses": decode_responses,
         "max_connections": max_connections,
         "health_check_interval": health_check_interval,
+        "client_name": client_name,
     }
     if target.deployment is Deployment.CLUSTER:
         return _cluster(target, options)
@@ -107,95 +106,70 @@ def service_url(url: str) -> str:
 
 
 class BlockingReaders:
-    """Clients for blocking reads (`XREAD BLOCK`), each holding a connection while it waits,
-    by a key of what they read: `readers(key)`.
+    """Clients for blocking reads (`XREAD BLOCK`, each holding a connection while it waits),
+    by a key of what they read: `await readers(key)`.
 
     - One server, or a Sentinel-watched master: one client whose pool of `connections` every
       key shares (a read waits for a free connection rather than failing).
-    - A Cluster: a plain client of the master that owns the key's slot, one per node, so a
-      blocking read goes straight there (the cluster client's generic path would look the
-      node up and route each read). The slot map is the cluster client's; asking again for
-      a key (a reader does after an error: a dead node, `MOVED` after a failover or a
-      resharding) refreshes it, at most once a second, so the next ask finds the new owner.
+    - A Cluster (`client` is the service's `RedisCluster`): a plain client of the master that
+      owns the key's slot, one per node with a pool of `connections`, so a blocking read goes
+      straight there (the cluster client's generic path looks the node up and routes each
+      read). The slot map is `client`'s: the commands a service sends through it after an
+      error (MOVED, a dead node) make it learn where a slot went, so the next ask finds it.
 
-    A key whose slot is not known yet is a `ConnectionError`, like a node that is away."""
+    A key whose slot no known node serves is a `ConnectionError`, like a node that is away."""
 
-    REFRESH_SECONDS = 1.0
-
-    def __init__(self, url: str, *, connections: int) -> None:
-        target = parse_redis_url(url)
-        self._target = target
-        self._shared: Redis | None = None
-        self._cluster: RedisCluster | None = None
+    def __init__(
+        self,
+        url: str,
+        client: Redis | RedisCluster,
+        *,
+        connections: int,
+        name: str = "relayline-reader",
+    ) -> None:
+        self._target = parse_redis_url(url)
+        self._connections = connections
+        self._name = name  # the connections' CLIENT SETNAME, to tell them apart in CLIENT LIST
+        self._cluster = client if isinstance(client, RedisCluster) else None
+        self._shared = None
+        if self._cluster is None:
+            shared = connect(url, max_connections=connections, pool_timeout=None, client_name=name)
+            self._shared = cast(Redis, shared)
         self._nodes: dict[str, Redis] = {}
-        self._asked: set[str] = set()
-        self._refreshing: asyncio.Task[None] | None = None
-        self._refreshed_at = 0.0
-        self._initialized = False
-        if target.deployment is Deployment.CLUSTER:
-            self._cluster = _cluster(
-                target, {"decode_responses": True, "max_connections": 2, "health_check_interval": 0}
-            )
-        else:
-            self._shared = cast(Redis, connect(url, max_connections=connections, pool_timeout=None))
 
-    def __call__(self, key: str) -> Redis:
+    @property
+    def clients(self) -> list[Redis]:
+        """The clients made so far."""
+        return [client for client in (self._shared, *self._nodes.values()) if client is not None]
+
+    async def __call__(self, key: str) -> Redis:
         if self._shared is not None:
             return self._shared
         assert self._cluster is not None
-        if key in self._asked:
-            self._refresh()
-        self._asked.add(key)
         try:
             node = self._cluster.get_node_from_key(key)
-        except (RedisClusterException, RedisError) as exc:
-            self._refresh()
-            raise ConnectionError(f"the Cluster's slot map is not known yet ({exc})") from exc
+        except (RedisClusterException, RedisError) as exc:  # the slot map is not known yet
+            raise ConnectionError(f"no node is known to serve {key!r} ({exc})") from exc
         if node is None:
-            self._refresh()
-            raise ConnectionError(f"no node serves the slot of {key!r} yet")
+            raise ConnectionError(f"no node is known to serve {key!r}")
         client = self._nodes.get(node.name)
         if client is None:
-            client = self._nodes[node.name] = Redis(
-                host=node.host,
-                port=int(node.port),
-                username=self._target.username,
-                password=self._target.password,
-                ssl=self._target.ssl,
-                decode_responses=True,
+            client = self._nodes[node.name] = Redis.from_pool(
+                BlockingConnectionPool(
+                    host=node.host,
+                    port=int(node.port),
+                    username=self._target.username,
+                    password=self._target.password,
+                    connection_class=SSLConnection if self._target.ssl else Connection,
+                    decode_responses=True,
+                    max_connections=self._connections,
+                    timeout=None,
+                    client_name=self._name,
+                )
             )
         return client
 
-    def _refresh(self) -> None:
-        """Reread the slot map in the background (the first ask of all also initializes it)."""
-        assert self._cluster is not None
-        now = time.monotonic()
-        busy = self._refreshing is not None and not self._refreshing.done()
-        if busy or now - self._refreshed_at < self.REFRESH_SECONDS:
-            return
-        self._refreshed_at = now
-        self._refreshing = asyncio.get_running_loop().create_task(self._reinitialize())
-
-    async def _reinitialize(self) -> None:
-        assert self._cluster is not None
-        with contextlib.suppress(RedisError, RedisClusterException, OSError):
-            if not self._initialized:  # the client's own first start (its close needs it)
-                await self._cluster.initialize()
-                self._initialized = True
-            else:
-                await self._cluster.nodes_manager.initialize()
-
-    async def start(self) -> None:
-        """Learn the slot map now (a Cluster), so the first reads need no retry; a Cluster
-        that cannot be reached yet is retried by the readers."""
-        if self._cluster is not None:
-            await self._reinitialize()
-
     async def aclose(self) -> None:
-        if self._refreshing is not None:
-            self._refreshing.cancel()
-        for client in (self._shared, *self._nodes.values()):
-            if client is not None:
-                await client.aclose()
-        if self._cluster is not None:
-            await self._cluster.aclose()
+        """Close the clients it made (not the cluster client it was given)."""
+        for client in self.clients:
+            await client.aclose()

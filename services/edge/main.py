@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from contracts.connect import connect
+from contracts.connect import BlockingReaders, connect
 from contracts.eventlog import Durability, check_layout
 from contracts.keys import Keys
 from contracts.pools import load_pools
@@ -71,8 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 health_check_interval=30,
             ),
         )
-        # The fan-out's reader: one connection, whose id `CLIENT UNBLOCK` names.
-        reader = cast(Redis, connect(settings.redis_url, max_connections=1))
+        # The fan-out's blocking reads: a connection for each shard with watched jobs (on a
+        # Cluster, to the node that owns the shard's slot).
+        readers = BlockingReaders(settings.redis_url, redis, connections=keys.shards)
         store = JobStore(
             redis,
             keys,
@@ -93,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await store.ensure_groups()
         except (RedisError, OSError) as exc:
             log.warning("could not check the key layout or create consumer groups yet (%s)", exc)
-        hub = Hub(redis, reader, keys, settings.reader_block_ms)
+        hub = Hub(redis, readers, keys, settings.reader_block_ms)
         await hub.start()
         app.state.edge = EdgeState(settings, redis, store, hub, api_keys)
         app.state.guards = Guards(settings, redis, keys)
@@ -101,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await hub.stop()
-            await reader.aclose()
+            await readers.aclose()
             await redis.aclose()
 
     app = FastAPI(

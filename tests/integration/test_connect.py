@@ -145,11 +145,11 @@ async def test_a_blocking_read_goes_to_the_node_that_owns_the_key(topology: Topo
     """`BlockingReaders`: on a Cluster the client of each key is its slot owner's, so a
     blocking XREAD there wakes on an XADD through the cluster client; elsewhere one pool."""
     keys = [f"{{{uuid.uuid4().hex}}}s" for _ in range(6)]
-    readers = BlockingReaders(topology.url, connections=len(keys))
     writer = connect(topology.url, max_connections=4)
+    readers = BlockingReaders(topology.url, writer, connections=len(keys))
     try:
-        await readers.start()
-        clients = [readers(key) for key in keys]
+        await writer.ping()  # a cluster client learns the slot map
+        clients = [await readers(key) for key in keys]
         reads = [
             asyncio.ensure_future(client.xread({key: "$"}, block=20000))
             for client, key in zip(clients, keys, strict=True)

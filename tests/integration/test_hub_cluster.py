@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.exceptions import RedisError, ResponseError
 
+from contracts.connect import BlockingReaders
 from contracts.keys import Keys
 from edge.fanout import Hub
 from tests.support.cluster import command
@@ -32,27 +33,12 @@ from tests.support.wait import async_wait_for, wait_for
 pytestmark = pytest.mark.integration
 
 
-class NodeClients:
-    """`reader_for` on a Cluster: a client of the node that owns a key's slot, one per node,
-    looked up in the cluster client's slot map at each call (the hub's own commands through
-    that client keep the map current)."""
+READERS = "hubreader"
 
-    def __init__(self, cluster: RedisCluster) -> None:
-        self.cluster = cluster
-        self.name = f"hubreader-{uuid.uuid4().hex[:8]}"
-        self.clients: dict[int, Redis] = {}
 
-    async def __call__(self, key: str) -> Redis:
-        node = self.cluster.get_node_from_key(key)
-        assert node is not None
-        port = int(node.port)
-        if port not in self.clients:
-            self.clients[port] = Redis(port=port, decode_responses=True, client_name=self.name)
-        return self.clients[port]
-
-    async def blocked(self) -> int:
-        counts = [await blocked_readers(client, self.name) for client in self.clients.values()]
-        return sum(counts)
+async def blocked(readers: BlockingReaders) -> int:
+    """This test's reader connections blocked in a command, over every node."""
+    return sum([await blocked_readers(client, READERS) for client in readers.clients])
 
 
 def replicated(topology: Topology, key: str) -> bool:
@@ -68,19 +54,18 @@ def replicated(topology: Topology, key: str) -> bool:
 
 
 @asynccontextmanager
-async def cluster_hub(topology: Topology) -> AsyncIterator[tuple[Hub, NodeClients]]:
+async def cluster_hub(topology: Topology) -> AsyncIterator[tuple[Hub, BlockingReaders]]:
     nodes = [ClusterNode("127.0.0.1", node.port) for node in topology.masters]
     cluster = RedisCluster(startup_nodes=nodes, decode_responses=True)
     await cluster.initialize()
-    readers = NodeClients(cluster)
+    readers = BlockingReaders(topology.url, cluster, connections=SHARDS, name=READERS)
     hub = Hub(cast(Redis, cluster), readers, Keys(f"hub{uuid.uuid4().hex[:8]}:", SHARDS), 200)
     await hub.start()
     try:
         yield hub, readers
     finally:
         await hub.stop()
-        for client in readers.clients.values():
-            await client.aclose()
+        await readers.aclose()
         await cluster.aclose()
 
 
@@ -92,7 +77,7 @@ async def test_on_a_cluster_each_shard_reads_from_the_node_owning_its_slot(
         jobs = [job_in(shard) for shard in WATCHED for _ in range(2)]
 
         async def all_blocked() -> bool:
-            return await readers.blocked() == len(WATCHED)
+            return await blocked(readers) == len(WATCHED)
 
         await stream_exactly(hub, hub.redis, jobs, all_blocked)
         assert len(readers.clients) > 1  # the watched shards live on several nodes
