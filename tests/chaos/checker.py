@@ -122,7 +122,11 @@ def nothing_pending(redis_url: str, keys: Keys, pools: list[str], timeout: float
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
         wait_for(
-            lambda: all(client.xpending(keys.jobs(pool), GROUP)["pending"] == 0 for pool in pools),
+            lambda: all(
+                client.xpending(stream, GROUP)["pending"] == 0
+                for pool in pools
+                for stream in keys.job_streams(pool)
+            ),
             timeout=timeout,
             what="consumer groups with nothing pending",
         )

@@ -81,7 +81,7 @@ async def test_a_vanished_consumer_group_is_recreated_and_the_worker_goes_on(
     edge = chaos_stack.edge()
     stream_worker = await asyncio.to_thread(worker, chaos_stack, "stream")
     client = chaos_stack.redis()
-    client.delete(chaos_stack.keys.jobs("stream"))  # the stream and its group are gone
+    client.delete(*chaos_stack.keys.job_streams("stream"))  # the streams and groups are gone
     # FastStream treats NOGROUP as fatal; the heartbeat recreates the group, and a worker
     # app stopped by it anyway is started again in the same process.
     transcript = await follow([edge], submit(edge, "stream", max_tokens=5))

@@ -135,10 +135,11 @@ async def test_cancel_of_a_queued_job_ends_it_at_once(stack: Stack) -> None:
     # A worker that starts later does not run it.
     worker = stack.worker("sim")
     client = stack.redis()
+    stream = stack.keys.jobs("sim", stack.keys.shard_of_job(job_id))
     wait_for(
         lambda: (
-            not client.xpending(stack.keys.jobs("sim"), "workers")["pending"]
-            and client.xinfo_groups(stack.keys.jobs("sim"))[0]["last-delivered-id"] != "0-0"
+            not client.xpending(stream, "workers")["pending"]
+            and client.xinfo_groups(stream)[0]["last-delivered-id"] != "0-0"
         ),
         what="the cancelled job to be read and dropped",
     )
