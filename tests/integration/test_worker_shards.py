@@ -1,6 +1,8 @@
 """Workers read every shard stream of their pool and take only what they can run: real Redis,
 real worker processes, jobs queued straight into chosen shards (`tests.support.queue`)."""
 
+import asyncio
+import signal
 from collections.abc import AsyncIterator
 
 import pytest
@@ -91,4 +93,32 @@ async def test_two_workers_run_jobs_of_every_shard_once_without_waiting_out_a_le
         if event["type"] == "job-start"
     }
     assert ran_on == {worker.worker_id for worker in workers}
+    assert set((await pending_by_consumer(redis, keys, "slow")).values()) <= {0}
+
+
+async def test_sigterm_hands_a_job_of_any_shard_back_without_waiting_for_the_lease(
+    stack: Stack, redis: Redis
+) -> None:
+    keys = stack.keys
+    env = {"WORKER_LEASE_SECONDS": "60", "WORKER_SHUTDOWN_GRACE_SECONDS": "0.5"}
+    leaving = stack.worker("slow", env=env)
+    job_id = await queue_job(redis, keys, "slow", 6, tokens=100)
+
+    async def running_on(worker_id: str) -> bool:
+        record = await redis.hmget(keys.job(job_id), ["status", "worker"])
+        return record == ["running", worker_id]
+
+    await async_wait_for(lambda: running_on(leaving.worker_id), what="the job to start")
+    staying = stack.worker("slow", env=env)
+    leaving.signal(signal.SIGTERM)
+
+    # Taken over long before the 60 s lease could run out.
+    await async_wait_for(lambda: running_on(staying.worker_id), what="the other worker")
+    await asyncio.to_thread(leaving.popen.wait, 20)
+    assert leaving.popen.returncode == 0
+    await async_wait_for(lambda: ended(redis, keys, [job_id]), timeout=60, what="the job's end")
+    log = await events(redis, keys, job_id)
+    kinds = [event["type"] for event in log if event["type"] in ("job-start", "job-reset")]
+    assert kinds == ["job-start", "job-reset", "job-start"]
+    assert log[-1]["status"] == "succeeded"
     assert set((await pending_by_consumer(redis, keys, "slow")).values()) <= {0}
