@@ -122,3 +122,24 @@ async def test_sigterm_hands_a_job_of_any_shard_back_without_waiting_for_the_lea
     assert kinds == ["job-start", "job-reset", "job-start"]
     assert log[-1]["status"] == "succeeded"
     assert set((await pending_by_consumer(redis, keys, "slow")).values()) <= {0}
+
+
+async def test_vanished_groups_of_every_shard_stream_are_recreated_and_the_worker_goes_on(
+    stack: Stack, redis: Redis
+) -> None:
+    keys = stack.keys
+    worker = stack.worker("sim")
+    await redis.delete(*keys.job_streams("sim"))  # every stream and its group are gone
+
+    async def groups_back() -> bool:
+        for stream in keys.job_streams("sim"):
+            if not await redis.exists(stream) or not await redis.xinfo_groups(stream):
+                return False
+        return True
+
+    await async_wait_for(groups_back, what="the heartbeat to recreate every group")
+    jobs = [await queue_job(redis, keys, "sim", shard, tokens=3) for shard in (0, 3, 7)]
+    await async_wait_for(lambda: ended(redis, keys, jobs), timeout=60, what="every job to end")
+    for job_id in jobs:
+        await assert_ran_once(redis, keys, job_id)
+    assert worker.alive()
