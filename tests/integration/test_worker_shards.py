@@ -143,3 +143,15 @@ async def test_vanished_groups_of_every_shard_stream_are_recreated_and_the_worke
     for job_id in jobs:
         await assert_ran_once(redis, keys, job_id)
     assert worker.alive()
+
+
+async def test_a_job_longer_than_its_lease_keeps_it_on_any_shard(
+    stack: Stack, redis: Redis
+) -> None:
+    keys = stack.keys
+    env = {"WORKER_LEASE_SECONDS": "1", "WORKER_REAPER_INTERVAL_SECONDS": "0.2"}
+    stack.worker("slow", env=env)
+    job_id = await queue_job(redis, keys, "slow", 5, tokens=60)  # 3 s, three leases
+    stack.worker("slow", env=env)  # would take the job over if its lease lapsed
+    await async_wait_for(lambda: ended(redis, keys, [job_id]), timeout=60, what="the job's end")
+    await assert_ran_once(redis, keys, job_id)
