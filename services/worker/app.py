@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import cast
+from typing import Any, cast
 from urllib.parse import quote
 
 from faststream import FastStream
@@ -52,6 +52,12 @@ class WorkerApp(FastStream):
     def on_signal(self) -> None:
         self.signalled = True
         self.exit()
+
+    async def run(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().run(*args, **kwargs)
+        except LayoutMismatch as exc:  # a setting to change: its message, not a traceback
+            raise SystemExit(str(exc)) from None
 
 
 class Worker:
@@ -170,10 +176,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signal_number, self.app.on_signal)
-        try:
-            await check_layout(self.redis, self.keys, "WORKER_SHARDS")
-        except LayoutMismatch as exc:
-            raise SystemExit(str(exc)) from None
+        await check_layout(self.redis, self.keys, "WORKER_SHARDS")
         await self.engine.load()
         await ensure_groups(self.redis, self.streams)
         await self.heartbeat.publish_limits()

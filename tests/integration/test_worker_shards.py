@@ -155,3 +155,16 @@ async def test_a_job_longer_than_its_lease_keeps_it_on_any_shard(
     stack.worker("slow", env=env)  # would take the job over if its lease lapsed
     await async_wait_for(lambda: ended(redis, keys, [job_id]), timeout=60, what="the job's end")
     await assert_ran_once(redis, keys, job_id)
+
+
+async def test_a_worker_set_to_another_shard_count_stops_with_the_setting_to_change(
+    stack: Stack, redis: Redis
+) -> None:
+    await redis.set(stack.keys.layout(), str(stack.keys.shards))  # an 8-shard deployment
+    worker = stack.worker("sim", env={"WORKER_SHARDS": "4"}, wait=False)
+    await asyncio.to_thread(worker.popen.wait, 60)
+    assert worker.popen.returncode == 1
+    log = worker.log()
+    assert f"set WORKER_SHARDS={stack.keys.shards}" in log
+    assert "Traceback" not in log
+    assert not await redis.exists(*Keys(stack.prefix, 4).job_streams("sim"))  # touched nothing
