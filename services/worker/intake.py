@@ -100,6 +100,7 @@ class ShardReader(StreamSubscriber):
 
     @override
     async def _get_msgs(self, read: ReadCallable) -> None:
+        # FastStream's `read`, a blocking XREADGROUP, would take an entry before a slot.
         await self.slots.wait_free()
         if self.after is not None and not await self._undelivered():
             return
