@@ -6,8 +6,8 @@ shard stream through its group, taking only what it can run: `concurrency` jobs 
 all shards (see `worker.intake`). A job is acknowledged only after its `job-end` is written.
 Alongside: heartbeats (which also renew the leases of running jobs and recreate the groups
 after a Redis restart), and the reaper (which takes over jobs of dead workers and jobs handed
-back). On SIGTERM it stops reading, lets running jobs finish for `shutdown_grace_seconds`, and
-hands the rest back to the other workers at once.
+back by draining ones). On SIGTERM it stops reading, lets running jobs finish for
+`shutdown_grace_seconds`, and hands the rest back to the other workers at once.
 """
 
 import asyncio
@@ -166,7 +166,7 @@ class Worker:
         await with_retry(lambda: self.redis.xack(entry.stream, GROUP, entry.id), 30)
 
     async def run_claimed(self, entry: Entry, envelope: JobEnvelope) -> None:
-        """A job the reaper took over from a dead worker (or one handed back)."""
+        """A job the reaper took over from a dead worker (or one a draining worker handed back)."""
         if await self.execute(entry, envelope):
             await self.acknowledge(entry)
 

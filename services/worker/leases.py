@@ -4,10 +4,10 @@ A pool has one job stream per shard, so an entry is named by its stream and its 
 A running job's entry stays pending in the stream's consumer group. Every heartbeat resets its
 idle time (`XCLAIM … JUSTID` to ourselves, one call per stream), so the reaper of another
 worker leaves it alone while this one lives. A worker that stops or pauses stops renewing, and
-after `lease_seconds` its jobs are reclaimed. An entry this worker took but cannot run (on
-shutdown, one that cannot finish in time; a delivery that found every slot taken) is handed
-back at once: its idle time is set past the lease (its delivery count kept), so the reaper of
-any worker with room takes it at its next sweep instead of waiting for the lease.
+after `lease_seconds` its jobs are reclaimed. On shutdown a job that cannot finish in time
+(or one delivered as the worker began draining) is handed back at once: its idle time is set
+past the lease (its delivery count kept), so the reaper of any worker with room takes it at
+its next sweep instead of waiting for the lease.
 """
 
 import asyncio

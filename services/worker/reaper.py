@@ -3,13 +3,13 @@ their workers.
 
 Every `reaper_interval_seconds` each worker claims (`XAUTOCLAIM`, a cursor per shard stream)
 entries of its pool that have been idle longer than the lease: their worker stopped renewing
-it, or handed them back. It claims only while it has a free slot (the slots its shard readers
-draw on too: concurrency is per process), and takes the slots before it claims, one entry per
-slot. A claimed job runs again here as a new attempt (its clients get `job-reset`; the old
-attempt's writes are fenced out). An entry delivered more than `max_deliveries` times goes to
-its shard's dead-letter stream instead, and its job ends `failed` with `dead_lettered`. After
-each pass the reaper trims every shard stream below its oldest pending entry, so
-acknowledged jobs do not pile up.
+it, or handed them back as it stopped. It claims only while it has a free slot (the slots its
+shard readers draw on too: concurrency is per process), and takes the slots before it claims,
+one entry per slot. A claimed job runs again here as a new attempt (its clients get
+`job-reset`; the old attempt's writes are fenced out). An entry delivered more than
+`max_deliveries` times goes to its shard's dead-letter stream instead, and its job ends
+`failed` with `dead_lettered`. After each pass the reaper trims every shard stream below its
+oldest pending entry, so acknowledged jobs do not pile up.
 """
 
 import asyncio
