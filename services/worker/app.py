@@ -1,18 +1,20 @@
 """The worker process: a FastStream app serving one pool.
 
-It creates the pool's consumer group from id 0 (jobs queued before any worker started are
-not skipped), loads the engine, then reads jobs through the group with `concurrency` jobs at
-once. A job is acknowledged only after its `job-end` is written. Alongside: heartbeats (which
-also renew the leases of running jobs and recreate the group after a Redis restart), and the
-reaper (which takes over jobs of dead workers). On SIGTERM it stops reading, lets running jobs
-finish for `shutdown_grace_seconds`, and hands the rest back to the other workers at once.
+A pool has one job stream per shard. The worker creates the consumer group of each from id 0
+(jobs queued before any worker started are not skipped), loads the engine, then reads every
+shard stream through its group, taking only what it can run: `concurrency` jobs at once over
+all shards (see `worker.intake`). A job is acknowledged only after its `job-end` is written.
+Alongside: heartbeats (which also renew the leases of running jobs and recreate the groups
+after a Redis restart), and the reaper (which takes over jobs of dead workers and jobs handed
+back by draining ones). On SIGTERM it stops reading, lets running jobs finish for
+`shutdown_grace_seconds`, and hands the rest back to the other workers at once.
 """
 
 import asyncio
 import contextlib
 import logging
 import signal
-from typing import cast
+from typing import Any, cast
 from urllib.parse import quote
 
 from faststream import FastStream
@@ -22,15 +24,16 @@ from faststream.redis.annotations import RedisStreamMessage
 from redis.asyncio import Redis
 
 from contracts.connect import connect
-from contracts.eventlog import Durability
+from contracts.eventlog import Durability, LayoutMismatch, check_layout
 from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
 from contracts.pools import load_pools
 from contracts.redis_url import Deployment, parse_redis_url
 from worker.engines.registry import Registry, default_registry
 from worker.errors import JobLost
-from worker.heartbeat import Heartbeat, ensure_group
-from worker.leases import Leases
+from worker.heartbeat import Heartbeat, ensure_groups
+from worker.intake import Slots, shard_reader
+from worker.leases import Entry, Leases
 from worker.reaper import Reaper
 from worker.retry import with_retry
 from worker.runner import JobRunner
@@ -50,6 +53,12 @@ class WorkerApp(FastStream):
         self.signalled = True
         self.exit()
 
+    async def run(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().run(*args, **kwargs)
+        except LayoutMismatch as exc:  # a setting to change: its message, not a traceback
+            raise SystemExit(str(exc)) from None
+
 
 class Worker:
     """One pool's worker: its Redis client, runner, leases, reaper and heartbeat, and the
@@ -65,8 +74,9 @@ class Worker:
         self.pool = pool
         self.engine = (registry or default_registry()).create(pool)
         self.keys = keys = Keys(settings.key_prefix, settings.shards)
-        self.stream = keys.jobs(pool.name)
+        self.streams = keys.job_streams(pool.name)
         self.concurrency = settings.concurrency or pool.concurrency
+        self.slots = Slots(self.concurrency)
         # A blocking pool: many concurrent jobs wait for a connection instead of failing.
         self.redis = redis = cast(
             Redis, connect(settings.redis_url, max_connections=settings.redis_max_connections)
@@ -83,20 +93,19 @@ class Worker:
             max_output_bytes=pool.max_output_bytes,
             durability=Durability(settings.redis_wait_replicas, settings.redis_wait_timeout_ms),
         )
-        self.leases = Leases(redis, self.stream, settings.worker_id, settings.lease_seconds)
+        self.leases = Leases(redis, settings.worker_id, settings.lease_seconds)
         self.reaper = Reaper(
             redis,
             keys,
             pool.name,
             settings.worker_id,
             self.run_claimed,
+            slots=self.slots,
             lease_seconds=settings.lease_seconds,
             max_deliveries=settings.max_deliveries,
             retention_seconds=settings.event_retention_seconds,
-            slots=self.concurrency,
         )
         self.heartbeat = Heartbeat(redis, keys, pool, self.engine, settings, self.leases)
-        self.draining = asyncio.Event()
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.broker = broker_for(settings.redis_url)
         self.app = WorkerApp(
@@ -109,52 +118,57 @@ class Worker:
         self._subscribe()
 
     def _subscribe(self) -> None:
-        subscriber = self.broker.subscriber(
-            stream=StreamSub(
-                self.stream,
-                group=GROUP,
-                consumer=self.settings.worker_id,
-                polling_interval=self.settings.polling_interval_ms,
-            ),
-            max_workers=self.concurrency,
-            title=f"jobs:{self.pool.name}",
-        )
-        subscriber(self.handle)
+        """One reader per shard stream, all on this worker's slots (see `worker.intake`)."""
+        for shard, stream in enumerate(self.streams):
+            reader = shard_reader(
+                self.broker,
+                StreamSub(
+                    stream,
+                    group=GROUP,
+                    consumer=self.settings.worker_id,
+                    polling_interval=self.settings.polling_interval_ms,
+                ),
+                slots=self.slots,
+                title=f"jobs:{self.pool.name}:{shard}",
+            )
+            reader(self.handle)
 
     async def handle(self, body: JobEnvelope, message: RedisStreamMessage) -> None:
         """One job delivered by FastStream."""
         raw_id = message.raw_message["message_ids"][0]
         message_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-        if not await self.execute(message_id, body):
+        entry = Entry(message.raw_message["channel"], message_id)
+        if not await self.execute(entry, body):
             raise NackMessage()
-        await self.acknowledge(message_id)  # FastStream acknowledges again: a no-op
+        await self.acknowledge(entry)  # FastStream acknowledges again: a no-op
 
-    async def execute(self, message_id: str, envelope: JobEnvelope) -> bool:
+    async def execute(self, entry: Entry, envelope: JobEnvelope) -> bool:
         """Run one delivered job; True when its entry may be acknowledged."""
-        if self.draining.is_set():
-            await self.leases.hand_back(message_id)
+        if self.slots.closed:  # draining: another worker runs it
+            await self.leases.hand_back(entry)
             return False
-        self.leases.hold(message_id, envelope.id)
+        self.leases.hold(entry, envelope.id)
         try:
             await self.runner.run(envelope)
         except JobLost as exc:
             log.warning("job %s lost (%s)", envelope.id, exc)
             return not exc.fenced  # a fenced entry belongs to the worker that took it over
         except asyncio.CancelledError:
-            await asyncio.shield(self.leases.hand_back(message_id))
+            await asyncio.shield(self.leases.hand_back(entry))
             raise
         finally:
-            self.leases.release(message_id)
+            self.leases.release(entry)
         return True
 
-    async def acknowledge(self, message_id: str) -> None:
-        # Ours, retried across a Redis blip: a job that ended must not wait for the reaper.
-        await with_retry(lambda: self.redis.xack(self.stream, GROUP, message_id), 30)
+    async def acknowledge(self, entry: Entry) -> None:
+        # Ours, on the entry's own shard stream, retried across a Redis blip: a job that
+        # ended must not wait for the reaper.
+        await with_retry(lambda: self.redis.xack(entry.stream, GROUP, entry.id), 30)
 
-    async def run_claimed(self, message_id: str, envelope: JobEnvelope) -> None:
-        """A job the reaper took over from a dead worker."""
-        if await self.execute(message_id, envelope):
-            await self.acknowledge(message_id)
+    async def run_claimed(self, entry: Entry, envelope: JobEnvelope) -> None:
+        """A job the reaper took over from a dead worker (or one a draining worker handed back)."""
+        if await self.execute(entry, envelope):
+            await self.acknowledge(entry)
 
     async def startup(self) -> None:
         # Ours replace FastStream's handlers before the model loads: a signal during a slow
@@ -162,15 +176,17 @@ class Worker:
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signal_number, self.app.on_signal)
+        await check_layout(self.redis, self.keys, "WORKER_SHARDS")
         await self.engine.load()
-        await ensure_group(self.redis, self.stream)
+        await ensure_groups(self.redis, self.streams)
         await self.heartbeat.publish_limits()
         log.info(
-            "worker %s serving pool %s (%s engine, concurrency %d)",
+            "worker %s serving pool %s (%s engine, concurrency %d, %d shards)",
             self.settings.worker_id,
             self.pool.name,
             self.pool.engine,
             self.concurrency,
+            self.keys.shards,
         )
 
     async def after_startup(self) -> None:
@@ -180,7 +196,7 @@ class Worker:
         )
 
     async def shutdown(self) -> None:
-        self.draining.set()
+        self.slots.close()  # the readers stop reading, the reaper stops claiming
         if reaper_task := self.tasks.get("reaper"):
             reaper_task.cancel()  # no new claims; jobs it runs are leases like any other
         await self.leases.drain(self.settings.shutdown_grace_seconds)

@@ -2,8 +2,9 @@
 
 Every `heartbeat_seconds` it records itself in `rl:workers:{pool}` (the live count of
 `/v1/models`), renews the lease of every job it runs, and makes sure what a Redis restart
-without persistence would have lost is back: the consumer group (reading a stream without
-one fails with NOGROUP forever) and the model limits the edges check requests against.
+without persistence would have lost is back: the consumer group of every shard stream of the
+pool (reading a stream without one fails with NOGROUP forever) and the model limits the edges
+check requests against.
 """
 
 import asyncio
@@ -25,14 +26,19 @@ from worker.settings import Settings
 log = logging.getLogger("relayline.worker")
 
 
-async def ensure_group(redis: Redis, stream: str) -> None:
-    """Create the pool's consumer group from id 0 (jobs queued before any worker started are
-    delivered, not skipped); one that exists is left as it is."""
-    try:
-        await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
-    except ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
+async def ensure_groups(redis: Redis, streams: list[str]) -> None:
+    """Create the consumer group of each of a pool's shard streams from id 0 (jobs queued
+    before any worker started are delivered, not skipped); one that exists is left as it is.
+    One round trip (a pipeline; on a Cluster, one per node)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for stream in streams:
+            pipe.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        results = await pipe.execute(raise_on_error=False)
+    for result in results:
+        if isinstance(result, ResponseError) and "BUSYGROUP" in str(result):
+            continue
+        if isinstance(result, Exception):
+            raise result
 
 
 class Heartbeat:
@@ -77,7 +83,7 @@ class Heartbeat:
             pipe.exists(self.keys.model_limits(pool))
             *_, limits_kept = await pipe.execute()
         await self.leases.renew()
-        await ensure_group(self.redis, self.keys.jobs(pool))
+        await ensure_groups(self.redis, self.keys.job_streams(pool))
         if not limits_kept:
             await self.publish_limits()
 

@@ -1,12 +1,15 @@
 """The reaper: takes over jobs whose worker died, and dead-letters jobs that keep killing
 their workers.
 
-Every `reaper_interval_seconds` each worker claims (`XAUTOCLAIM`) entries of its pool that
-have been idle longer than the lease: their worker stopped renewing it. A claimed job runs
-again here as a new attempt (its clients get `job-reset`; the old attempt's writes are fenced
-out). An entry delivered more than `max_deliveries` times goes to `rl:dead:{pool}` instead,
-and its job ends `failed` with `dead_lettered`. The reaper also trims the job stream below
-its oldest pending entry, so acknowledged jobs do not pile up.
+Every `reaper_interval_seconds` each worker claims (`XAUTOCLAIM`, a cursor per shard stream)
+entries of its pool that have been idle longer than the lease: their worker stopped renewing
+it, or handed them back as it stopped. It claims only while it has a free slot (the slots its
+shard readers draw on too: concurrency is per process), and takes the slots before it claims,
+one entry per slot. A claimed job runs again here as a new attempt (its clients get
+`job-reset`; the old attempt's writes are fenced out). An entry delivered more than
+`max_deliveries` times goes to its shard's dead-letter stream instead, and its job ends
+`failed` with `dead_lettered`. After each pass the reaper trims every shard stream below its
+oldest pending entry, so acknowledged jobs do not pile up.
 """
 
 import asyncio
@@ -24,11 +27,14 @@ from contracts.events import JobEnd
 from contracts.jobs import JobEnvelope, JobStatus
 from contracts.keys import GROUP, Keys
 from contracts.log import ENVELOPE_FIELD
-from worker.leases import deliveries
+from worker.intake import Slots
+from worker.leases import Entry, deliveries
 
 log = logging.getLogger("relayline.worker")
 
-RunClaimed = Callable[[str, JobEnvelope], Awaitable[None]]
+RunClaimed = Callable[[Entry, JobEnvelope], Awaitable[None]]
+CLAIM_BATCH = 4
+"""The most entries one `XAUTOCLAIM` takes."""
 
 
 class Reaper:
@@ -40,66 +46,90 @@ class Reaper:
         consumer: str,
         run_claimed: RunClaimed,
         *,
+        slots: Slots,
         lease_seconds: float,
         max_deliveries: int,
         retention_seconds: int,
-        slots: int,
     ) -> None:
         self.redis = redis
         self.keys = keys
         self.pool = pool
-        self.stream = keys.jobs(pool)
+        self.streams = keys.job_streams(pool)
         self.consumer = consumer
         self.run_claimed = run_claimed
+        self.slots = slots
         self.lease_ms = int(lease_seconds * 1000)
         self.max_deliveries = max_deliveries
-        self.slots = asyncio.Semaphore(slots)
         self.tasks: set[asyncio.Task[None]] = set()
         self.log = EventLog(redis, keys, retention_seconds)
-        self._cursor = "0-0"
+        self._cursors = dict.fromkeys(self.streams, "0-0")
 
     async def sweep(self) -> int:
-        """One pass; returns how many entries it claimed."""
-        if self.slots.locked():
-            return 0
-        reply = await self.redis.xautoclaim(
-            self.stream, GROUP, self.consumer, self.lease_ms, self._cursor, count=4
-        )
-        # Redis 6.2 answers [cursor, entries]; 7.x adds the ids of deleted entries.
-        cursor, entries = reply[0], reply[1]
-        self._cursor = cursor if isinstance(cursor, str) else cursor.decode()
-        for message_id, fields in entries:
-            if not fields:  # deleted while pending: nothing to run
-                await self.redis.xack(self.stream, GROUP, message_id)
-                continue
-            await self._take(message_id, fields)
-        await self._trim()
+        """One pass over every shard stream; returns how many entries it claimed."""
+        claimed = 0
+        for shard, stream in enumerate(self.streams):
+            room = self._reserve()
+            if not room:
+                break
+            claimed += await self._sweep_stream(shard, stream, room)
+        return claimed
+
+    def _reserve(self) -> int:
+        """Take every free slot, up to `CLAIM_BATCH`: the reaper claims no more entries than
+        it has taken slots for, so it never holds a job it cannot start."""
+        room = 0
+        while room < CLAIM_BATCH and self.slots.try_take():
+            room += 1
+        return room
+
+    async def _sweep_stream(self, shard: int, stream: str, room: int) -> int:
+        """Claim up to `room` entries of one stream, each run under one of `room` slots the
+        caller took; the slots not used go back."""
+        try:
+            reply = await self.redis.xautoclaim(
+                stream, GROUP, self.consumer, self.lease_ms, self._cursors[stream], count=room
+            )
+            # Redis 6.2 answers [cursor, entries]; 7.x adds the ids of deleted entries.
+            cursor, entries = reply[0], reply[1]
+            self._cursors[stream] = cursor if isinstance(cursor, str) else cursor.decode()
+            for message_id, fields in entries:
+                if not fields:  # deleted while pending: nothing to run
+                    await self.redis.xack(stream, GROUP, message_id)
+                elif await self._take(shard, Entry(stream, message_id), fields):
+                    room -= 1  # the job's task releases its slot
+        finally:
+            for _ in range(room):
+                self.slots.release()
         return len(entries)
 
-    async def _take(self, message_id: str, fields: dict[str, str]) -> None:
+    async def _take(self, shard: int, entry: Entry, fields: dict[str, str]) -> bool:
+        """Run a claimed entry under a slot taken for it (True), or dead-letter it."""
         envelope = JobEnvelope.model_validate_json(fields[ENVELOPE_FIELD])
-        delivered = await deliveries(self.redis, self.stream, message_id)
+        delivered = await deliveries(self.redis, entry)
         if delivered > self.max_deliveries:
-            await self._dead_letter(message_id, envelope, delivered)
-            return
+            await self._dead_letter(shard, entry, envelope, delivered)
+            return False
         log.warning("reclaimed job %s (delivery %d)", envelope.id, delivered)
-        await self.slots.acquire()
-        task = asyncio.create_task(self._run(message_id, envelope))
+        task = asyncio.create_task(self._run(entry, envelope))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        return True
 
-    async def _run(self, message_id: str, envelope: JobEnvelope) -> None:
+    async def _run(self, entry: Entry, envelope: JobEnvelope) -> None:
         try:
-            await self.run_claimed(message_id, envelope)
+            await self.run_claimed(entry, envelope)
         finally:
             self.slots.release()
 
-    async def _dead_letter(self, message_id: str, envelope: JobEnvelope, delivered: int) -> None:
+    async def _dead_letter(
+        self, shard: int, entry: Entry, envelope: JobEnvelope, delivered: int
+    ) -> None:
         reason = f"its worker stopped {delivered - 1} times while running it"
         log.error("dead-lettering job %s: %s", envelope.id, reason)
+        dead = self.keys.dead(self.pool, shard)
         error = ErrorDetail(
             code=ErrorCode.dead_lettered,
-            message=f"the job was not run again: {reason}; see {self.keys.dead(self.pool)}",
+            message=f"the job was not run again: {reason}; see {dead}",
         )
         end = JobEnd(
             job_id=envelope.id, seq=1, ts=time.time(), status=JobStatus.failed, error=error
@@ -107,35 +137,42 @@ class Reaper:
         # The job ends first: a crash before the acknowledgement only makes the next sweep
         # dead-letter it again (ABANDON leaves an ended job alone), never a job that hangs.
         await self.log.abandon(JobRef(envelope.id, self.pool, envelope.owner), end)
+        # The shard's dead-letter stream and job stream share a hash tag: one slot, so one
+        # MULTI on a Cluster as on one server.
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(
-                self.keys.dead(self.pool),
+                dead,
                 {
                     "job_id": envelope.id,
-                    "message_id": message_id,
+                    "message_id": entry.id,
                     "deliveries": delivered,
                     "reason": reason,
                     ENVELOPE_FIELD: envelope.model_dump_json(),
                 },
             )
-            pipe.xack(self.stream, GROUP, message_id)
+            pipe.xack(entry.stream, GROUP, entry.id)
             await pipe.execute()
 
-    async def _trim(self) -> None:
-        """Drop acknowledged entries: everything older than both the oldest pending entry and
-        the group's last delivered one."""
-        groups: list[dict[str, Any]] = await self.redis.xinfo_groups(self.stream)
+    async def trim(self) -> None:
+        """Drop acknowledged entries of every shard stream."""
+        for stream in self.streams:
+            await self._trim(stream)
+
+    async def _trim(self, stream: str) -> None:
+        """Drop everything older than both the oldest pending entry and the group's last
+        delivered one."""
+        groups: list[dict[str, Any]] = await self.redis.xinfo_groups(stream)
         group = next((g for g in groups if g["name"] == GROUP), None)
         if group is None:
             return
         bound = str(group["last-delivered-id"])
-        summary = await self.redis.xpending(self.stream, GROUP)
+        summary = await self.redis.xpending(stream, GROUP)
         if summary["pending"]:
             bound = min(bound, str(summary["min"]), key=_entry_order)
         else:
             milliseconds, _, sequence = bound.partition("-")
             bound = f"{milliseconds}-{int(sequence) + 1}"
-        await self.redis.xtrim(self.stream, minid=bound)
+        await self.redis.xtrim(stream, minid=bound)
 
     async def run_forever(self, interval: float) -> None:
         failures = 0
@@ -143,6 +180,7 @@ class Reaper:
             try:
                 while await self.sweep():
                     pass
+                await self.trim()
                 failures = 0
             except RedisError as exc:
                 failures += 1

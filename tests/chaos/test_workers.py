@@ -86,7 +86,8 @@ async def test_a_poison_job_is_dead_lettered_while_other_jobs_flow(
     assert all(t.end is not None and t.end["status"] == "succeeded" for t in transcripts[1:])
     client = chaos_stack.redis()
     dead_letters = cast(
-        list[tuple[str, dict[str, str]]], client.xrange(chaos_stack.keys.dead("quick"))
+        list[tuple[str, dict[str, str]]],
+        client.xrange(chaos_stack.keys.dead("quick", chaos_stack.keys.shard_of_job(poison))),
     )
     assert [fields["job_id"] for _, fields in dead_letters] == [poison]
     assert int(dead_letters[0][1]["deliveries"]) == 4  # three deliveries ran, the fourth did not
@@ -117,5 +118,5 @@ async def test_sigterm_hands_a_running_job_back_without_waiting_for_the_lease(
         staying.worker_id
     )
     client = chaos_stack.redis()
-    pending = client.xpending(chaos_stack.keys.jobs("stream"), GROUP)
-    assert cast(dict[str, int], pending)["pending"] == 0
+    for stream in chaos_stack.keys.job_streams("stream"):
+        assert cast(dict[str, int], client.xpending(stream, GROUP))["pending"] == 0

@@ -1,0 +1,133 @@
+"""The reaper in process against the session Redis: it sweeps every shard stream of its pool,
+claims only under free slots, and dead-letters into the job's own shard."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import cast
+
+import pytest
+from redis.asyncio import Redis
+
+from contracts.jobs import JobEnvelope
+from contracts.keys import GROUP, Keys
+from tests.support.queue import queue_job, status
+from worker.heartbeat import ensure_groups
+from worker.intake import Slots
+from worker.leases import Entry
+from worker.reaper import Reaper
+
+pytestmark = pytest.mark.integration
+
+POOL = "sim"
+SHARD = 5
+
+
+@pytest.fixture
+async def redis(redis_server_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server_url, decode_responses=True)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def keys() -> Keys:
+    return Keys(f"t{uuid.uuid4().hex[:12]}:")
+
+
+async def abandoned_entry(redis: Redis, keys: Keys, deliveries: int) -> tuple[str, Entry]:
+    """A job in shard `SHARD` delivered to a worker that died: pending, idle past any lease,
+    delivered `deliveries` times."""
+    await ensure_groups(redis, keys.job_streams(POOL))
+    job_id = await queue_job(redis, keys, POOL, SHARD, tokens=3)
+    stream = keys.jobs(POOL, SHARD)
+    reply = cast(
+        list[tuple[str, list[tuple[str, dict[str, str]]]]],
+        await redis.xreadgroup(GROUP, "dead-worker", {stream: ">"}, count=1),
+    )
+    message_id = reply[0][1][0][0]
+    await redis.xclaim(
+        stream, GROUP, "dead-worker", 0, [message_id], idle=60_000, retrycount=deliveries
+    )
+    return job_id, Entry(stream, message_id)
+
+
+class Claimed:
+    def __init__(self) -> None:
+        self.runs: list[tuple[Entry, JobEnvelope]] = []
+
+    async def __call__(self, entry: Entry, envelope: JobEnvelope) -> None:
+        self.runs.append((entry, envelope))
+
+
+def reaper(redis: Redis, keys: Keys, slots: Slots, run: Claimed) -> Reaper:
+    return Reaper(
+        redis,
+        keys,
+        POOL,
+        "reaper-worker",
+        run,
+        slots=slots,
+        lease_seconds=1,
+        max_deliveries=3,
+        retention_seconds=60,
+    )
+
+
+async def consumers(redis: Redis, entry: Entry) -> list[str]:
+    pending = await redis.xpending_range(entry.stream, GROUP, min="-", max="+", count=10)
+    return [str(item["consumer"]) for item in pending]
+
+
+async def test_the_reaper_claims_from_a_shard_stream_other_than_the_first(
+    redis: Redis, keys: Keys
+) -> None:
+    job_id, entry = await abandoned_entry(redis, keys, deliveries=1)
+    run = Claimed()
+    slots = Slots(1)
+
+    sweeper = reaper(redis, keys, slots, run)
+    assert await sweeper.sweep() == 1
+    assert slots.free == 0  # the claimed job runs under the one slot
+    await asyncio.gather(*sweeper.tasks)
+
+    assert [(claimed, envelope.id) for claimed, envelope in run.runs] == [(entry, job_id)]
+    assert await consumers(redis, entry) == ["reaper-worker"]
+    assert slots.free == 1
+
+
+async def test_the_reaper_claims_nothing_without_a_free_slot(redis: Redis, keys: Keys) -> None:
+    _, entry = await abandoned_entry(redis, keys, deliveries=1)
+    run = Claimed()
+    slots = Slots(1)
+    assert slots.try_take()  # a shard reader runs a job
+
+    assert await reaper(redis, keys, slots, run).sweep() == 0
+
+    assert run.runs == []
+    assert await consumers(redis, entry) == ["dead-worker"]
+
+
+async def test_the_reaper_dead_letters_into_the_jobs_own_shard(redis: Redis, keys: Keys) -> None:
+    job_id, entry = await abandoned_entry(redis, keys, deliveries=3)
+    run = Claimed()
+    slots = Slots(1)
+
+    assert await reaper(redis, keys, slots, run).sweep() == 1
+
+    assert run.runs == []
+    assert slots.free == 1
+    dead = cast(list[tuple[str, dict[str, str]]], await redis.xrange(keys.dead(POOL, SHARD)))
+    assert [(fields["job_id"], fields["message_id"]) for _, fields in dead] == [(job_id, entry.id)]
+    assert int(dead[0][1]["deliveries"]) == 4
+    for shard in range(keys.shards):
+        if shard != SHARD:
+            assert await redis.xlen(keys.dead(POOL, shard)) == 0
+    assert await consumers(redis, entry) == []
+    assert await status(redis, keys, job_id) == "failed"
+    error = json.loads(await redis.hget(keys.job(job_id), "error") or "null")
+    assert error["code"] == "dead_lettered"
+    assert keys.dead(POOL, SHARD) in error["message"]
