@@ -13,7 +13,7 @@ from redis.crc import key_slot
 
 from contracts.connect import BlockingReaders, connect
 from tests.conftest import TOPOLOGY_FIXTURES
-from tests.support.cluster import command, slot_map
+from tests.support.cluster import command, owner_port, slot_map
 from tests.support.topology import Topology
 from tests.support.wait import async_wait_for
 
@@ -165,7 +165,9 @@ async def test_a_blocking_read_goes_to_the_node_that_owns_the_key(topology: Topo
     assert [answer[0][1][0][1]["f"] for answer in answers] == keys
     if topology.kind.startswith("cluster"):
         for key, client in zip(keys, clients, strict=True):
-            assert client.connection_pool.connection_kwargs["port"] == _owner(topology, key)
+            assert client.connection_pool.connection_kwargs["port"] == owner_port(
+                topology.masters[0].client(), key
+            )
     else:
         assert len({id(client) for client in clients}) == 1
 
@@ -174,11 +176,3 @@ async def _blocked(topology: Topology, count: int) -> bool:
     masters = topology.masters
     blocked = sum(int(node.client().info("clients")["blocked_clients"]) for node in masters)
     return blocked >= count
-
-
-def _owner(topology: Topology, key: str) -> int:
-    slot = key_slot(key.encode())
-    for start, end, port in slot_map(topology.masters[0].client()):
-        if start <= slot <= end:
-            return port
-    raise AssertionError(f"no master serves slot {slot}")

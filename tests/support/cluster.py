@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.crc import key_slot
 
 from tests.support.wait import wait_for
 
@@ -125,3 +126,12 @@ def _count(slots: tuple[str, ...]) -> int:
         first, _, last = item.partition("-")
         total += int(last or first) - int(first) + 1
     return total
+
+
+def owner_port(client: redis.Redis, key: str) -> int:
+    """The port of the master that serves `key`'s slot, as the node `client` sees it."""
+    slot = key_slot(key.encode())
+    for first, last, port in slot_map(client):
+        if first <= slot <= last:
+            return port
+    raise AssertionError(f"no master serves slot {slot}")
