@@ -15,11 +15,10 @@ import contextlib
 import logging
 import signal
 from typing import Any, cast
-from urllib.parse import quote
 
 from faststream import FastStream
 from faststream.exceptions import NackMessage
-from faststream.redis import RedisBroker, RedisSentinelBroker, StreamSub
+from faststream.redis import StreamSub
 from faststream.redis.annotations import RedisStreamMessage
 from redis.asyncio import Redis
 
@@ -28,7 +27,7 @@ from contracts.eventlog import Durability, LayoutMismatch, check_layout
 from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
 from contracts.pools import load_pools
-from contracts.redis_url import Deployment, parse_redis_url
+from worker.broker import broker_for
 from worker.engines.registry import Registry, default_registry
 from worker.errors import JobLost
 from worker.heartbeat import Heartbeat, ensure_groups
@@ -209,27 +208,6 @@ class Worker:
         with contextlib.suppress(Exception):
             await self.heartbeat.leave()
         await self.redis.aclose()
-
-
-def broker_for(url: str) -> RedisBroker:
-    """FastStream's broker for the Redis `url` names (one server, or a Sentinel's master)."""
-    target = parse_redis_url(url)
-    if target.deployment is not Deployment.SENTINEL:
-        return RedisBroker(url, logger=log)
-    # The broker takes the data nodes' credentials and db from a URL; its host is unused.
-    credentials = ""
-    if target.username or target.password is not None:
-        user, password = (
-            quote(target.username or "", safe=""),
-            quote(target.password or "", safe=""),
-        )
-        credentials = f"{user}:{password}@"
-    return RedisSentinelBroker(
-        f"redis://{credentials}localhost/{target.db}",
-        sentinels=list(target.hosts),
-        sentinel_master_name=target.service_name,
-        logger=log,
-    )
 
 
 def create_worker(settings: Settings, registry: Registry | None = None) -> WorkerApp:
