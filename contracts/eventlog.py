@@ -19,7 +19,7 @@ from redis.commands.core import AsyncScript
 
 from contracts import log
 from contracts.events import JobEnd, JobQueued
-from contracts.keys import Keys
+from contracts.keys import GROUP, Keys
 from contracts.log import AppendResult
 
 logger = logging.getLogger("relayline.eventlog")
@@ -126,7 +126,7 @@ class EventLog:
         self._start = redis.register_script(log.START)
         self._append = redis.register_script(log.APPEND)
         self._cancel = redis.register_script(log.CANCEL)
-        self._abandon = redis.register_script(log.ABANDON)
+        self._dead_letter = redis.register_script(log.DEAD_LETTER)
 
     async def submit(
         self,
@@ -221,13 +221,40 @@ class EventLog:
         )
         return _text(status)
 
-    async def abandon(self, job: JobRef, end: JobEnd) -> bool:
-        """End with `end` (failed, with its error) a job its workers could not finish, fencing
-        out any worker still running it. Whether it ended here (not before, not missing)."""
+    async def dead_letter(
+        self,
+        job: JobRef,
+        end: JobEnd,
+        *,
+        entry_id: str,
+        deliveries: int,
+        reason: str,
+        envelope: str,
+    ) -> bool:
+        """In one step: move the job's entry `entry_id` of its shard's job stream to the
+        shard's dead-letter stream (with `deliveries`, `reason` and the `envelope`),
+        acknowledge it, and end the job with `end` (failed, with its error) unless it had
+        ended, fencing out any worker still running it. Whether the job ended here."""
+        shard = self.keys.shard_of_job(job.id)
         error = end.error.model_dump_json() if end.error else "null"
-        ended = await self._abandon(
-            keys=_end_keys(self.keys, job),
-            args=[log.without_seq(end), repr(end.ts), self.retention_seconds, error],
+        ended = await self._dead_letter(
+            keys=[
+                *_end_keys(self.keys, job),
+                self.keys.dead(job.pool, shard),
+                self.keys.jobs(job.pool, shard),
+            ],
+            args=[
+                log.without_seq(end),
+                repr(end.ts),
+                self.retention_seconds,
+                error,
+                GROUP,
+                entry_id,
+                job.id,
+                deliveries,
+                reason,
+                envelope,
+            ],
         )
         return int(ended) == 1
 

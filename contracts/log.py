@@ -229,19 +229,32 @@ return status
 """
 )
 
-ABANDON = (
+DEAD_LETTER = (
     _APPEND
     + """
--- KEYS: job, events, pool stats, owner's unfinished jobs, owner's stored-output bucket
--- ARGV: job-end payload (failed), now, retention, error
--- Ends a job its workers could not finish (the dead-letter path, a lost record): a new
--- attempt number fences out any worker still running it. Returns 1, or 0 if it had ended.
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if is_terminal(redis.call('HGET', KEYS[1], 'status')) then return 0 end
-redis.call('HINCRBY', KEYS[1], 'attempt', 1)
-append(KEYS[1], KEYS[2], ARGV[1])
-finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], 'failed', ARGV[2], ARGV[3], 'null',
-       'null', ARGV[4])
-return 1
+-- KEYS: job, events, pool stats, owner's unfinished jobs, owner's stored-output bucket,
+--       the shard's dead-letter stream, the shard's job stream
+-- ARGV: job-end payload (failed), now, retention, error, group, entry id, job id, deliveries,
+--       reason, envelope
+-- Moves a job stream entry whose job keeps stopping its workers to the dead-letter stream and
+-- acknowledges it, and ends its job (failed, with `error`) unless it had ended: a new attempt
+-- number fences out any worker still running it. One step: the job, its owner's counters and
+-- both streams share the job's shard. Returns 1 if the job ended here, 0 if it had ended,
+-- -1 if its record is gone (the entry is moved all the same).
+local ended = -1
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  ended = 0
+  if not is_terminal(redis.call('HGET', KEYS[1], 'status')) then
+    redis.call('HINCRBY', KEYS[1], 'attempt', 1)
+    append(KEYS[1], KEYS[2], ARGV[1])
+    finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], 'failed', ARGV[2], ARGV[3], 'null',
+           'null', ARGV[4])
+    ended = 1
+  end
+end
+redis.call('XADD', KEYS[6], '*', 'job_id', ARGV[7], 'message_id', ARGV[6],
+           'deliveries', ARGV[8], 'reason', ARGV[9], '__data__', ARGV[10])
+redis.call('XACK', KEYS[7], ARGV[5], ARGV[6])
+return ended
 """
 )

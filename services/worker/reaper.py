@@ -8,7 +8,8 @@ shard readers draw on too: concurrency is per process), and takes the slots befo
 one entry per slot. A claimed job runs again here as a new attempt (its clients get
 `job-reset`; the old attempt's writes are fenced out). An entry delivered more than
 `max_deliveries` times goes to its shard's dead-letter stream instead, and its job ends
-`failed` with `dead_lettered`. After each pass the reaper trims every shard stream below its
+`failed` with `dead_lettered`: one script (`EventLog.dead_letter`) moves the entry,
+acknowledges it and ends the job, as the job and both streams share the shard's slot. After each pass the reaper trims every shard stream below its
 oldest pending entry, so acknowledged jobs do not pile up.
 """
 
@@ -134,24 +135,14 @@ class Reaper:
         end = JobEnd(
             job_id=envelope.id, seq=1, ts=time.time(), status=JobStatus.failed, error=error
         )
-        # The job ends first: a crash before the acknowledgement only makes the next sweep
-        # dead-letter it again (ABANDON leaves an ended job alone), never a job that hangs.
-        await self.log.abandon(JobRef(envelope.id, self.pool, envelope.owner), end)
-        # The shard's dead-letter stream and job stream share a hash tag: one slot, so one
-        # MULTI on a Cluster as on one server.
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(
-                dead,
-                {
-                    "job_id": envelope.id,
-                    "message_id": entry.id,
-                    "deliveries": delivered,
-                    "reason": reason,
-                    ENVELOPE_FIELD: envelope.model_dump_json(),
-                },
-            )
-            pipe.xack(entry.stream, GROUP, entry.id)
-            await pipe.execute()
+        await self.log.dead_letter(
+            JobRef(envelope.id, self.pool, envelope.owner),
+            end,
+            entry_id=entry.id,
+            deliveries=delivered,
+            reason=reason,
+            envelope=envelope.model_dump_json(),
+        )
 
     async def trim(self) -> None:
         """Drop acknowledged entries of every shard stream."""

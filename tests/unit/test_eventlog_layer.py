@@ -5,7 +5,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = {"SUBMIT", "START", "APPEND", "CANCEL", "ABANDON"}
+SCRIPTS = {"SUBMIT", "START", "APPEND", "CANCEL", "DEAD_LETTER"}
 LAYER = ROOT / "contracts" / "eventlog.py"
 
 
