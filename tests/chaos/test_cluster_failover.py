@@ -30,7 +30,10 @@ async def test_a_masters_failover_ends_every_job_once(
         edge = stack.edge(env={f"EDGE_{name}": value for name, value in WAIT.items()})
         worker_env = {f"WORKER_{name}": value for name, value in WAIT.items()}
         for _ in range(2):
-            stack.worker("slow", env={**worker_env, "WORKER_LEASE_SECONDS": "2"})
+            stack.worker(
+                "slow",
+                env={**worker_env, "WORKER_LEASE_SECONDS": "2", "WORKER_CONCURRENCY": "4"},
+            )
         port = owner_port(topology.masters[0].client(), stack.keys.user_jobs("alice"))
         [victim] = [master for master in topology.masters if master.port == port]
         params = {"max_tokens": 60}  # 3 s at 20 tokens/s: streaming when the master dies
