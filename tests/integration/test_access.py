@@ -10,7 +10,7 @@ import pytest
 from tests.support.client import submit, ws_connect
 from tests.support.stack import Stack, auth
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.on_cluster_too]
 
 
 async def test_another_users_job_is_a_404_everywhere(stack: Stack) -> None:

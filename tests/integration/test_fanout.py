@@ -9,7 +9,7 @@ from tests.support.client import assert_complete, submit, ws_follow
 from tests.support.metrics import metric
 from tests.support.stack import Stack
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.on_cluster_too]
 
 
 async def test_many_clients_cost_one_read_per_event(stack: Stack) -> None:

@@ -18,7 +18,7 @@ from tests.support.client import (
 from tests.support.stack import Stack, auth
 from tests.support.wait import wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.on_cluster_too]
 
 
 async def test_submit_then_events_over_ws_and_sse(stack: Stack) -> None:
