@@ -9,8 +9,9 @@ one entry per slot. A claimed job runs again here as a new attempt (its clients 
 `job-reset`; the old attempt's writes are fenced out). An entry delivered more than
 `max_deliveries` times goes to its shard's dead-letter stream instead, and its job ends
 `failed` with `dead_lettered`: one script (`EventLog.dead_letter`) moves the entry,
-acknowledges it and ends the job, as the job and both streams share the shard's slot. After each pass the reaper trims every shard stream below its
-oldest pending entry, so acknowledged jobs do not pile up.
+acknowledges it and ends the job, as the job and both streams share the shard's slot.
+After each pass the reaper trims every shard stream below its oldest pending entry, so
+acknowledged jobs do not pile up.
 """
 
 import asyncio
