@@ -183,13 +183,22 @@ class EventLog:
         return AppendResult(result), int(attempt)
 
     async def append(
-        self, job: JobRef, *, attempt: int, step: int, floor: int, event: BaseModel
+        self,
+        job: JobRef,
+        *,
+        attempt: int,
+        step: int,
+        floor: int,
+        event: BaseModel,
+        entry_id: str | None = None,
     ) -> AppendAnswer:
         """Write one event of an attempt; a `job-end` also ends the job (its output goes to
-        the record only). `step` numbers the attempt's appends (1, 2, ...), so an append that
-        is retried is written once. `floor` is the highest seq this writer was given for the
-        job: a log that lost events past it (a failover) is not written to (`regressed`)."""
-        keys = _end_keys(self.keys, job)
+        the record only) and, given the `entry_id` of the job in its shard's job stream,
+        acknowledges it in the same step. `step` numbers the attempt's appends (1, 2, ...),
+        so an append that is retried is written once. `floor` is the highest seq this writer
+        was given for the job: a log that lost events past it (a failover) is not written to
+        (`regressed`)."""
+        keys: tuple[str, ...] = _end_keys(self.keys, job)
         payload = log.without_seq(event)
         args: list[Any]
         if isinstance(event, JobEnd):
@@ -202,6 +211,9 @@ class EventLog:
                 event.error.model_dump_json() if event.error else "null",
             ]
             args = [attempt, payload, *end, step, floor]
+            if entry_id is not None:
+                keys = (*keys, self.keys.jobs(job.pool, self.keys.shard_of_job(job.id)))
+                args += [GROUP, entry_id]
             what = f"the end of job {job.id}"
             result, seq, cancel = await self._committed(what, self._append, keys=keys, args=args)
         else:

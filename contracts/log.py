@@ -182,9 +182,11 @@ return {1, attempt}
 APPEND = (
     _APPEND
     + """
--- KEYS: job, events, pool stats, owner's unfinished jobs, owner's stored-output bucket
+-- KEYS: job, events, pool stats, owner's unfinished jobs, owner's stored-output bucket,
+--       and for a job-end that acknowledges its queue entry: the job's shard job stream
 -- ARGV: attempt, payload, end status ('' unless job-end), now, retention, output, usage, error,
---       step (1, 2, 3 ... within the attempt), floor (the highest seq the worker was given)
+--       step (1, 2, 3 ... within the attempt), floor (the highest seq the worker was given),
+--       and with the sixth key: the group, the entry id
 -- Returns {result, seq, cancel requested (0/1)}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
 local record = redis.call('HMGET', KEYS[1], 'status', 'attempt', 'cancel', 'step', 'seq')
@@ -202,6 +204,7 @@ local seq = append(KEYS[1], KEYS[2], ARGV[2])
 if ARGV[3] ~= '' then
   finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[3], ARGV[4], ARGV[5], ARGV[6],
          ARGV[7], ARGV[8])
+  if KEYS[6] then redis.call('XACK', KEYS[6], ARGV[11], ARGV[12]) end
 end
 return {1, seq, record[3] and 1 or 0}
 """

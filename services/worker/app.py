@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from enum import Enum
 from typing import Any, cast
 
 from faststream import FastStream
@@ -57,6 +58,17 @@ class WorkerApp(FastStream):
             await super().run(*args, **kwargs)
         except LayoutMismatch as exc:  # a setting to change: its message, not a traceback
             raise SystemExit(str(exc)) from None
+
+
+class Outcome(Enum):
+    """What becomes of a delivered job's entry once the worker is done with it."""
+
+    acknowledged = "acknowledged"
+    """The job ended, and its `job-end` acknowledged the entry in the same script."""
+    done = "done"
+    """Nothing more to run (the job had ended, or was lost): acknowledge it."""
+    keep = "keep"
+    """Another worker runs it (handed back, or fenced): leave it pending."""
 
 
 class Worker:
@@ -137,27 +149,31 @@ class Worker:
         raw_id = message.raw_message["message_ids"][0]
         message_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
         entry = Entry(message.raw_message["channel"], message_id)
-        if not await self.execute(entry, body):
+        outcome = await self.execute(entry, body)
+        if outcome is Outcome.keep:
             raise NackMessage()
-        await self.acknowledge(entry)  # FastStream acknowledges again: a no-op
+        if outcome is Outcome.done:
+            await self.acknowledge(entry)
+        # FastStream acknowledges again: a no-op
 
-    async def execute(self, entry: Entry, envelope: JobEnvelope) -> bool:
-        """Run one delivered job; True when its entry may be acknowledged."""
+    async def execute(self, entry: Entry, envelope: JobEnvelope) -> "Outcome":
+        """Run one delivered job; what becomes of its entry."""
         if self.slots.closed:  # draining: another worker runs it
             await self.leases.hand_back(entry)
-            return False
+            return Outcome.keep
         self.leases.hold(entry, envelope.id)
         try:
-            await self.runner.run(envelope)
+            ended = await self.runner.run(envelope, entry.id)
         except JobLost as exc:
             log.warning("job %s lost (%s)", envelope.id, exc)
-            return not exc.fenced  # a fenced entry belongs to the worker that took it over
+            # a fenced entry belongs to the worker that took it over
+            return Outcome.keep if exc.fenced else Outcome.done
         except asyncio.CancelledError:
             await asyncio.shield(self.leases.hand_back(entry))
             raise
         finally:
             self.leases.release(entry)
-        return True
+        return Outcome.acknowledged if ended else Outcome.done
 
     async def acknowledge(self, entry: Entry) -> None:
         # Ours, on the entry's own shard stream, retried across a Redis blip: a job that
@@ -166,7 +182,7 @@ class Worker:
 
     async def run_claimed(self, entry: Entry, envelope: JobEnvelope) -> None:
         """A job the reaper took over from a dead worker (or one a draining worker handed back)."""
-        if await self.execute(entry, envelope):
+        if await self.execute(entry, envelope) is Outcome.done:
             await self.acknowledge(entry)
 
     async def startup(self) -> None:

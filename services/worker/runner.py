@@ -46,12 +46,18 @@ class _Log:
     """Appends events of one attempt of one job; refused writes raise `JobLost`."""
 
     def __init__(
-        self, runner: "JobRunner", envelope: JobEnvelope, attempt: int, floor: int
+        self,
+        runner: "JobRunner",
+        envelope: JobEnvelope,
+        attempt: int,
+        floor: int,
+        entry_id: str | None,
     ) -> None:
         self.runner = runner
         self.job = JobRef(envelope.id, envelope.model, envelope.owner)
         self.attempt = attempt
         self.floor = floor  # the highest seq Redis gave this worker for the job
+        self.entry_id = entry_id  # the job's queue entry, acknowledged with the job-end
         self.cancel_requested = False
         self.step = 0
 
@@ -60,9 +66,15 @@ class _Log:
         for `append_retry_seconds`: the step number makes the retry safe."""
         self.step += 1
         step = self.step
+        entry_id = self.entry_id if isinstance(event, JobEnd) else None
         answer = await with_retry(
             lambda: self.runner.log.append(
-                self.job, attempt=self.attempt, step=step, floor=self.floor, event=event
+                self.job,
+                attempt=self.attempt,
+                step=step,
+                floor=self.floor,
+                event=event,
+                entry_id=entry_id,
             ),
             self.runner.append_retry_seconds,
         )
@@ -104,25 +116,28 @@ class JobRunner:
         self.max_output_bytes = max_output_bytes
         self.log = EventLog(redis, keys, retention_seconds, durability)
 
-    async def run(self, envelope: JobEnvelope) -> None:
+    async def run(self, envelope: JobEnvelope, entry_id: str | None = None) -> bool:
+        """Run the job to its end. Given the id of its entry in the job stream, the `job-end`
+        acknowledges it; True when it did (False: the job was not run, e.g. it had ended)."""
         floor, reason = 0, "the previous attempt did not finish"
         for _ in range(MAX_LOG_RESTARTS):
             try:
-                await self._attempt(envelope, floor, reason)
-                return
+                return await self._attempt(envelope, floor, reason, entry_id)
             except LogRegressed as exc:
                 log.warning("job %s: %s; starting it again", envelope.id, exc)
                 floor, reason = exc.floor, "Redis lost the end of the job's log (a failover)"
         # Left unacknowledged: the reaper runs it again, and dead-letters it in the end.
         raise JobLost(f"its log regressed {MAX_LOG_RESTARTS} times", fenced=True)
 
-    async def _attempt(self, envelope: JobEnvelope, floor: int, reason: str) -> None:
+    async def _attempt(
+        self, envelope: JobEnvelope, floor: int, reason: str, entry_id: str | None
+    ) -> bool:
         job_id = envelope.id
         result, attempt = await self.log.start(job_id, worker=self.worker_id, now=time.time())
         if result != AppendResult.ok:
             log.info("job %s not run: %s", job_id, result.name)
-            return
-        events = _Log(self, envelope, attempt, floor)
+            return False
+        events = _Log(self, envelope, attempt, floor, entry_id)
         if attempt > 1:
             await events.append(
                 JobReset(job_id=job_id, seq=1, ts=time.time(), attempt=attempt, reason=reason)
@@ -133,6 +148,7 @@ class JobRunner:
         context = JobContext(job_id, envelope.input, envelope.params, attempt)
         end = await self._drive(context, events)
         await events.append(end)
+        return entry_id is not None
 
     async def _drive(self, context: JobContext, events: _Log) -> JobEnd:
         queue: asyncio.Queue[Emit | BaseException | object] = asyncio.Queue(maxsize=256)

@@ -2,17 +2,21 @@
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
-from contracts.keys import Keys
+from contracts.jobs import JobEnvelope, JobRequest
+from contracts.keys import GROUP, Keys
 from contracts.models import ModelLimits
-from contracts.pools import ModelKind
+from contracts.pools import ModelKind, PoolConfig, PoolsConfig
+from edge.store import JobStore
 from tests.support.runner import run_job
 from tests.support.wait import async_wait_for
 from worker.engines.base import Emit, JobContext, Result, Text
 from worker.errors import EngineError
+from worker.runner import JobRunner
 
 pytestmark = pytest.mark.integration
 
@@ -145,3 +149,42 @@ async def test_a_log_that_lost_its_tail_is_never_written_past_the_attempt_starts
         "w0 w1 w2 w3 w4 "
     )
     assert events[-1]["status"] == "succeeded"
+
+
+async def test_the_job_end_acknowledges_the_jobs_queue_entry_in_one_step(
+    redis_server_url: str, keys: Keys
+) -> None:
+    redis = Redis.from_url(redis_server_url, decode_responses=True)
+    try:
+        pool = PoolConfig(name="p", kind=ModelKind.chat, engine="stub")
+        store = JobStore(
+            redis,
+            keys,
+            PoolsConfig(pools={"p": pool}),
+            retention_seconds=60,
+            idempotency_ttl_seconds=60,
+        )
+        await store.ensure_groups()
+        request = JobRequest(model="p", input={"messages": [{"role": "user", "content": "hi"}]})
+        job_id, _ = await store.submit("alice", request)
+        stream = keys.jobs("p", keys.shard_of_job(job_id))
+        read: Any = await redis.xreadgroup(GROUP, "w1", {stream: ">"}, count=1)
+        [(_, [(entry_id, _)])] = read
+        runner = JobRunner(
+            redis,
+            keys,
+            ScriptedEngine(3),
+            "w1",
+            coalesce_seconds=0,
+            cancel_poll_seconds=0.5,
+            retention_seconds=60,
+        )
+        envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=request.input)
+        assert await runner.run(envelope, entry_id) is True
+        assert (await redis.xpending(stream, GROUP))["pending"] == 0  # nobody else acked
+        assert await redis.hget(keys.job(job_id), "status") == "succeeded"
+        # run again (a redelivery): the job had ended, so it is not run and nothing says
+        # its entry was acknowledged: the worker acknowledges it itself
+        assert await runner.run(envelope, entry_id) is False
+    finally:
+        await redis.aclose()

@@ -68,7 +68,7 @@ async def every_script(event_log: EventLog, job: JobRef) -> None:
     delta = TextDelta(job_id=job.id, seq=1, ts=1.0, delta="a")
     await event_log.append(job, attempt=1, step=1, floor=0, event=delta)
     end = JobEnd(job_id=job.id, seq=1, ts=1.0, status=JobStatus.succeeded, output="a")
-    await event_log.append(job, attempt=1, step=2, floor=0, event=end)
+    await event_log.append(job, attempt=1, step=2, floor=0, event=end, entry_id="1-0")
     cancelled = JobEnd(job_id=job.id, seq=1, ts=1.0, status=JobStatus.cancelled)
     await event_log.cancel(job, cancelled)
     error = ErrorDetail(code=ErrorCode.dead_lettered, message="m")
@@ -87,6 +87,7 @@ def test_every_scripts_keys_share_the_slot_of_the_owners_shard(shards: int) -> N
         asyncio.run(every_script(recording_log(keys, seen), job))
         assert len(seen) == 6
         shard = keys.shard_of_user(owner)
+        assert keys.jobs("chat", shard) in seen[3]  # the job-end acknowledges its entry
         assert keys.dead("chat", shard) in seen[-1] and keys.jobs("chat", shard) in seen[-1]
         slots = {slot(key) for script_keys in seen for key in script_keys}
         assert slots == {slot(keys.job(job.id))}, owner
