@@ -117,8 +117,9 @@ async def test_a_huge_request_head_is_refused_before_it_is_buffered(stack: Stack
     edge_serves(edge)
 
 
-SHARED_KEY_KINDS = ("jobs", "stats", "limits", "workers", "worker", "dead")
-"""Keys of a pool or a worker, a fixed number however many users come."""
+SHARED_KEY_KINDS = ("jobs", "stats", "limits", "workers", "worker", "dead", "layout")
+"""Keys of a pool (per shard), a worker or the deployment: a fixed number however many
+users come."""
 
 
 async def test_every_key_a_users_submit_makes_expires(stack: Stack) -> None:
@@ -141,7 +142,10 @@ async def test_every_key_a_users_submit_makes_expires(stack: Stack) -> None:
             record = stack.keys.job(response.json()["id"])
             await async_wait_for(partial(_ended, client, record), timeout=30)
     for key in client.scan_iter(f"{stack.prefix}*"):
-        kind = key[len(stack.prefix) :].partition(":")[0]
+        name = key[len(stack.prefix) :]
+        if name.startswith("{"):  # a shard's hash tag
+            name = name.partition("}:")[2]
+        kind = name.partition(":")[0]
         if kind not in SHARED_KEY_KINDS:
             assert client.ttl(key) > 0, f"{key} never expires"
     assert client.zscore(stack.keys.user_jobs("alice"), stale) is None
