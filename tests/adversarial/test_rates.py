@@ -99,11 +99,13 @@ async def test_idle_sockets_slow_headers_and_slow_bodies_are_capped_and_closed(
         }
     )
     stack.worker("slow")
-    baseline = _open_fds(edge)
     opened: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
     trickling: list[asyncio.Task[None]] = []
     try:
         async with victim_streaming(edge):
+            # counted while the victim streams: its socket, and the Redis connections of
+            # the fan-out reader of its job's shard, are the edge's own
+            baseline = _open_fds(edge)
             for index in range(300):  # no key, no headers: nobody needs one to do this
                 reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
                 opened.append((reader, writer))
