@@ -60,6 +60,7 @@ async def _load(edge: Edge) -> tuple[list[float], float]:
 
 
 def measure(topology: Topology, workdir: Path) -> list[Row]:
+    workdir.mkdir(parents=True, exist_ok=True)
     stack = Stack(topology.url, workdir, pools_file=POOLS)
     try:
         edge = stack.edge(env={"EDGE_MAX_ACTIVE_JOBS_PER_USER": "100000", **LIFTED_LIMITS})
