@@ -5,44 +5,19 @@ alike.
 """
 
 import functools
-import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from pydantic_core import to_json
 from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
-from redis.commands.core import AsyncScript
 
 from contracts import log
+from contracts.durability import NO_WAIT, Durability, committed
 from contracts.events import JobEnd, JobQueued
 from contracts.keys import GROUP, Keys
 from contracts.log import AppendResult
-
-logger = logging.getLogger("relayline.eventlog")
-
-
-@dataclass(frozen=True, slots=True)
-class Durability:
-    """Replication is asynchronous: a failover may lose what a master had not passed on. At
-    the commit points (a submit, before its 202; a `job-end`, before its acknowledgement)
-    the writer `WAIT`s for `replicas` replicas, at most `timeout_ms`; fewer in time is logged,
-    not refused (the write stands on the master). 0 replicas: no wait."""
-
-    replicas: int = 0
-    timeout_ms: int = 100
-
-
-NO_WAIT = Durability()
-
-WaitReplicas = Annotated[int, Field(ge=0, le=16)]
-"""The range of the services' `*_REDIS_WAIT_REPLICAS`."""
-WaitTimeoutMs = Annotated[int, Field(ge=1, le=4000)]
-"""The range of `*_REDIS_WAIT_TIMEOUT_MS`: below redis-py's read timeout of 5 s, or a WAIT
-that runs its course would fail as a lost connection."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,24 +67,6 @@ class AppendAnswer:
     cancel_requested: bool
 
 
-class LayoutMismatch(RuntimeError):
-    """The Redis holds a deployment laid out in another number of shards."""
-
-
-async def check_layout(redis: Redis, keys: Keys, setting: str) -> None:
-    """Record the deployment's shard count in Redis if none is, else make sure it is ours:
-    two processes that disagree on S would look for one job's keys in different places.
-    `setting` names the setting to change in the refusal."""
-    await redis.set(keys.layout(), str(keys.shards), nx=True)
-    stored = _text(await redis.get(keys.layout()))
-    if stored != str(keys.shards):
-        raise LayoutMismatch(
-            f"this Redis holds a deployment of {stored} shards (key {keys.layout()}), and this "
-            f"process is set to {keys.shards}: set {setting}={stored} (the shard count is fixed "
-            "when a deployment first uses its Redis; see docs/operations.md)"
-        )
-
-
 class EventLog:
     def __init__(
         self,
@@ -144,7 +101,9 @@ class EventLog:
         queue, the owner's unfinished jobs or the owner's stored output are at their limit."""
         keys = self.keys
         queued = JobQueued(job_id=job.id, seq=1, ts=now)
-        result = await self._committed(
+        result = await committed(
+            self.redis,
+            self.durability,
             f"the submit of job {job.id}",
             self._submit,
             keys=[
@@ -215,7 +174,9 @@ class EventLog:
                 keys = (*keys, self.keys.jobs(job.pool, self.keys.shard_of_job(job.id)))
                 args += [GROUP, entry_id]
             what = f"the end of job {job.id}"
-            result, seq, cancel = await self._committed(what, self._append, keys=keys, args=args)
+            result, seq, cancel = await committed(
+                self.redis, self.durability, what, self._append, keys=keys, args=args
+            )
         else:
             args = [attempt, payload, *_NOT_AN_END, step, floor]
             result, seq, cancel = await self._append(keys=keys, args=args)
@@ -269,37 +230,6 @@ class EventLog:
             ],
         )
         return int(ended) == 1
-
-    async def _committed(
-        self, what: str, script: AsyncScript, *, keys: Sequence[str], args: list[Any]
-    ) -> Any:
-        """Run `script`, then `WAIT` for the replicas on the same connection (WAIT counts the
-        writes of the connection it is sent on)."""
-        wanted = self.durability.replicas
-        if not wanted:
-            return await script(keys=keys, args=args)
-        timeout = self.durability.timeout_ms
-        async with self.redis.pipeline(transaction=False) as pipe:
-            if isinstance(self.redis, RedisCluster):
-                # A cluster pipeline sends each node's commands on one connection: the WAIT
-                # goes to the node of the script's slot (by default it would go to every
-                # master). EVAL, as a node may not have the script cached yet.
-                pipe.eval(script.script, len(keys), *keys, *args)
-                node = self.redis.get_node_from_key(keys[0])
-                pipe.execute_command("WAIT", wanted, timeout, target_nodes=node)
-            else:
-                await script(keys=keys, args=args, client=pipe)
-                pipe.execute_command("WAIT", wanted, timeout)
-            result, acked = await pipe.execute()
-        if int(acked) < wanted:
-            logger.warning(
-                "%s reached %d of %d replicas within %d ms: a failover now could lose it",
-                what,
-                int(acked),
-                wanted,
-                self.durability.timeout_ms,
-            )
-        return result
 
 
 _NOT_AN_END = ("", "", "", "null", "null", "null")

@@ -11,8 +11,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from contracts.connect import BlockingReaders, connect
-from contracts.eventlog import Durability, check_layout
+from contracts.durability import Durability
 from contracts.keys import Keys
+from contracts.layout import check_layout
 from contracts.pools import load_pools
 from edge.accesslog import redact_query_strings
 from edge.deps import EdgeState

@@ -5,7 +5,7 @@ from pydantic import AfterValidator, AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.connect import service_url
-from contracts.eventlog import WaitReplicas, WaitTimeoutMs
+from contracts.durability import WaitReplicas, WaitTimeoutMs
 from contracts.keys import DEFAULT_SHARDS, GUEST_PREFIX, KeyPrefix, ShardCount
 from contracts.pools import DEFAULT_POOLS_FILE
 from edge.tiers import DEFAULT_MAX_STORED_BYTES, MAX_STORED_BYTES, SERVICE_TIER, LimitTier

@@ -12,8 +12,9 @@ from typing import Any, cast
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 
+from contracts.durability import NO_WAIT, Durability
 from contracts.errors import ErrorCode
-from contracts.eventlog import NO_WAIT, Admission, Durability, EventLog, JobRef, SubmitRefusal
+from contracts.eventlog import Admission, EventLog, JobRef, SubmitRefusal
 from contracts.events import JobEnd
 from contracts.jobs import (
     ChatInput,

@@ -24,9 +24,10 @@ from faststream.redis.annotations import RedisStreamMessage
 from redis.asyncio import Redis
 
 from contracts.connect import connect
-from contracts.eventlog import Durability, LayoutMismatch, check_layout
+from contracts.durability import Durability
 from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
+from contracts.layout import LayoutMismatch, check_layout
 from contracts.pools import load_pools
 from worker.broker import broker_for
 from worker.engines.registry import Registry, default_registry

@@ -24,7 +24,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from contracts.eventlog import NO_WAIT, Durability, EventLog, JobRef
+from contracts.durability import NO_WAIT, Durability
+from contracts.eventlog import EventLog, JobRef
 from contracts.events import JobEnd, JobReset, JobStart
 from contracts.jobs import JobEnvelope, JobStatus
 from contracts.keys import Keys

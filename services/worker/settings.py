@@ -8,7 +8,7 @@ from pydantic import AfterValidator, AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.connect import service_url
-from contracts.eventlog import WaitReplicas, WaitTimeoutMs
+from contracts.durability import WaitReplicas, WaitTimeoutMs
 from contracts.keys import DEFAULT_SHARDS, KeyPrefix, ShardCount
 from contracts.pools import DEFAULT_POOLS_FILE
 

@@ -14,7 +14,8 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from contracts.connect import connect
-from contracts.eventlog import Durability, EventLog, JobRef
+from contracts.durability import Durability
+from contracts.eventlog import EventLog, JobRef
 from contracts.events import JobEnd
 from contracts.jobs import JobRequest, JobStatus
 from contracts.keys import Keys
