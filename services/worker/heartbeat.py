@@ -64,6 +64,10 @@ class Heartbeat:
         await self.redis.set(self.keys.model_limits(self.pool.name), self.limits.model_dump_json())
 
     async def beat(self) -> None:
+        # Leases first, each shard stream on its own: on a Cluster a master in failover
+        # (holding this worker's announcement, or another shard) must not let the leases of
+        # jobs on the other masters run out.
+        await self.leases.renew()
         now = time.time()
         worker_id, pool = self.settings.worker_id, self.pool.name
         info: dict[str, Any] = {
@@ -82,7 +86,6 @@ class Heartbeat:
             pipe.expire(self.keys.worker(worker_id), int(self.settings.heartbeat_seconds * 5) + 1)
             pipe.exists(self.keys.model_limits(pool))
             *_, limits_kept = await pipe.execute()
-        await self.leases.renew()
         await ensure_groups(self.redis, self.keys.job_streams(pool))
         if not limits_kept:
             await self.publish_limits()

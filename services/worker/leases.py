@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from contracts.keys import GROUP
 
@@ -67,11 +68,20 @@ class Leases:
                 await self._idle.wait()
 
     async def renew(self) -> None:
+        """Reset the idle time of every entry held, stream by stream: a stream that cannot
+        be reached (its master in failover) does not stop the others'; its error is raised
+        once every stream was tried."""
         by_stream: defaultdict[str, list[str]] = defaultdict(list)
         for entry in list(self.held):
             by_stream[entry.stream].append(entry.id)
+        failure: Exception | None = None
         for stream, ids in by_stream.items():
-            await self.redis.xclaim(stream, GROUP, self.consumer, 0, list(ids), justid=True)
+            try:
+                await self.redis.xclaim(stream, GROUP, self.consumer, 0, list(ids), justid=True)
+            except (RedisError, OSError) as exc:
+                failure = exc
+        if failure is not None:
+            raise failure
 
     async def hand_back(self, entry: Entry) -> None:
         """Make one entry claimable by other workers right away, without counting it as one
