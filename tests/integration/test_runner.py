@@ -7,12 +7,11 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from contracts.jobs import JobEnvelope, JobRequest
+from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
 from contracts.models import ModelLimits
-from contracts.pools import ModelKind, PoolConfig, PoolsConfig
-from edge.store import JobStore
-from tests.support.runner import run_job
+from contracts.pools import ModelKind
+from tests.support.runner import REQUEST, run_job, stub_store
 from tests.support.wait import async_wait_for
 from worker.engines.base import Emit, JobContext, Result, Text
 from worker.errors import EngineError
@@ -156,17 +155,9 @@ async def test_the_job_end_acknowledges_the_jobs_queue_entry_in_one_step(
 ) -> None:
     redis = Redis.from_url(redis_server_url, decode_responses=True)
     try:
-        pool = PoolConfig(name="p", kind=ModelKind.chat, engine="stub")
-        store = JobStore(
-            redis,
-            keys,
-            PoolsConfig(pools={"p": pool}),
-            retention_seconds=60,
-            idempotency_ttl_seconds=60,
-        )
+        store = stub_store(redis, keys)
         await store.ensure_groups()
-        request = JobRequest(model="p", input={"messages": [{"role": "user", "content": "hi"}]})
-        job_id, _ = await store.submit("alice", request)
+        job_id, _ = await store.submit("alice", REQUEST)
         stream = keys.jobs("p", keys.shard_of_job(job_id))
         read: Any = await redis.xreadgroup(GROUP, "w1", {stream: ">"}, count=1)
         [(_, [(entry_id, _)])] = read
@@ -179,7 +170,7 @@ async def test_the_job_end_acknowledges_the_jobs_queue_entry_in_one_step(
             cancel_poll_seconds=0.5,
             retention_seconds=60,
         )
-        envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=request.input)
+        envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=REQUEST.input)
         assert await runner.run(envelope, entry_id) is True
         assert (await redis.xpending(stream, GROUP))["pending"] == 0  # nobody else acked
         assert await redis.hget(keys.job(job_id), "status") == "succeeded"

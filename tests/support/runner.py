@@ -15,6 +15,21 @@ from edge.store import JobStore
 from worker.engines.base import Engine
 from worker.runner import JobRunner
 
+REQUEST = JobRequest(model="p", input={"messages": [{"role": "user", "content": "hi"}]})
+"""A chat job of the one pool `p` of `stub_store`."""
+
+
+def stub_store(redis: Redis, keys: Keys) -> JobStore:
+    """The edge's store for one chat pool, `p`, whose engine is the test's own."""
+    pool = PoolConfig(name="p", kind=ModelKind.chat, engine="stub")
+    return JobStore(
+        redis,
+        keys,
+        PoolsConfig(pools={"p": pool}),
+        retention_seconds=60,
+        idempotency_ttl_seconds=60,
+    )
+
 
 async def run_job(
     url: str,
@@ -31,16 +46,7 @@ async def run_job(
     keys = keys or Keys(f"u{uuid.uuid4().hex[:10]}:")
     redis = Redis.from_url(url, decode_responses=True)
     try:
-        pool = PoolConfig(name="p", kind=ModelKind.chat, engine="stub")
-        store = JobStore(
-            redis,
-            keys,
-            PoolsConfig(pools={"p": pool}),
-            retention_seconds=60,
-            idempotency_ttl_seconds=60,
-        )
-        request = JobRequest(model="p", input={"messages": [{"role": "user", "content": "hi"}]})
-        job_id, _ = await store.submit("alice", request)
+        job_id, _ = await stub_store(redis, keys).submit("alice", REQUEST)
         runner = JobRunner(
             redis,
             keys,
@@ -52,7 +58,7 @@ async def run_job(
             max_seconds=max_seconds,
             max_output_bytes=max_output_bytes,
         )
-        envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=request.input)
+        envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=REQUEST.input)
         await asyncio.wait_for(runner.run(envelope), 60)
         entries = cast(list[tuple[str, dict[str, str]]], await redis.xrange(keys.events(job_id)))
         assert await redis.ttl(keys.events(job_id)) > 0, "an ended log expires"
