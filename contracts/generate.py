@@ -43,6 +43,8 @@ CONTRACTS: dict[str, list[tuple[str, Any]]] = {
         ("JobRecord", jobs.JobRecord),
         ("JobList", jobs.JobList),
         ("JobStatus", jobs.JobStatus),
+        ("Priority", jobs.Priority),
+        ("QueueReport", jobs.QueueReport),
     ],
     "events": [("Event", events.Event)],
     "wire": [("ClientMessage", wire.ClientMessage), ("ServerMessage", wire.ServerMessage)],

@@ -74,6 +74,14 @@ class JobStatus(StrEnum):
 TERMINAL_STATUSES = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled})
 
 
+class Priority(StrEnum):
+    """How a pool orders a job among those waiting: every `interactive` job that waits is
+    served before a `batch` one, except a batch job that has waited the pool's aging time."""
+
+    interactive = "interactive"
+    batch = "batch"
+
+
 class JobRequest(ClientModel):
     """What a client submits. `input` and `params` are checked against the model's kind."""
 
@@ -83,6 +91,10 @@ class JobRequest(ClientModel):
     )
     params: dict[str, Any] = Field(default_factory=dict)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=MAX_IDEMPOTENCY_KEY)
+    priority: Priority = Field(
+        default=Priority.interactive,
+        description="`batch` for background work: it waits while interactive jobs do.",
+    )
 
 
 class ChatMessage(BaseModel):
@@ -152,6 +164,12 @@ class JobRecord(BaseModel):
     id: str
     model: str
     status: JobStatus
+    priority: Priority = Priority.interactive
+    position: int | None = Field(
+        default=None,
+        description="While queued: the jobs its pool serves before it from its shard's queue "
+        "(0: next). The pool's workers take from every shard in turn.",
+    )
     attempt: int = 0
     created_at: float
     started_at: float | None = None
@@ -166,6 +184,29 @@ class JobRecord(BaseModel):
 class JobList(BaseModel):
     data: list[JobRecord]
     next_cursor: str | None = None
+
+
+class UserQueue(BaseModel):
+    """One account's jobs waiting in one pool."""
+
+    user: str
+    interactive: int
+    batch: int
+
+
+class PoolQueue(BaseModel):
+    """What waits in one pool, in total and by account (operators only)."""
+
+    pool: str
+    interactive: int
+    batch: int
+    users: list[UserQueue]
+
+
+class QueueReport(BaseModel):
+    """`GET /v1/queue`: every pool's waiting jobs by account."""
+
+    data: list[PoolQueue]
 
 
 class JobEnvelope(BaseModel):

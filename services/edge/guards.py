@@ -51,6 +51,8 @@ def tiers_of(settings: Settings) -> TierTable:
             max_streams=settings.max_streams_per_user,
             max_active_jobs=settings.max_active_jobs_per_user,
             max_stored_bytes=settings.max_stored_bytes_per_user,
+            weight=settings.weight,
+            tokens_per_window=settings.tokens_per_window,
         ),
         guest=LimitTier(
             requests_per_second=settings.guest_rate_limit_per_second,
@@ -58,6 +60,8 @@ def tiers_of(settings: Settings) -> TierTable:
             max_streams=settings.guest_max_streams_per_user,
             max_active_jobs=settings.guest_max_active_jobs_per_user,
             max_stored_bytes=settings.guest_max_stored_bytes_per_user,
+            weight=settings.guest_weight,
+            tokens_per_window=settings.guest_tokens_per_window,
         ),
         named=settings.limit_tiers,
         user_tiers=settings.user_tiers,

@@ -143,9 +143,47 @@ class Settings(BaseSettings):
     limit_tiers: dict[str, LimitTier] = Field(
         default_factory=lambda: {"service": SERVICE_TIER},
         description='Named tiers, JSON: {"service": {"requests_per_second", "burst", '
-        '"max_streams", "max_active_jobs", "max_stored_bytes"}}.',
+        '"max_streams", "max_active_jobs", "max_stored_bytes", "weight", '
+        '"tokens_per_window"}}.',
     )
     user_tiers: str = Field(default="", description="'user:tier,...': users of a named tier.")
+    # Fair share and quotas (see docs/scheduling.md): the default tier's, the guest tier's.
+    weight: float = Field(
+        default=1.0,
+        gt=0,
+        le=1000,
+        allow_inf_nan=False,
+        description="A keyed user's share of a busy pool, against other users' weights.",
+    )
+    guest_weight: float = Field(
+        default=1.0,
+        gt=0,
+        le=1000,
+        allow_inf_nan=False,
+        description="One address' guests' share of a busy pool (they share one account).",
+    )
+    tokens_per_window: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_STORED_BYTES,
+        description="A keyed user's tokens per quota window (0: no quota); over it, 429.",
+    )
+    guest_tokens_per_window: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_STORED_BYTES,
+        description="One address' guests' tokens per quota window (0: no quota).",
+    )
+    quota_window_seconds: int = Field(
+        default=86400,
+        ge=60,
+        le=366 * 86400,
+        description="The length of a token quota window; windows start at multiples of it (UTC).",
+    )
+    operators: str = Field(
+        default="",
+        description="'alice,bob': users who see every user's usage and queue.",
+    )
     max_streams: int = Field(
         default=3072, ge=1, le=1_000_000, description="Open WebSocket + SSE on this edge."
     )
@@ -179,6 +217,9 @@ class Settings(BaseSettings):
 
     def origin_list(self) -> frozenset[str]:
         return frozenset(_items(self.allowed_origins, lower=True))
+
+    def operator_set(self) -> frozenset[str]:
+        return frozenset(_items(self.operators))
 
     def host_list(self) -> frozenset[str]:
         return frozenset(_items(self.allowed_hosts, lower=True))

@@ -38,6 +38,21 @@ class LimitTier(BaseModel):
         le=MAX_STORED_BYTES,
         description="Bytes of job output kept stored within a retention period.",
     )
+    weight: float = Field(
+        default=1.0,
+        gt=0,
+        le=1000,
+        allow_inf_nan=False,
+        description="Share of a busy pool: a user of weight 3 is served 3 jobs for 1 of a "
+        "user of weight 1 while both have jobs waiting.",
+    )
+    tokens_per_window: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_STORED_BYTES,
+        description="Tokens (prompt + completion, embeddings inputs) per quota window; 0: "
+        "no quota.",
+    )
 
 
 SERVICE_TIER = LimitTier(

@@ -12,8 +12,24 @@ export type JobsContract =
   | JobAccepted
   | JobRecord
   | JobList
-  | JobStatus;
+  | JobStatus
+  | Priority2
+  | QueueReport;
+/**
+ * `batch` for background work: it waits while interactive jobs do.
+ */
+export type Priority = "interactive" | "batch";
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+/**
+ * How a pool orders a job among those waiting: every `interactive` job that waits is
+ * served before a `batch` one, except a batch job that has waited the pool's aging time.
+ */
+export type Priority1 = "interactive" | "batch";
+/**
+ * How a pool orders a job among those waiting: every `interactive` job that waits is
+ * served before a `batch` one, except a batch job that has waited the pool's aging time.
+ */
+export type Priority2 = "interactive" | "batch";
 
 /**
  * What a client submits. `input` and `params` are checked against the model's kind.
@@ -33,6 +49,7 @@ export interface JobRequest {
     [k: string]: unknown;
   };
   idempotency_key?: string | null;
+  priority?: Priority;
 }
 export interface ChatInput {
   /**
@@ -76,6 +93,11 @@ export interface JobRecord {
   id: string;
   model: string;
   status: JobStatus;
+  priority: Priority1;
+  /**
+   * While queued: the jobs its pool serves before it from its shard's queue (0: next). The pool's workers take from every shard in turn.
+   */
+  position: number | null;
   attempt: number;
   created_at: number;
   started_at: number | null;
@@ -93,4 +115,27 @@ export interface JobRecord {
 export interface JobList {
   data: JobRecord[];
   next_cursor: string | null;
+}
+/**
+ * `GET /v1/queue`: every pool's waiting jobs by account.
+ */
+export interface QueueReport {
+  data: PoolQueue[];
+}
+/**
+ * What waits in one pool, in total and by account (operators only).
+ */
+export interface PoolQueue {
+  pool: string;
+  interactive: number;
+  batch: number;
+  users: UserQueue[];
+}
+/**
+ * One account's jobs waiting in one pool.
+ */
+export interface UserQueue {
+  user: string;
+  interactive: number;
+  batch: number;
 }

@@ -5,8 +5,17 @@
  */
 export type WireContract = ClientMessage | ServerMessage;
 export type ClientMessage = Subscribe | Unsubscribe | Submit | Cancel | Ping;
+/**
+ * `batch` for background work: it waits while interactive jobs do.
+ */
+export type Priority = "interactive" | "batch";
 export type ServerMessage = Submitted | Subscribed | Unsubscribed | WireError | Pong;
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+/**
+ * How a pool orders a job among those waiting: every `interactive` job that waits is
+ * served before a `batch` one, except a batch job that has waited the pool's aging time.
+ */
+export type Priority1 = "interactive" | "batch";
 
 export interface Subscribe {
   ref?: string | null;
@@ -49,6 +58,7 @@ export interface JobRequest {
     [k: string]: unknown;
   };
   idempotency_key?: string | null;
+  priority?: Priority;
 }
 export interface Cancel {
   ref?: string | null;
@@ -94,6 +104,11 @@ export interface JobRecord {
   id: string;
   model: string;
   status: JobStatus;
+  priority: Priority1;
+  /**
+   * While queued: the jobs its pool serves before it from its shard's queue (0: next). The pool's workers take from every shard in turn.
+   */
+  position: number | null;
   attempt: number;
   created_at: number;
   started_at: number | null;
