@@ -18,6 +18,7 @@ class ErrorCode(StrEnum):
     unknown_model = "unknown_model"
     payload_too_large = "payload_too_large"
     unauthorized = "unauthorized"
+    forbidden = "forbidden"  # an operator's view asked for by someone else
     job_not_found = "job_not_found"
     not_found = "not_found"
     method_not_allowed = "method_not_allowed"

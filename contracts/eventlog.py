@@ -16,7 +16,8 @@ from redis.asyncio import Redis
 from contracts import log
 from contracts.durability import NO_WAIT, Durability, committed
 from contracts.events import JobEnd, JobQueued
-from contracts.keys import GROUP, Keys
+from contracts.jobs import Priority
+from contracts.keys import GROUP, Keys, account
 from contracts.log import AppendResult
 
 
@@ -43,6 +44,8 @@ class Admission:
     """Bytes of the budget held until the job ends (its pool's largest output)."""
     drain_rate: float
     """Bytes per second the owner's stored-output bucket drains."""
+    weight: float = 1.0
+    """The owner's share of the pool against other accounts' (see `contracts.queue`)."""
 
 
 class SubmitRefusal(Enum):
@@ -96,10 +99,14 @@ class EventLog:
         idempotency_ttl: int,
         log_ttl: int,
         listing_horizon: int,
+        priority: Priority = Priority.interactive,
     ) -> SubmitAnswer:
-        """Write the job's record and its `job-queued`, and queue its envelope, unless the
-        queue, the owner's unfinished jobs or the owner's stored output are at their limit."""
+        """Write the job's record and its `job-queued` (with its position), and queue it at
+        its owner's place in the pool's queue, unless the queue, the owner's unfinished jobs
+        or the owner's stored output are at their limit."""
         keys = self.keys
+        shard = keys.shard_of_job(job.id)
+        other = Priority.batch if priority is Priority.interactive else Priority.interactive
         queued = JobQueued(job_id=job.id, seq=1, ts=now)
         result = await committed(
             self.redis,
@@ -109,11 +116,15 @@ class EventLog:
             keys=[
                 keys.job(job.id),
                 keys.events(job.id),
-                keys.jobs(job.pool, keys.shard_of_job(job.id)),
+                keys.waiting(job.pool, shard, priority),
                 keys.user_jobs(job.owner),
                 keys.idempotency(job.owner, idempotency_key or "-"),
                 keys.user_active(job.owner),
                 keys.user_stored(job.owner),
+                keys.waiting(job.pool, shard, other),
+                keys.finish_tags(job.pool, shard, priority),
+                keys.queue_state(job.pool, shard),
+                keys.ready(job.pool, shard),
             ],
             args=[
                 job.id,
@@ -130,6 +141,9 @@ class EventLog:
                 admission.budget,
                 admission.hold,
                 repr(admission.drain_rate),
+                priority.value,
+                account(job.owner),
+                repr(admission.weight),
             ],
         )
         return _submit_answer(_text(result))
@@ -188,8 +202,13 @@ class EventLog:
     async def cancel(self, job: JobRef, end: JobEnd) -> str:
         """End a queued job with `end` (cancelled), or flag a running one for its worker.
         Returns the status after the call ('' for a missing job)."""
+        shard = self.keys.shard_of_job(job.id)
         status = await self._cancel(
-            keys=_end_keys(self.keys, job),
+            keys=[
+                *_end_keys(self.keys, job),
+                *(self.keys.waiting(job.pool, shard, priority) for priority in Priority),
+                self.keys.queue_state(job.pool, shard),
+            ],
             args=[log.without_seq(end), repr(end.ts), self.retention_seconds],
         )
         return _text(status)

@@ -117,6 +117,31 @@ class Keys:
         """Every shard's job stream of a pool, by shard."""
         return [self.jobs(pool, shard) for shard in range(self.shards)]
 
+    def waiting(self, pool: str, shard: int, priority: str) -> str:
+        """Sorted set: one shard's jobs of a pool waiting at one priority (`interactive`,
+        `batch`), scored by their virtual start time (see `contracts.queue`)."""
+        return f"{self._in(shard)}wait:{pool}:{priority}"
+
+    def finish_tags(self, pool: str, shard: int, priority: str) -> str:
+        """Sorted set: the virtual finish time of each account's last waiting job at one
+        priority; an account whose finish time the queue's clock has passed is dropped."""
+        return f"{self._in(shard)}tags:{pool}:{priority}"
+
+    def queue_state(self, pool: str, shard: int) -> str:
+        """Hash: one shard's queue of a pool: its virtual clock per priority (`v:<priority>`),
+        when it last served a batch job (`batch_at`) and each account's waiting jobs
+        (`n:<priority>:<account>`)."""
+        return f"{self._in(shard)}queue:{pool}"
+
+    def ready(self, pool: str, shard: int) -> str:
+        """Stream of one entry: bumped by every submit, so idle workers wake to a new job."""
+        return f"{self._in(shard)}ready:{pool}"
+
+    def job_key_prefix(self, shard: int) -> str:
+        """What a job's record key is in `shard`, but its id (for a script that finds the
+        records of the jobs it pops: they share the shard's slot)."""
+        return f"{self._in(shard)}job:"
+
     def dead(self, pool: str, shard: int) -> str:
         """Stream: one shard's jobs of a pool that failed delivery too many times."""
         return f"{self._in(shard)}dead:{pool}"
@@ -138,7 +163,7 @@ class Keys:
 
     def job(self, job_id: str) -> str:
         """Hash: the job record."""
-        return f"{self._in(self.shard_of_job(job_id))}job:{job_id}"
+        return f"{self.job_key_prefix(self.shard_of_job(job_id))}{job_id}"
 
     def events(self, job_id: str) -> str:
         """Stream: the job's event log; entry ids are `0-<seq>`."""

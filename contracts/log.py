@@ -15,7 +15,9 @@ write through these scripts, so these rules hold whoever writes:
   it), so the script raises the record's seq to `floor`, writes nothing and answers
   `regressed`; the worker then starts a new attempt, whose `job-reset` gets a seq above any
   a client may have seen (never a seq issued twice);
-- a queue that holds `cap` jobs refuses more (admission control before Redis fills up);
+- a pool's queue in a shard that holds `cap` waiting jobs refuses more (admission control
+  before Redis fills up); a job waits in its queue (`contracts.queue`), not in the job
+  stream, until a worker with a free slot takes it (`TAKE`), so the queue decides the order;
 - a user with `limit` unfinished jobs may submit no more until one ends (fairness): a counter
   per user, raised by submit and lowered by whichever script ends the job;
 - a job's output is stored once, in its record: the `job-end` in the log has no `output`
@@ -123,16 +125,37 @@ local function is_terminal(status)
 end
 """
 
+_QUEUE = """
+-- A pool's queue in one shard (see contracts.queue): waiting jobs by priority, in sorted sets
+-- scored by virtual start time; each account's finish tag per priority; a hash of clocks and
+-- counts. `state` fields: v:<priority> (the clock), n:<priority>:<account> (waiting jobs).
+local function count(state, priority, owner, by)
+  local field = 'n:' .. priority .. ':' .. owner
+  if redis.call('HINCRBY', state, field, by) <= 0 then redis.call('HDEL', state, field) end
+end
+local function enqueue(waiting, tags, state, priority, owner, weight, id)
+  local clock = tonumber(redis.call('HGET', state, 'v:' .. priority) or 0)
+  local start = math.max(clock, tonumber(redis.call('ZSCORE', tags, owner) or 0))
+  redis.call('ZADD', tags, start + 1 / weight, owner)
+  redis.call('ZADD', waiting, start, id)
+  count(state, priority, owner, 1)
+end
+"""
+
 SUBMIT = (
     _APPEND
+    + _QUEUE
     + """
--- KEYS: job, events, jobs stream, user index, idempotency key, user's unfinished jobs,
---       user's stored-output bucket
+-- KEYS: job, events, the waiting jobs of its pool, shard and priority, user index,
+--       idempotency key, user's unfinished jobs, user's stored-output bucket, the waiting
+--       jobs of the other priority, the priority's finish tags, the queue's state, the
+--       queue's ready stream
 -- ARGV: id, owner, model, now, queued payload, envelope, idempotency ttl (0: no key),
 --       queue cap, the user's limit of unfinished jobs, the log's retention after the end,
 --       the listing horizon (seconds: the user index keeps jobs created this recently),
 --       the user's budget of stored output (bytes), the bytes to hold until the job ends
---       (its pool's max output), the bucket's drain rate (bytes per second)
+--       (its pool's max output), the bucket's drain rate (bytes per second), priority,
+--       account, weight
 -- Returns the job id (an earlier one for a known idempotency key), '' when the queue is full,
 -- '-' when the user has as many unfinished jobs as allowed, '+<seconds>' when the user's
 -- stored output fills its budget (the seconds until it drains below).
@@ -140,7 +163,8 @@ if tonumber(ARGV[7]) > 0 then
   local existing = redis.call('GET', KEYS[5])
   if existing then return existing end
 end
-if redis.call('XLEN', KEYS[3]) >= tonumber(ARGV[8]) then return '' end
+local waiting = redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[8])
+if waiting >= tonumber(ARGV[8]) then return '' end
 if tonumber(redis.call('GET', KEYS[6]) or 0) >= tonumber(ARGV[9]) then return '-' end
 local budget, held, rate = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 local level, clock = drained(KEYS[7], rate)
@@ -154,14 +178,68 @@ if tonumber(ARGV[7]) > 0 then
 end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'owner', ARGV[2], 'model', ARGV[3],
            'status', 'queued', 'attempt', 0, 'created_at', ARGV[4], 'seq', 0,
-           'log_ttl', ARGV[10], 'store_held', ARGV[13], 'store_rate', ARGV[14])
-append(KEYS[1], KEYS[2], ARGV[5])
-redis.call('XADD', KEYS[3], '*', '__data__', ARGV[6])
+           'log_ttl', ARGV[10], 'store_held', ARGV[13], 'store_rate', ARGV[14],
+           'priority', ARGV[15], 'account', ARGV[16], 'envelope', ARGV[6])
+enqueue(KEYS[3], KEYS[9], KEYS[10], ARGV[15], ARGV[16], tonumber(ARGV[17]), ARGV[1])
+local position = redis.call('ZRANK', KEYS[3], ARGV[1])
+if ARGV[15] == 'batch' then position = position + redis.call('ZCARD', KEYS[8]) end
+-- The payload is our own JobQueued JSON (no client text), with `"position":null`.
+append(KEYS[1], KEYS[2], string.gsub(ARGV[5], '"position":null', '"position":' .. position, 1))
+redis.call('XADD', KEYS[11], 'MAXLEN', '1', '*', 'n', '1')
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
 local horizon = tonumber(ARGV[11])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (tonumber(ARGV[4]) - horizon))
 redis.call('EXPIRE', KEYS[4], horizon)
 return ARGV[1]
+"""
+)
+
+TAKE = (
+    _QUEUE
+    + """
+-- KEYS: the pool's job stream in one shard, its interactive and batch waiting jobs, their
+--       finish tags (interactive, batch), the queue's state, the queue's ready stream
+-- ARGV: group, consumer, the shard's job key prefix, now, batch aging (seconds)
+-- Moves the next waiting job (the lowest virtual start time of the interactive jobs, or of
+-- the batch jobs when no interactive one waits or no batch job was served for the aging
+-- time) into the job stream, and reads one entry through the group, in one step: a job is
+-- never out of both. Jobs that ended while waiting are dropped. Returns {1, entry id,
+-- fields} or {0, the ready stream's last id} when nothing waits (or {0, '0-0'}).
+local now, aging = tonumber(ARGV[4]), tonumber(ARGV[5])
+local function next_priority()
+  local batch = redis.call('ZCARD', KEYS[3]) > 0
+  if redis.call('ZCARD', KEYS[2]) == 0 then return batch and 'batch' or nil end
+  if batch and now - tonumber(redis.call('HGET', KEYS[6], 'batch_at') or 0) >= aging then
+    return 'batch'
+  end
+  return 'interactive'
+end
+for _ = 1, 16 do
+  local priority = next_priority()
+  if not priority then break end
+  local waiting, tags = KEYS[2], KEYS[4]
+  if priority == 'batch' then waiting, tags = KEYS[3], KEYS[5] end
+  local head = redis.call('ZPOPMIN', waiting)
+  redis.call('HSET', KEYS[6], 'v:' .. priority, head[2])
+  redis.call('ZREMRANGEBYSCORE', tags, '-inf', head[2])
+  if priority == 'batch' then redis.call('HSET', KEYS[6], 'batch_at', ARGV[4]) end
+  local job = ARGV[3] .. head[1]
+  local record = redis.call('HMGET', job, 'status', 'account', 'envelope')
+  if record[2] then count(KEYS[6], priority, record[2], -1) end
+  if record[1] == 'queued' and record[3] then
+    redis.call('XADD', KEYS[1], '*', '__data__', record[3])
+    redis.call('HDEL', job, 'envelope')
+    break
+  end
+end
+local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 1, 'STREAMS',
+                        KEYS[1], '>')
+if read then
+  local entry = read[1][2][1]
+  return {1, entry[1], entry[2]}
+end
+local last = redis.call('XREVRANGE', KEYS[7], '+', '-', 'COUNT', 1)
+return {0, last[1] and last[1][1] or '0-0'}
 """
 )
 
@@ -212,14 +290,22 @@ return {1, seq, record[3] and 1 or 0}
 
 CANCEL = (
     _APPEND
+    + _QUEUE
     + """
--- KEYS: job, events, pool stats, owner's unfinished jobs, owner's stored-output bucket
+-- KEYS: job, events, pool stats, owner's unfinished jobs, owner's stored-output bucket,
+--       the pool's interactive and batch waiting jobs in the job's shard, the queue's state
 -- ARGV: job-end payload (cancelled), now, retention
--- Returns the status after the call: a queued job ends here; a running one is flagged and
--- its worker stops at its next step; an ended one is left alone.
+-- Returns the status after the call: a queued job ends here (and leaves its queue); a
+-- running one is flagged and its worker stops at its next step; an ended one is left alone.
 if redis.call('EXISTS', KEYS[1]) == 0 then return '' end
 local status = redis.call('HGET', KEYS[1], 'status')
 if status == 'queued' then
+  local queued = redis.call('HMGET', KEYS[1], 'priority', 'account')
+  local waiting = queued[1] == 'batch' and KEYS[7] or KEYS[6]
+  if queued[2] and redis.call('ZREM', waiting, redis.call('HGET', KEYS[1], 'id')) == 1 then
+    count(KEYS[8], queued[1], queued[2], -1)
+  end
+  redis.call('HDEL', KEYS[1], 'envelope')
   append(KEYS[1], KEYS[2], ARGV[1])
   finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], 'cancelled', ARGV[2], ARGV[3], 'null',
          'null', 'null')

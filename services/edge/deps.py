@@ -9,6 +9,8 @@ from fastapi import Depends, Request, Security, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 
+from contracts.errors import ErrorCode
+from edge.errors import Forbidden
 from edge.fanout import Hub
 from edge.identity import resolve_user
 from edge.settings import Settings
@@ -58,5 +60,13 @@ def current_user(
     return resolve_user(request.scope, state.api_keys, state.settings.guest_mode)
 
 
+def operator(request: Request, user: Annotated[str, Depends(current_user)]) -> str:
+    """The caller, if it is one of `EDGE_OPERATORS`; else 403."""
+    if user not in edge_state(request).settings.operator_set():
+        raise Forbidden(ErrorCode.forbidden, "only an operator (EDGE_OPERATORS) may see this")
+    return user
+
+
 StateDep = Annotated[EdgeState, Depends(edge_state)]
 CurrentUser = Annotated[str, Depends(current_user)]
+Operator = Annotated[str, Depends(operator)]

@@ -59,6 +59,10 @@ class Unauthorized(ApiError):
     status = 401
 
 
+class Forbidden(ApiError):
+    status = 403
+
+
 class NotFound(ApiError):
     status = 404
 
@@ -121,6 +125,7 @@ def redis_failure(exc: BaseException) -> ServiceUnavailable | None:
 _STATUS_TEXT = {
     400: "Bad request: malformed JSON, header or query value",
     401: "No valid API key (or guest cookie)",
+    403: "Only an operator (EDGE_OPERATORS) may see this",
     404: "No such job (or not yours), or no such model",
     409: "The job was cancelled",
     410: "The job's event log expired",

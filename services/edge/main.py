@@ -82,12 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             retention_seconds=settings.event_retention_seconds,
             idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
             max_queued=settings.max_queued_per_pool,
-            max_active_per_user=settings.max_active_jobs_per_user,
             max_input_bytes=settings.max_input_bytes,
             list_max_bytes=settings.list_max_bytes,
-            max_active_for=lambda user: tiers.tier_for(user).max_active_jobs,
+            tier_for=tiers.tier_for,
             log_retention_seconds=settings.event_log_retention_seconds,
-            max_stored_for=lambda user: tiers.tier_for(user).max_stored_bytes,
             durability=Durability(settings.redis_wait_replicas, settings.redis_wait_timeout_ms),
         )
         try:

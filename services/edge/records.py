@@ -9,7 +9,7 @@ event loop close to a second per read, so the record's small fields are validate
 import json
 from typing import Any
 
-from contracts.jobs import JobRecord, JobStatus
+from contracts.jobs import JobRecord, JobStatus, Priority
 from edge.ends import with_output
 
 OUTPUT = "output"
@@ -27,6 +27,7 @@ FIELDS = (
     "log_ttl",
     "usage",
     "error",
+    "priority",
 )
 """The record's fields but its output: what a check of ownership or status reads."""
 
@@ -34,6 +35,14 @@ FIELDS = (
 def present(values: list[str | None]) -> dict[str, str]:
     """The raw record from the values of `FIELDS` (an `HMGET`), without missing fields."""
     return {name: value for name, value in zip(FIELDS, values, strict=True) if value is not None}
+
+
+def waiting(raw: dict[str, str]) -> tuple[str, str, Priority] | None:
+    """What finds a queued job's place in its queue: `(id, pool, priority)`; None for a job
+    that is not queued."""
+    if raw.get("status") != JobStatus.queued:
+        return None
+    return raw["id"], raw["model"], Priority(raw.get("priority", Priority.interactive))
 
 
 def _loads(raw: str | None) -> Any:
@@ -51,6 +60,8 @@ def to_record(raw: dict[str, str]) -> JobRecord:
         id=raw["id"],
         model=raw["model"],
         status=JobStatus(raw["status"]),
+        priority=Priority(raw.get("priority", Priority.interactive)),
+        position=int(raw["position"]) if "position" in raw else None,
         attempt=int(raw.get("attempt", 0)),
         created_at=float(raw["created_at"]),
         started_at=number("started_at"),

@@ -27,6 +27,7 @@ from contracts.jobs import (
 )
 from contracts.keys import GROUP, Keys
 from contracts.pools import ModelKind, PoolConfig, PoolsConfig
+from contracts.queue import positions
 from contracts.wire import JOB_ID_PATTERN
 from edge import records
 from edge.context import ContextChecker, utf8_size
@@ -38,7 +39,7 @@ from edge.errors import (
     job_not_found,
 )
 from edge.quota import drain_rate, storage_refusal
-from edge.tiers import DEFAULT_MAX_STORED_BYTES, holder
+from edge.tiers import DEFAULT_TIER, LimitTier, holder
 
 _INPUTS: dict[ModelKind, tuple[type[BaseModel], type[BaseModel]]] = {
     ModelKind.chat: (ChatInput, ChatParams),
@@ -71,11 +72,9 @@ class JobStore:
         retention_seconds: int,
         idempotency_ttl_seconds: int,
         max_queued: int = 10000,
-        max_active_per_user: int = 100,
         max_input_bytes: int = 512 << 10,
-        max_active_for: Callable[[str], int] | None = None,
+        tier_for: Callable[[str], LimitTier] = lambda _: DEFAULT_TIER,
         log_retention_seconds: int | None = None,
-        max_stored_for: Callable[[str], int] | None = None,
         list_max_bytes: int = 4 << 20,
         durability: Durability = NO_WAIT,
     ) -> None:
@@ -86,12 +85,9 @@ class JobStore:
         self.log_retention_seconds = log_retention_seconds or retention_seconds
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
         self.max_queued = max_queued
-        self.max_active_per_user = max_active_per_user
         self.max_input_bytes = max_input_bytes
         self.list_max_bytes = list_max_bytes
-        # A user's own limit (guests lower, service tiers higher); else the one above.
-        self.max_active_for = max_active_for or (lambda _: max_active_per_user)
-        self.max_stored_for = max_stored_for or (lambda _: DEFAULT_MAX_STORED_BYTES)
+        self.tier_for = tier_for  # a user's limits and weight (guests lower, services higher)
         self.context = ContextChecker(redis, keys)
         self.log = EventLog(redis, keys, retention_seconds, durability)
 
@@ -159,7 +155,8 @@ class JobStore:
         envelope = JobEnvelope(
             id=job_id, owner=user, model=pool.name, input=request.input, params=request.params
         )
-        max_active, budget = self.max_active_for(user), self.max_stored_for(user)
+        tier = self.tier_for(user)
+        max_active, budget = tier.max_active_jobs, tier.max_stored_bytes
         answer = await self.log.submit(
             JobRef(job_id, pool.name, user),
             now=now,
@@ -170,11 +167,13 @@ class JobStore:
                 budget=budget,
                 hold=pool.max_output_bytes,
                 drain_rate=drain_rate(budget, self.retention_seconds),
+                weight=tier.weight,
             ),
             idempotency_key=request.idempotency_key,
             idempotency_ttl=self.idempotency_ttl_seconds,
             log_ttl=self.log_retention_seconds,
             listing_horizon=LISTING_HORIZON_RETENTIONS * self.retention_seconds,
+            priority=request.priority,
         )
         if answer.refusal is SubmitRefusal.storage_full:
             raise storage_refusal(answer.retry_after, budget, user)
@@ -217,7 +216,19 @@ class JobStore:
             pipe.hmget(key, list(records.FIELDS))
             pipe.hget(key, records.OUTPUT)
             values, output = await pipe.execute()
-        return records.record_json(_owned(user, job_id, values), output)
+        record = _owned(user, job_id, values)
+        await self._place([record])
+        return records.record_json(record, output)
+
+    async def _place(self, raws: list[dict[str, str]]) -> None:
+        """Add `position` to the raw records of queued jobs."""
+        queued = [(raw, where) for raw in raws if (where := records.waiting(raw))]
+        if not queued:
+            return
+        found = await positions(self.redis, self.keys, [where for _, where in queued])
+        for (raw, _), position in zip(queued, found, strict=True):
+            if position is not None:
+                raw["position"] = str(position)
 
     async def _read_page(
         self, job_ids: list[str]
@@ -261,12 +272,14 @@ class JobStore:
             ),
         )
         taken, read = await self._read_page([job_id for job_id, _ in entries])
-        jobs, expired = [], []
+        found, expired = [], []
         for job_id, (values, output) in zip(taken, read, strict=True):
             if values[0] is None:
                 expired.append(job_id)
             else:
-                jobs.append(records.record_json(records.present(values), output))
+                found.append((records.present(values), output))
+        await self._place([raw for raw, _ in found])
+        jobs = [records.record_json(raw, output) for raw, output in found]
         if expired:
             await self.redis.zrem(index, *expired)
         more = len(taken) < len(entries) or len(entries) == limit

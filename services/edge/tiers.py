@@ -55,6 +55,9 @@ class LimitTier(BaseModel):
     )
 
 
+DEFAULT_TIER = LimitTier(requests_per_second=20, burst=100, max_streams=64, max_active_jobs=100)
+"""The keyed users' tier under the default settings."""
+
 SERVICE_TIER = LimitTier(
     requests_per_second=1000,
     burst=5000,

@@ -33,7 +33,7 @@ from worker.broker import broker_for
 from worker.engines.registry import Registry, default_registry
 from worker.errors import JobLost
 from worker.heartbeat import Heartbeat, ensure_groups
-from worker.intake import Slots, shard_reader
+from worker.intake import QueueOfShard, Slots, shard_reader
 from worker.leases import Entry, Leases
 from worker.reaper import Reaper
 from worker.retry import with_retry
@@ -141,6 +141,9 @@ class Worker:
                     polling_interval=self.settings.polling_interval_ms,
                 ),
                 slots=self.slots,
+                queue=QueueOfShard(
+                    self.keys, self.pool.name, shard, self.settings.batch_aging_seconds
+                ),
                 title=f"jobs:{self.pool.name}:{shard}",
             )
             reader(self.handle)

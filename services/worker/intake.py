@@ -1,20 +1,22 @@
-"""Intake: how a worker takes jobs from its pool's shard streams, only as many as it can run.
+"""Intake: how a worker takes jobs from its pool's queues, only as many as it can run.
 
-A pool has one job stream per shard. The worker reads each through a FastStream subscriber of
-its own, a `ShardReader`, and they all draw on one `Slots`: the `concurrency` jobs this
-process runs at once, over every shard (the reaper draws on it too). A reader takes a slot
-*before* it asks the group for an entry, so the worker never holds more entries than it has
-slots: a job it cannot start now stays in the stream for a worker that can. In a loop:
+A pool has one queue and one job stream per shard (`contracts.queue`). The worker reads each
+shard through a FastStream subscriber of its own, a `ShardReader`, and they all draw on one
+`Slots`: the `concurrency` jobs this process runs at once, over every shard (the reaper draws
+on it too). A reader takes a slot *before* it takes a job, so the worker never holds more jobs
+than it has slots: a job it cannot start now stays in its queue, where the next free slot of
+any worker takes whichever job is fairly next. In a loop:
 
-1. wait for a free slot (a worker with none reads nothing);
-2. take it, and read one entry through the group without blocking (`XREADGROUP … COUNT 1`);
-   an entry runs in a task of its own under that slot (so the reader goes on while slots
-   remain), through FastStream's `consume`: the handler and the acknowledgement are
-   FastStream's as for any subscriber (an entry the handler refuses with `NackMessage` stays
-   pending). No entry: the slot goes back, and
-3. wait for the stream to hold an entry the group has not delivered: a blocking `XREAD`
-   (which delivers nothing to anyone) from the group's last delivered id (`XINFO GROUPS`),
-   then go to 1. It wakes as soon as a job is queued, or after `polling_interval`.
+1. wait for a free slot (a worker with none takes nothing); slots go to waiting readers in
+   turn, so the shards with work are served alike;
+2. take it, and run `TAKE` on the shard's queue: it moves the next job into the job stream and
+   reads one entry through the group, in one step. An entry runs in a task of its own under
+   that slot (so the reader goes on while slots remain), through FastStream's `consume`: the
+   handler and the acknowledgement are FastStream's as for any subscriber (an entry the
+   handler refuses with `NackMessage` stays pending). Nothing waits: the slot goes back, and
+3. wait for a submit to the shard's queue: a blocking `XREAD` of its ready stream from the id
+   `TAKE` answered, then go to 1. It wakes as soon as a job is queued, or after
+   `polling_interval`.
 
 A blocking `XREADGROUP` on every shard stream would take an entry on each stream that got one
 while a slot was free: with 8 shards and one slot, up to 8 entries held for one slot. Here an
@@ -23,6 +25,8 @@ On shutdown the slots close: readers stop reading and the reaper stops claiming.
 """
 
 import asyncio
+import time
+from dataclasses import dataclass
 from typing import Any, cast
 
 from faststream._internal.broker.registrator import Registrator
@@ -39,10 +43,10 @@ from faststream.redis.subscriber.usecases.stream_subscriber import (
     ReadCallable,
     StreamSubscriber,
 )
-from redis.exceptions import ResponseError
 from typing_extensions import override
 
-from contracts.keys import GROUP
+from contracts.keys import Keys
+from contracts.queue import Empty, PoolQueues
 
 
 class Slots:
@@ -80,9 +84,20 @@ class Slots:
         self._room.clear()
 
 
+@dataclass(frozen=True, slots=True)
+class QueueOfShard:
+    """Which queue a `ShardReader` takes from."""
+
+    keys: Keys
+    pool: str
+    shard: int
+    aging: float
+    """Batch aging, seconds (see `contracts.queue`)."""
+
+
 class ShardReader(StreamSubscriber):
-    """One shard stream's subscriber: takes an entry only under a slot taken first, and runs
-    each job in a task of its own (see the module's doc)."""
+    """One shard's subscriber: takes a job only under a slot taken first, from the shard's
+    queue through `TAKE`, and runs each job in a task of its own (see the module's doc)."""
 
     def __init__(
         self,
@@ -91,18 +106,21 @@ class ShardReader(StreamSubscriber):
         calls: CallsCollection[Any],
         *,
         slots: Slots,
+        queue: QueueOfShard,
     ) -> None:
         super().__init__(config, specification, calls)
         self.slots = slots
+        self.queue = queue
         self.jobs: set[asyncio.Task[None]] = set()
         self.after: str | None = None
-        """Wait for an entry past this id before the next group read (None: read now)."""
+        """Wait for the ready stream to pass this id before the next take (None: take now)."""
+        self._queues: PoolQueues | None = None
 
     @override
     async def _get_msgs(self, read: ReadCallable) -> None:
         # FastStream's `read`, a blocking XREADGROUP, would take an entry before a slot.
         await self.slots.wait_free()
-        if self.after is not None and not await self._undelivered():
+        if self.after is not None and not await self._ready():
             return
         if not self.slots.try_take():  # another reader, or the reaper, took the last slot
             return
@@ -112,25 +130,31 @@ class ShardReader(StreamSubscriber):
         finally:
             if not started:
                 self.slots.release()
-        self.after = None if started else await self._last_delivered()
 
     async def _take_one(self) -> bool:
-        """Read one entry through the group without blocking; run it under the slot taken."""
-        for stream_name, entries in await self._xreadgroup(count=1, block=None):
-            for raw_entry in entries:
-                message_id, data, _ = self._parse_stream_entry(raw_entry)
-                self.last_id = message_id.decode()
-                message = DefaultStreamMessage(
-                    type="stream",
-                    channel=stream_name.decode(),
-                    message_ids=[message_id],
-                    data=data,
-                )
-                job = asyncio.create_task(self._run(message))
-                self.jobs.add(job)
-                job.add_done_callback(self.jobs.discard)
-                return True  # COUNT 1: the only one
-        return False
+        """Take the shard's next job and run it under the slot taken."""
+        if self._queues is None:
+            self._queues = PoolQueues(
+                self._client, self.queue.keys, self.queue.pool, batch_aging=self.queue.aging
+            )
+        taken = await self._queues.take(
+            self.queue.shard, consumer=self.stream_sub.consumer or "", now=time.time()
+        )
+        if isinstance(taken, Empty):
+            self.after = taken.ready_id
+            return False
+        self.after = None
+        self.last_id = taken.entry_id.decode()
+        message = DefaultStreamMessage(
+            type="stream",
+            channel=self.stream_sub.name,
+            message_ids=[taken.entry_id],
+            data=taken.fields,
+        )
+        job = asyncio.create_task(self._run(message))
+        self.jobs.add(job)
+        job.add_done_callback(self.jobs.discard)
+        return True
 
     async def _run(self, message: DefaultStreamMessage) -> None:
         try:
@@ -138,29 +162,19 @@ class ShardReader(StreamSubscriber):
         finally:
             self.slots.release()
 
-    async def _undelivered(self) -> bool:
-        """Whether the stream holds an entry past `after`, waiting up to `polling_interval`
-        for one; delivers nothing."""
+    async def _ready(self) -> bool:
+        """Whether a job was submitted to the shard's queue since `after`, waiting up to
+        `polling_interval` for one (a timeout also lets the next take find what the stream
+        holds undelivered: entries the reaper or an older release queued)."""
         assert self.after is not None
-        stream = self.stream_sub
         reply = await self._client.xread(
-            {stream.name: self.after}, count=1, block=stream.polling_interval
+            {self.queue.keys.ready(self.queue.pool, self.queue.shard): self.after},
+            count=1,
+            block=self.stream_sub.polling_interval,
         )
+        if not reply:
+            self.after = None  # a take at least once per polling interval
         return bool(reply)
-
-    async def _last_delivered(self) -> str:
-        """The id of the group's last delivered entry: every entry past it is undelivered.
-        A stream or group that is gone (a Redis restart) gives 0-0: the next entry wakes the
-        reader, whose group read finds the group the heartbeat recreated, or fails with
-        NOGROUP, which stops the worker for `relayline worker` to start again."""
-        try:
-            groups: list[dict[str, Any]] = await self._client.xinfo_groups(self.stream_sub.name)
-        except ResponseError:
-            return "0-0"
-        for group in groups:
-            if _text(group["name"]) == GROUP:
-                return _text(group["last-delivered-id"])
-        return "0-0"
 
     @override
     async def stop(self) -> None:
@@ -171,12 +185,8 @@ class ShardReader(StreamSubscriber):
         await asyncio.gather(*jobs, return_exceptions=True)
 
 
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def shard_reader(
-    broker: RedisBroker, stream: StreamSub, *, slots: Slots, title: str
+    broker: RedisBroker, stream: StreamSub, *, slots: Slots, queue: QueueOfShard, title: str
 ) -> ShardReader:
     """Register a `ShardReader` of `stream` with `broker`: what `broker.subscriber(stream=…)`
     does for a stream (FastStream's `create_subscriber`), with our subscriber class."""
@@ -189,6 +199,6 @@ def shard_reader(
         stream_sub=stream,
     )
     config = RedisSubscriberConfig(stream_sub=stream, _outer_config=outer)
-    reader = ShardReader(config, specification, calls, slots=slots)
+    reader = ShardReader(config, specification, calls, slots=slots, queue=queue)
     Registrator.subscriber(broker, reader)  # what `RedisRegistrator.subscriber` calls
     return reader.add_call(parser_=None, decoder_=None, dependencies_=())

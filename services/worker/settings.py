@@ -79,3 +79,11 @@ class Settings(BaseSettings):
         default=100, ge=4, description="Connections to Redis; callers wait when all are busy."
     )
     polling_interval_ms: int = Field(default=1000, ge=10)
+    batch_aging_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=86400,
+        allow_inf_nan=False,
+        description="While interactive jobs keep a pool busy, a batch job is still taken when "
+        "none was for this long (per shard).",
+    )

@@ -16,6 +16,7 @@ from contracts.log import AppendResult
 from contracts.pools import load_pools
 from edge.errors import TooManyRequests
 from edge.store import JobStore
+from edge.tiers import DEFAULT_TIER
 from tests.support.stack import POOLS_FILE, Stack
 from tests.support.wait import async_wait_for
 
@@ -40,7 +41,7 @@ def store_of(redis: Redis, stack: Stack, retention: int = 86400) -> JobStore:
         load_pools(POOLS_FILE),
         retention_seconds=retention,
         idempotency_ttl_seconds=600,
-        max_stored_for=lambda _: BUDGET,
+        tier_for=lambda _: DEFAULT_TIER.model_copy(update={"max_stored_bytes": BUDGET}),
     )
 
 

@@ -12,8 +12,9 @@ from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 from contracts.errors import ErrorCode, ErrorDetail
 from contracts.eventlog import Admission, EventLog, JobRef
 from contracts.events import JobEnd, TextDelta
-from contracts.jobs import JobStatus
+from contracts.jobs import JobStatus, Priority
 from contracts.keys import MAX_SHARDS, Keys, account, shard_tags
+from contracts.queue import PoolQueues
 
 OWNERS = [
     "alice",
@@ -44,7 +45,7 @@ class Recorder:
 
 def recording_log(keys: Keys, seen: list[list[str]]) -> EventLog:
     event_log = EventLog(Redis(), keys, retention_seconds=60)  # never connects
-    event_log._submit = Recorder("id", seen)  # type: ignore[assignment]
+    event_log._submit = Recorder((0, "0-0"), seen)  # type: ignore[assignment]
     event_log._start = Recorder((1, 1), seen)  # type: ignore[assignment]
     event_log._append = Recorder((1, 2, 0), seen)  # type: ignore[assignment]
     event_log._cancel = Recorder("cancelled", seen)  # type: ignore[assignment]
@@ -64,6 +65,20 @@ async def every_script(event_log: EventLog, job: JobRef) -> None:
         log_ttl=1,
         listing_horizon=1,
     )
+    await event_log.submit(
+        job,
+        now=1.0,
+        envelope="{}",
+        admission=admission,
+        idempotency_key=None,
+        idempotency_ttl=1,
+        log_ttl=1,
+        listing_horizon=1,
+        priority=Priority.batch,
+    )
+    queues = PoolQueues(Redis(), event_log.keys, job.pool, batch_aging=1)  # never connects
+    queues._take = event_log._submit  # type: ignore[assignment]  # records its keys
+    await queues.take(event_log.keys.shard_of_job(job.id), consumer="w", now=1.0)
     await event_log.start(job.id, worker="w", now=1.0)
     delta = TextDelta(job_id=job.id, seq=1, ts=1.0, delta="a")
     await event_log.append(job, attempt=1, step=1, floor=0, event=delta)
@@ -85,9 +100,12 @@ def test_every_scripts_keys_share_the_slot_of_the_owners_shard(shards: int) -> N
         seen: list[list[str]] = []
         job = JobRef(keys.new_job_id(owner), "chat", owner)
         asyncio.run(every_script(recording_log(keys, seen), job))
-        assert len(seen) == 6
+        assert len(seen) == 8
         shard = keys.shard_of_user(owner)
-        assert keys.jobs("chat", shard) in seen[3]  # the job-end acknowledges its entry
+        assert keys.jobs("chat", shard) in seen[2]  # a take moves a job to the job stream
+        assert keys.jobs("chat", shard) in seen[5]  # the job-end acknowledges its entry
+        # a take reads the records of the jobs it pops: in the shard's slot too
+        assert slot(keys.job_key_prefix(shard) + job.id) == slot(keys.job(job.id))
         assert keys.dead("chat", shard) in seen[-1] and keys.jobs("chat", shard) in seen[-1]
         slots = {slot(key) for script_keys in seen for key in script_keys}
         assert slots == {slot(keys.job(job.id))}, owner

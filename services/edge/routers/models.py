@@ -2,9 +2,11 @@ import time
 
 from fastapi import APIRouter
 
+from contracts.jobs import Priority, QueueReport
 from contracts.keys import GROUP
 from contracts.models import ModelInfo, ModelList
-from edge.deps import CurrentUser, StateDep
+from contracts.queue import pool_queue
+from edge.deps import CurrentUser, Operator, StateDep
 from edge.errors import error_responses
 
 router = APIRouter(prefix="/v1", tags=["models"])
@@ -12,8 +14,8 @@ router = APIRouter(prefix="/v1", tags=["models"])
 
 @router.get("/models", responses=error_responses(401, 429, 503))
 async def list_models(state: StateDep, _: CurrentUser) -> ModelList:
-    """The pools, with how many workers sent a heartbeat lately and how many jobs wait (summed
-    over the pool's shard streams)."""
+    """The pools, with how many workers sent a heartbeat lately and how many jobs wait or run
+    (summed over the pool's shards)."""
     keys, redis = state.store.keys, state.redis
     live_since = time.time() - state.settings.worker_live_seconds
     pools = list(state.store.pools.pools.values())
@@ -24,21 +26,39 @@ async def list_models(state: StateDep, _: CurrentUser) -> ModelList:
             for shard in shards:
                 pipe.xinfo_groups(keys.jobs(pool.name, shard))
                 pipe.hvals(keys.pool_stats(pool.name, shard))
+                for priority in Priority:
+                    pipe.zcard(keys.waiting(pool.name, shard, priority))
         answers = await pipe.execute(raise_on_error=False)
-    data, per_pool = [], 1 + 2 * keys.shards
+    data, per_shard_answers = [], 2 + len(Priority)
+    per_pool = 1 + per_shard_answers * keys.shards
     for index, pool in enumerate(pools):
         workers, *per_shard = answers[per_pool * index : per_pool * (index + 1)]
+        streams, stats = per_shard[::per_shard_answers], per_shard[1::per_shard_answers]
+        waiting = [n for k in range(2, per_shard_answers) for n in per_shard[k::per_shard_answers]]
         data.append(
             ModelInfo(
                 id=pool.name,
                 kind=pool.kind,
                 engine=pool.engine,
                 workers=workers if isinstance(workers, int) else 0,
-                queued=sum(_queued(groups) for groups in per_shard[::2]),
-                done=sum(_done(stats) for stats in per_shard[1::2]),
+                queued=sum(map(_queued, streams)) + sum(_count(n) for n in waiting),
+                done=sum(map(_done, stats)),
             )
         )
     return ModelList(data=data)
+
+
+@router.get("/queue", responses=error_responses(401, 403, 429, 503))
+async def queue(state: StateDep, _: Operator) -> QueueReport:
+    """Operators: what waits in each pool, by account (every shard's queue)."""
+    keys, redis = state.store.keys, state.redis
+    return QueueReport(
+        data=[await pool_queue(redis, keys, pool) for pool in state.store.pools.pools]
+    )
+
+
+def _count(answer: object) -> int:
+    return answer if isinstance(answer, int) else 0
 
 
 def _done(stats: object) -> int:
@@ -46,7 +66,8 @@ def _done(stats: object) -> int:
 
 
 def _queued(groups: object) -> int:
-    """Jobs not yet taken by a worker (`lag`, Redis 7+) plus jobs being run (`pending`)."""
+    """Jobs in a job stream not yet read by a worker (`lag`, Redis 7+) plus jobs being run
+    (`pending`)."""
     if not isinstance(groups, list):
         return 0
     for group in groups:

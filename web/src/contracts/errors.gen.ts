@@ -10,6 +10,7 @@ export type ErrorCode =
   | "unknown_model"
   | "payload_too_large"
   | "unauthorized"
+  | "forbidden"
   | "job_not_found"
   | "not_found"
   | "method_not_allowed"

@@ -1,0 +1,127 @@
+"""A pool's queue: which waiting job a worker takes next, fairly across users.
+
+Each pool has one queue per shard (`contracts.keys`), in the shard's slot with the jobs and
+accounts it holds, so submit, take and cancel are each one script (`contracts.log`):
+
+- **Fair share: start-time fair queuing.** A queue has a virtual clock per priority, and an
+  account's waiting jobs are spaced `1 / weight` apart on it: a job's virtual start time is the
+  later of the clock and the finish time of its account's previous waiting job. A worker takes
+  the job with the lowest start time and moves the clock to it. So accounts that all have jobs
+  waiting are served in proportion to their weights, whatever the order they submitted in; an
+  account that arrives while another has a backlog waits for about one job per account ahead
+  of it, not for the backlog; and an idle account keeps no credit (its next job starts at the
+  clock).
+- **Priorities.** `interactive` jobs and `batch` jobs wait in separate queues, each fair as
+  above. A worker takes an interactive job whenever one waits, except that when no batch job
+  has been taken for `batch_aging` seconds, the next batch job goes first: a batch backlog
+  always moves, by at least one job per aging period per shard.
+- **Workers take, nobody pushes.** A job waits in its queue, not in the job stream: a worker
+  with a free slot runs `TAKE`, which moves the next job into the shard's job stream and reads
+  it through the consumer group in the same step. From there on, delivery is the job stream's,
+  as before: at-least-once through the group's pending entries, leases, the reaper and the
+  dead-letter stream. A worker holds no job it cannot start, so the order is decided when a
+  slot frees, not when a job is submitted.
+- **Shards in turn.** A worker reads every shard of its pool, one reader each, sharing its
+  slots (`worker.intake`): slots go to the readers in turn, so the shards with waiting jobs
+  are served alike, and fairness between accounts holds within a shard.
+- **Cancel** of a waiting job takes it out of its queue, in the script that ends it.
+
+Submit bumps a one-entry ready stream per queue: an idle worker waits on it with a blocking
+`XREAD` from the id `TAKE` last answered, so it wakes for the next submit and misses none.
+"""
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from contracts import log
+from contracts.jobs import PoolQueue, Priority, UserQueue
+from contracts.keys import GROUP, Keys
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A job stream entry `TAKE` delivered to the consumer."""
+
+    entry_id: bytes
+    fields: dict[bytes, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Empty:
+    """Nothing waits: wake when the ready stream passes `ready_id`."""
+
+    ready_id: str
+
+
+class PoolQueues:
+    """The queues of one pool, one per shard, as a worker takes from them."""
+
+    def __init__(self, redis: Redis, keys: Keys, pool: str, *, batch_aging: float) -> None:
+        self.redis, self.keys, self.pool = redis, keys, pool
+        self.batch_aging = batch_aging
+        self._take = redis.register_script(log.TAKE)
+
+    async def take(self, shard: int, *, consumer: str, now: float) -> Taken | Empty:
+        """Move the shard's next job into its job stream and read one entry for `consumer`
+        through the group (an entry the stream held undelivered comes first)."""
+        keys, pool = self.keys, self.pool
+        found, *rest = await self._take(
+            keys=[
+                keys.jobs(pool, shard),
+                *(keys.waiting(pool, shard, priority) for priority in Priority),
+                *(keys.finish_tags(pool, shard, priority) for priority in Priority),
+                keys.queue_state(pool, shard),
+                keys.ready(pool, shard),
+            ],
+            args=[GROUP, consumer, keys.job_key_prefix(shard), repr(now), self.batch_aging],
+        )
+        if not int(found):
+            return Empty(_text(rest[0]))
+        entry_id, flat = rest
+        return Taken(entry_id, dict(zip(flat[::2], flat[1::2], strict=True)))
+
+
+async def positions(
+    redis: Redis, keys: Keys, jobs: list[tuple[str, str, Priority]]
+) -> list[int | None]:
+    """How many jobs its queue serves before each waiting job (`(id, pool, priority)`):
+    None for one that waits no more. One round trip."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for job_id, pool, priority in jobs:
+            shard = keys.shard_of_job(job_id)
+            pipe.zrank(keys.waiting(pool, shard, priority), job_id)
+            pipe.zcard(keys.waiting(pool, shard, Priority.interactive))
+        read = await pipe.execute() if jobs else []
+    answers: list[int | None] = []
+    for (_, _, priority), rank, interactive in zip(jobs, read[::2], read[1::2], strict=True):
+        ahead = int(interactive) if priority is Priority.batch else 0
+        answers.append(None if rank is None else int(rank) + ahead)
+    return answers
+
+
+async def pool_queue(redis: Redis, keys: Keys, pool: str) -> PoolQueue:
+    """What waits in a pool, summed over its shards, by account."""
+    users: dict[str, dict[Priority, int]] = {}
+    for shard in range(keys.shards):
+        state = await redis.hgetall(keys.queue_state(pool, shard))
+        for field, value in state.items():
+            kind, _, rest = _text(field).partition(":")
+            priority, _, owner = rest.partition(":")
+            if kind == "n" and priority in Priority.__members__ and int(value) > 0:
+                counts = users.setdefault(owner, dict.fromkeys(Priority, 0))
+                counts[Priority(priority)] += int(value)
+    rows = [
+        UserQueue(user=owner, interactive=c[Priority.interactive], batch=c[Priority.batch])
+        for owner, c in sorted(users.items())
+    ]
+    return PoolQueue(
+        pool=pool,
+        interactive=sum(row.interactive for row in rows),
+        batch=sum(row.batch for row in rows),
+        users=rows,
+    )
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
