@@ -77,7 +77,7 @@ async def every_script(event_log: EventLog, job: JobRef) -> None:
         priority=Priority.batch,
     )
     queues = PoolQueues(Redis(), event_log.keys, job.pool, batch_aging=1)  # never connects
-    queues._take = event_log._submit  # type: ignore[assignment]  # records its keys
+    queues._take = event_log._submit  # records its keys
     await queues.take(event_log.keys.shard_of_job(job.id), consumer="w", now=1.0)
     await event_log.start(job.id, worker="w", now=1.0)
     delta = TextDelta(job_id=job.id, seq=1, ts=1.0, delta="a")
