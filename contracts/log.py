@@ -128,17 +128,23 @@ end
 _QUEUE = """
 -- A pool's queue in one shard (see contracts.queue): waiting jobs by priority, in sorted sets
 -- scored by virtual start time; each account's finish tag per priority; a hash of clocks and
--- counts. `state` fields: v:<priority> (the clock), n:<priority>:<account> (waiting jobs).
-local function count(state, priority, owner, by)
+-- counts. `state` fields: v:<priority> (the clock), n:<priority>:<account> (waiting jobs),
+-- w:<priority> (the summed weights of the accounts with jobs waiting).
+local function count(state, priority, owner, by, weight)
   local field = 'n:' .. priority .. ':' .. owner
-  if redis.call('HINCRBY', state, field, by) <= 0 then redis.call('HDEL', state, field) end
+  local left = redis.call('HINCRBY', state, field, by)
+  if left <= 0 then redis.call('HDEL', state, field) end
+  if (by > 0 and left == 1) or (by < 0 and left <= 0) then
+    local sum = tonumber(redis.call('HINCRBYFLOAT', state, 'w:' .. priority, by * weight))
+    if sum < 1e-9 then redis.call('HDEL', state, 'w:' .. priority) end
+  end
 end
 local function enqueue(waiting, tags, state, priority, owner, weight, id)
   local clock = tonumber(redis.call('HGET', state, 'v:' .. priority) or 0)
   local start = math.max(clock, tonumber(redis.call('ZSCORE', tags, owner) or 0))
   redis.call('ZADD', tags, start + 1 / weight, owner)
   redis.call('ZADD', waiting, start, id)
-  count(state, priority, owner, 1)
+  count(state, priority, owner, 1, weight)
 end
 """
 
@@ -179,13 +185,13 @@ end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'owner', ARGV[2], 'model', ARGV[3],
            'status', 'queued', 'attempt', 0, 'created_at', ARGV[4], 'seq', 0,
            'log_ttl', ARGV[10], 'store_held', ARGV[13], 'store_rate', ARGV[14],
-           'priority', ARGV[15], 'account', ARGV[16], 'envelope', ARGV[6])
+           'priority', ARGV[15], 'account', ARGV[16], 'weight', ARGV[17], 'envelope', ARGV[6])
 enqueue(KEYS[3], KEYS[9], KEYS[10], ARGV[15], ARGV[16], tonumber(ARGV[17]), ARGV[1])
 local position = redis.call('ZRANK', KEYS[3], ARGV[1])
 if ARGV[15] == 'batch' then position = position + redis.call('ZCARD', KEYS[8]) end
 -- The payload is our own JobQueued JSON (no client text), with `"position":null`.
 append(KEYS[1], KEYS[2], string.gsub(ARGV[5], '"position":null', '"position":' .. position, 1))
-redis.call('XADD', KEYS[11], 'MAXLEN', '1', '*', 'n', '1')
+redis.call('XADD', KEYS[11], 'MAXLEN', '1', '*', 'p', ARGV[15])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
 local horizon = tonumber(ARGV[11])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (tonumber(ARGV[4]) - horizon))
@@ -203,8 +209,9 @@ TAKE = (
 -- Moves the next waiting job (the lowest virtual start time of the interactive jobs, or of
 -- the batch jobs when no interactive one waits or no batch job was served for the aging
 -- time) into the job stream, and reads one entry through the group, in one step: a job is
--- never out of both. Jobs that ended while waiting are dropped. Returns {1, entry id,
--- fields} or {0, the ready stream's last id} when nothing waits (or {0, '0-0'}).
+-- never out of both. Jobs that ended while waiting are dropped. Returns {1 (or 0 when no
+-- entry was read), the ready stream's last id ('0-0': none), entry id, fields, interactive
+-- jobs left waiting, their accounts' weight, batch jobs left, their accounts' weight}.
 local now, aging = tonumber(ARGV[4]), tonumber(ARGV[5])
 local function next_priority()
   local batch = redis.call('ZCARD', KEYS[3]) > 0
@@ -224,22 +231,26 @@ for _ = 1, 16 do
   redis.call('ZREMRANGEBYSCORE', tags, '-inf', head[2])
   if priority == 'batch' then redis.call('HSET', KEYS[6], 'batch_at', ARGV[4]) end
   local job = ARGV[3] .. head[1]
-  local record = redis.call('HMGET', job, 'status', 'account', 'envelope')
-  if record[2] then count(KEYS[6], priority, record[2], -1) end
+  local record = redis.call('HMGET', job, 'status', 'account', 'envelope', 'weight')
+  if record[2] then count(KEYS[6], priority, record[2], -1, tonumber(record[4] or 1)) end
   if record[1] == 'queued' and record[3] then
     redis.call('XADD', KEYS[1], '*', '__data__', record[3])
     redis.call('HDEL', job, 'envelope')
     break
   end
 end
+local weights = redis.call('HMGET', KEYS[6], 'w:interactive', 'w:batch')
+local left = {redis.call('ZCARD', KEYS[2]), weights[1] or '0',
+              redis.call('ZCARD', KEYS[3]), weights[2] or '0'}
+local last = redis.call('XREVRANGE', KEYS[7], '+', '-', 'COUNT', 1)
+local ready = last[1] and last[1][1] or '0-0'
 local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 1, 'STREAMS',
                         KEYS[1], '>')
 if read then
   local entry = read[1][2][1]
-  return {1, entry[1], entry[2]}
+  return {1, ready, entry[1], entry[2], unpack(left)}
 end
-local last = redis.call('XREVRANGE', KEYS[7], '+', '-', 'COUNT', 1)
-return {0, last[1] and last[1][1] or '0-0'}
+return {0, ready, '', {}, unpack(left)}
 """
 )
 
@@ -300,10 +311,10 @@ CANCEL = (
 if redis.call('EXISTS', KEYS[1]) == 0 then return '' end
 local status = redis.call('HGET', KEYS[1], 'status')
 if status == 'queued' then
-  local queued = redis.call('HMGET', KEYS[1], 'priority', 'account')
+  local queued = redis.call('HMGET', KEYS[1], 'priority', 'account', 'weight', 'id')
   local waiting = queued[1] == 'batch' and KEYS[7] or KEYS[6]
-  if queued[2] and redis.call('ZREM', waiting, redis.call('HGET', KEYS[1], 'id')) == 1 then
-    count(KEYS[8], queued[1], queued[2], -1)
+  if queued[2] and redis.call('ZREM', waiting, queued[4]) == 1 then
+    count(KEYS[8], queued[1], queued[2], -1, tonumber(queued[3] or 1))
   end
   redis.call('HDEL', KEYS[1], 'envelope')
   append(KEYS[1], KEYS[2], ARGV[1])

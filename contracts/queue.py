@@ -40,17 +40,23 @@ from contracts.keys import GROUP, Keys
 
 
 @dataclass(frozen=True, slots=True)
-class Taken:
-    """A job stream entry `TAKE` delivered to the consumer."""
+class Waiting:
+    """What a shard's queue holds: jobs and the summed weights of their accounts."""
 
-    entry_id: bytes
-    fields: dict[bytes, bytes]
+    interactive: int = 0
+    interactive_weight: float = 0.0
+    batch: int = 0
+    batch_weight: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
-class Empty:
-    """Nothing waits: wake when the ready stream passes `ready_id`."""
+class Taken:
+    """What `TAKE` answered: the job stream entry it delivered to the consumer (None: no job
+    waits), what waits after it, and the ready stream's last id: a submit after the take
+    moves it."""
 
+    entry: tuple[bytes, dict[bytes, bytes]] | None
+    waiting: Waiting
     ready_id: str
 
 
@@ -62,11 +68,11 @@ class PoolQueues:
         self.batch_aging = batch_aging
         self._take = redis.register_script(log.TAKE)
 
-    async def take(self, shard: int, *, consumer: str, now: float) -> Taken | Empty:
+    async def take(self, shard: int, *, consumer: str, now: float) -> Taken:
         """Move the shard's next job into its job stream and read one entry for `consumer`
         through the group (an entry the stream held undelivered comes first)."""
         keys, pool = self.keys, self.pool
-        found, *rest = await self._take(
+        found, ready, entry_id, flat, *left = await self._take(
             keys=[
                 keys.jobs(pool, shard),
                 *(keys.waiting(pool, shard, priority) for priority in Priority),
@@ -76,10 +82,12 @@ class PoolQueues:
             ],
             args=[GROUP, consumer, keys.job_key_prefix(shard), repr(now), self.batch_aging],
         )
-        if not int(found):
-            return Empty(_text(rest[0]))
-        entry_id, flat = rest
-        return Taken(entry_id, dict(zip(flat[::2], flat[1::2], strict=True)))
+        interactive, interactive_weight, batch, batch_weight = left
+        waiting = Waiting(
+            int(interactive), float(interactive_weight), int(batch), float(batch_weight)
+        )
+        entry = (entry_id, dict(zip(flat[::2], flat[1::2], strict=True))) if int(found) else None
+        return Taken(entry, waiting, _text(ready))
 
 
 async def positions(

@@ -150,14 +150,14 @@ class Settings(BaseSettings):
     # Fair share and quotas (see docs/scheduling.md): the default tier's, the guest tier's.
     weight: float = Field(
         default=1.0,
-        gt=0,
+        ge=0.01,
         le=1000,
         allow_inf_nan=False,
         description="A keyed user's share of a busy pool, against other users' weights.",
     )
     guest_weight: float = Field(
         default=1.0,
-        gt=0,
+        ge=0.01,
         le=1000,
         allow_inf_nan=False,
         description="One address' guests' share of a busy pool (they share one account).",

@@ -40,7 +40,7 @@ class LimitTier(BaseModel):
     )
     weight: float = Field(
         default=1.0,
-        gt=0,
+        ge=0.01,
         le=1000,
         allow_inf_nan=False,
         description="Share of a busy pool: a user of weight 3 is served 3 jobs for 1 of a "

@@ -33,12 +33,13 @@ from worker.broker import broker_for
 from worker.engines.registry import Registry, default_registry
 from worker.errors import JobLost
 from worker.heartbeat import Heartbeat, ensure_groups
-from worker.intake import QueueOfShard, Slots, shard_reader
+from worker.intake import QueueOfShard, shard_reader
 from worker.leases import Entry, Leases
 from worker.reaper import Reaper
 from worker.retry import with_retry
 from worker.runner import JobRunner
 from worker.settings import Settings
+from worker.slots import Slots
 
 log = logging.getLogger("relayline.worker")
 
@@ -88,7 +89,7 @@ class Worker:
         self.keys = keys = Keys(settings.key_prefix, settings.shards)
         self.streams = keys.job_streams(pool.name)
         self.concurrency = settings.concurrency or pool.concurrency
-        self.slots = Slots(self.concurrency)
+        self.slots = Slots(self.concurrency, settings.batch_aging_seconds)
         # A blocking pool: many concurrent jobs wait for a connection instead of failing.
         self.redis = redis = cast(
             Redis, connect(settings.redis_url, max_connections=settings.redis_max_connections)

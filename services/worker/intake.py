@@ -46,42 +46,8 @@ from faststream.redis.subscriber.usecases.stream_subscriber import (
 from typing_extensions import override
 
 from contracts.keys import Keys
-from contracts.queue import Empty, PoolQueues
-
-
-class Slots:
-    """The jobs one worker process runs at once, shared by its shard readers and its reaper."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.free = size
-        self.closed = False
-        self._room = asyncio.Event()
-        self._room.set()
-
-    async def wait_free(self) -> None:
-        """Until a slot is free (forever once closed); takes none."""
-        while not (self.free and not self.closed):
-            await self._room.wait()
-
-    def try_take(self) -> bool:
-        """Take a free slot at once, or say there is none."""
-        if self.closed or not self.free:
-            return False
-        self.free -= 1
-        if not self.free:
-            self._room.clear()
-        return True
-
-    def release(self) -> None:
-        self.free = min(self.free + 1, self.size)
-        if not self.closed:
-            self._room.set()
-
-    def close(self) -> None:
-        """Take nothing more (the worker is draining)."""
-        self.closed = True
-        self._room.clear()
+from contracts.queue import PoolQueues
+from worker.slots import MIN_WEIGHT, Claim, Claimant, Slots
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +78,9 @@ class ShardReader(StreamSubscriber):
         self.slots = slots
         self.queue = queue
         self.jobs: set[asyncio.Task[None]] = set()
+        self.claimant = Claimant()
+        self.claim = Claim(interactive=True, weight=1.0)
+        """What the shard's queue holds, as it last said (or a submit's priority)."""
         self.after: str | None = None
         """Wait for the ready stream to pass this id before the next take (None: take now)."""
         self._queues: PoolQueues | None = None
@@ -119,11 +88,9 @@ class ShardReader(StreamSubscriber):
     @override
     async def _get_msgs(self, read: ReadCallable) -> None:
         # FastStream's `read`, a blocking XREADGROUP, would take an entry before a slot.
-        await self.slots.wait_free()
         if self.after is not None and not await self._ready():
             return
-        if not self.slots.try_take():  # another reader, or the reaper, took the last slot
-            return
+        await self.slots.take(self.claimant, self.claim)
         started = False
         try:
             started = await self._take_one()
@@ -140,16 +107,20 @@ class ShardReader(StreamSubscriber):
         taken = await self._queues.take(
             self.queue.shard, consumer=self.stream_sub.consumer or "", now=time.time()
         )
-        if isinstance(taken, Empty):
+        waiting = taken.waiting
+        if waiting.interactive or waiting.batch:  # claim a slot again at once
+            self.after = None
+            interactive = waiting.interactive > 0
+            weight = waiting.interactive_weight if interactive else waiting.batch_weight
+            self.claim = Claim(interactive, max(weight, MIN_WEIGHT))
+        else:  # wait for a submit past the take
             self.after = taken.ready_id
+        if taken.entry is None:
             return False
-        self.after = None
-        self.last_id = taken.entry_id.decode()
+        entry_id, fields = taken.entry
+        self.last_id = entry_id.decode()
         message = DefaultStreamMessage(
-            type="stream",
-            channel=self.stream_sub.name,
-            message_ids=[taken.entry_id],
-            data=taken.fields,
+            type="stream", channel=self.stream_sub.name, message_ids=[entry_id], data=fields
         )
         job = asyncio.create_task(self._run(message))
         self.jobs.add(job)
@@ -172,8 +143,13 @@ class ShardReader(StreamSubscriber):
             count=1,
             block=self.stream_sub.polling_interval,
         )
-        if not reply:
-            self.after = None  # a take at least once per polling interval
+        self.after = None  # a take at least once per polling interval
+        for _, entries in cast(
+            list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], reply or []
+        ):
+            for _, fields in entries:  # the submit's priority; the take tells the weight
+                interactive = fields.get(b"p", b"interactive") == b"interactive"
+                self.claim = Claim(interactive, self.claim.weight)
         return bool(reply)
 
     @override

@@ -29,8 +29,8 @@ from contracts.events import JobEnd
 from contracts.jobs import JobEnvelope, JobStatus
 from contracts.keys import GROUP, Keys
 from contracts.log import ENVELOPE_FIELD
-from worker.intake import Slots
 from worker.leases import Entry, deliveries
+from worker.slots import Slots
 
 log = logging.getLogger("relayline.worker")
 

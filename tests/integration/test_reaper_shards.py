@@ -12,11 +12,11 @@ from redis.asyncio import Redis
 
 from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
-from tests.support.queue import queue_job, status
+from tests.support.queue import queue_job, status, take_as
 from worker.heartbeat import ensure_groups
-from worker.intake import Slots
 from worker.leases import Entry
 from worker.reaper import Reaper
+from worker.slots import Slots
 
 pytestmark = pytest.mark.integration
 
@@ -44,11 +44,7 @@ async def abandoned_entry(redis: Redis, keys: Keys, deliveries: int) -> tuple[st
     await ensure_groups(redis, keys.job_streams(POOL))
     job_id = await queue_job(redis, keys, POOL, SHARD, tokens=3)
     stream = keys.jobs(POOL, SHARD)
-    reply = cast(
-        list[tuple[str, list[tuple[str, dict[str, str]]]]],
-        await redis.xreadgroup(GROUP, "dead-worker", {stream: ">"}, count=1),
-    )
-    message_id = reply[0][1][0][0]
+    message_id = await take_as(redis, keys, POOL, SHARD, "dead-worker")
     await redis.xclaim(
         stream, GROUP, "dead-worker", 0, [message_id], idle=60_000, retrycount=deliveries
     )

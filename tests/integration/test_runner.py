@@ -2,7 +2,6 @@
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -11,6 +10,7 @@ from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
 from contracts.models import ModelLimits
 from contracts.pools import ModelKind
+from tests.support.queue import take_as
 from tests.support.runner import REQUEST, run_job, stub_store
 from tests.support.wait import async_wait_for
 from worker.engines.base import Emit, JobContext, Result, Text
@@ -159,8 +159,7 @@ async def test_the_job_end_acknowledges_the_jobs_queue_entry_in_one_step(
         await store.ensure_groups()
         job_id, _ = await store.submit("alice", REQUEST)
         stream = keys.jobs("p", keys.shard_of_job(job_id))
-        read: Any = await redis.xreadgroup(GROUP, "w1", {stream: ">"}, count=1)
-        [(_, [(entry_id, _)])] = read
+        entry_id = await take_as(redis, keys, "p", keys.shard_of_job(job_id), "w1")
         runner = JobRunner(
             redis,
             keys,

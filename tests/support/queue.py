@@ -1,5 +1,6 @@
-"""Jobs queued straight into a pool's shard streams with `EventLog.submit`, as the edge queues
-them, for worker tests that choose the shard a job lands in and need no edge."""
+"""Jobs queued straight into a pool's shard queues with `EventLog.submit`, as the edge queues
+them, and taken as a worker takes them, for worker tests that choose the shard a job lands in
+and need no edge."""
 
 import itertools
 import json
@@ -11,6 +12,7 @@ from redis.asyncio import Redis
 from contracts.eventlog import Admission, EventLog, JobRef
 from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
+from contracts.queue import PoolQueues
 
 ROOMY = Admission(queue_cap=10_000, max_active=10_000, budget=1 << 40, hold=1 << 20, drain_rate=1e6)
 
@@ -45,6 +47,17 @@ async def queue_job(
     )
     assert answer.job_id == job_id, answer
     return job_id
+
+
+async def take_as(redis: Redis, keys: Keys, pool: str, shard: int, consumer: str) -> str:
+    """Take the next job of a shard's queue into `consumer`'s pending entries, as a worker's
+    reader does; the id of its job stream entry."""
+    taken = await PoolQueues(redis, keys, pool, batch_aging=30).take(
+        shard, consumer=consumer, now=time.time()
+    )
+    assert taken.entry is not None, "no job waits"
+    entry_id = taken.entry[0]
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 
 async def events(redis: Redis, keys: Keys, job_id: str) -> list[dict[str, Any]]:

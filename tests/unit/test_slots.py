@@ -1,0 +1,96 @@
+"""A worker's slots go to the shard readers by priority, then in proportion to their
+shards' weights (`worker.slots`)."""
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from worker.slots import Claim, Claimant, Slots
+
+
+async def grants(slots: Slots, claims: dict[str, Claim], count: int) -> list[str]:
+    """Readers that always have work claim a slot again as soon as theirs is given; the
+    order slots are given in, one at a time, for `count` slots."""
+    order: list[str] = []
+    claimants = {name: Claimant() for name in claims}
+
+    async def reader(name: str) -> None:
+        while True:
+            await slots.take(claimants[name], claims[name])
+            order.append(name)
+
+    tasks = [asyncio.create_task(reader(name)) for name in claims]
+    await asyncio.sleep(0)
+    for _ in range(count):
+        slots.release()  # a job ended: its slot goes to the next claim
+        await asyncio.sleep(0)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return order[len(claims) - 1 :][:count]
+
+
+def test_busy_shards_share_the_slots_by_weight() -> None:
+    async def main() -> list[str]:
+        slots = Slots(1)
+        claims = {"heavy": Claim(True, 3.0), "light": Claim(True, 1.0)}
+        return await grants(slots, claims, 400)
+
+    counts = Counter(asyncio.run(main()))
+    assert counts["heavy"] == pytest.approx(3 * counts["light"], rel=0.05)
+
+
+def test_an_interactive_claim_goes_before_every_batch_claim() -> None:
+    async def main() -> list[str]:
+        slots = Slots(1, batch_aging=3600)
+        claims = {"batch": Claim(False, 50.0), "chat": Claim(True, 1.0)}
+        return await grants(slots, claims, 50)
+
+    assert set(asyncio.run(main())) == {"chat"}
+
+
+def test_a_batch_claim_that_waited_its_aging_time_goes_first() -> None:
+    async def main() -> list[str]:
+        slots = Slots(1, batch_aging=0.05)
+        assert slots.try_take()  # the one slot is busy
+        batch = asyncio.create_task(slots.take(Claimant(), Claim(False, 1.0)))
+        await asyncio.sleep(0.1)  # the batch claim has waited past its aging time
+        chat = asyncio.create_task(slots.take(Claimant(), Claim(True, 1.0)))
+        await asyncio.sleep(0)
+        slots.release()
+        await asyncio.sleep(0)
+        done = ["batch" if batch.done() else "", "chat" if chat.done() else ""]
+        chat.cancel()
+        await asyncio.gather(batch, chat, return_exceptions=True)
+        return done
+
+    assert asyncio.run(main()) == ["batch", ""]
+
+
+def test_a_reader_stopped_while_it_waits_gives_nothing_away() -> None:
+    async def main() -> int:
+        slots = Slots(1)
+        assert slots.try_take()
+        waiting = asyncio.create_task(slots.take(Claimant(), Claim(True, 1.0)))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        slots.release()
+        return slots.free
+
+    assert asyncio.run(main()) == 1
+
+
+def test_closed_slots_give_out_nothing() -> None:
+    async def main() -> bool:
+        slots = Slots(2)
+        slots.close()
+        waiting = asyncio.create_task(slots.take(Claimant(), Claim(True, 1.0)))
+        await asyncio.sleep(0.01)
+        given = waiting.done()
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        return given or slots.try_take()
+
+    assert asyncio.run(main()) is False
