@@ -108,7 +108,8 @@ class ShardReader(StreamSubscriber):
             self.queue.shard, consumer=self.stream_sub.consumer or "", now=time.time()
         )
         waiting = taken.waiting
-        if waiting.interactive or waiting.batch:  # claim a slot again at once
+        self.claimant.backlogged = bool(waiting.interactive or waiting.batch)
+        if self.claimant.backlogged:  # claim a slot again at once
             self.after = None
             interactive = waiting.interactive > 0
             weight = waiting.interactive_weight if interactive else waiting.batch_weight

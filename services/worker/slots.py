@@ -9,8 +9,9 @@ that frees goes to the claim that comes first:
 1. a claim for an interactive job, or for a batch job that has waited for a slot for
    `batch_aging` seconds, before any other batch claim (so an interactive job in one shard
    is not kept waiting by a batch backlog in another);
-2. then the lowest virtual start: each reader's start is the later of its own pass and the
-   slots' clock, a grant moves the clock to it and the reader's pass `1 / weight` past it.
+2. then the lowest virtual start: a reader's start is its own pass (for a reader back from
+   idle, the later of its pass and the slots' clock); a grant moves the clock to it and the
+   reader's pass `1 / weight` past it.
    So busy shards share a worker's slots in proportion to their weights, and an account's
    share of the pool is its weight over the weights of everyone waiting, whichever shard
    it is in (the shard's queue shares the shard's turns among its accounts the same way).
@@ -41,6 +42,9 @@ class Claimant:
 
     def __init__(self) -> None:
         self.passed = 0.0
+        self.backlogged = False
+        """Whether its shard had jobs left at its last take: it claims again at once, and
+        keeps its pass (the time it spent taking is no turn given up)."""
 
 
 class Slots:
@@ -91,8 +95,8 @@ class Slots:
             claimant, claim, _, _ = self._waiting.pop(granted)
             if granted.done():  # its reader was cancelled while it waited
                 continue
-            start = max(claimant.passed, self.clock)
-            self.clock = start
+            start = self._start(claimant)
+            self.clock = max(self.clock, start)
             claimant.passed = start + 1 / claim.weight
             self.free -= 1
             granted.set_result(True)
@@ -100,4 +104,9 @@ class Slots:
     def _rank(self, future: asyncio.Future[bool], now: float) -> tuple[int, float, int]:
         claimant, claim, since, order = self._waiting[future]
         first = claim.interactive or now - since >= self.batch_aging
-        return (0 if first else 1, max(claimant.passed, self.clock), order)
+        return (0 if first else 1, self._start(claimant), order)
+
+    def _start(self, claimant: Claimant) -> float:
+        """A claim's virtual start: its pass, or the clock for a reader back from idle (so
+        idling earns no credit)."""
+        return claimant.passed if claimant.backlogged else max(claimant.passed, self.clock)
