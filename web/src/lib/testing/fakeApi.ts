@@ -66,7 +66,10 @@ export function createFakeApi(models: ModelInfo[] = [model('sim')]) {
       const known = request.idempotency_key ? byKey.get(request.idempotency_key) : undefined
       if (known) return { id: known, status: find(known).status }
       const id = `job-${next++}`
-      jobs.set(id, record(id, { model: request.model, priority: request.priority ?? 'interactive' }))
+      jobs.set(
+        id,
+        record(id, { model: request.model, priority: request.priority ?? 'interactive' }),
+      )
       if (request.idempotency_key) byKey.set(request.idempotency_key, id)
       return { id, status: 'queued' as const }
     }),
