@@ -1,11 +1,13 @@
 /**
  * The user's jobs, newest first: the list comes from `GET /v1/jobs` (its first page refreshed
- * on an interval, after a submit and when a followed job ends; older pages loaded on demand
- * with `loadOlder` and kept across refreshes); every job that has not ended is followed live
- * over the tab's WebSocket, for its status and progress.
+ * on an interval, sooner while one of its jobs waits so its place in the queue stays fresh,
+ * after a submit and when a followed job ends; older pages loaded on demand with `loadOlder`
+ * and kept across refreshes); every job that has not ended is followed live over the tab's
+ * WebSocket, for its status and progress.
  */
 import type { JobRecord, JobRequest } from '../contracts/jobs.gen.ts'
 import { asError } from './errors.ts'
+import { QUEUED_REFRESH_MILLISECONDS, statusOf } from './jobView.ts'
 import { Observable } from './observable.ts'
 import { isSettled, isTerminal, type JobState } from './reducer.ts'
 import type { RelayClient } from './relayClient.ts'
@@ -27,12 +29,15 @@ export interface JobsFeedOptions {
   client: RelayClient
   limit?: number
   refreshMilliseconds?: number
+  /** The refresh interval while a job of the first page waits (its position moves). */
+  queuedRefreshMilliseconds?: number
 }
 
 export class JobsFeed extends Observable<JobsSnapshot> {
   private readonly client: RelayClient
   private readonly limit: number
   private readonly refreshMilliseconds: number
+  private readonly queuedRefreshMilliseconds: number
   private records: JobRecord[] = []
   /** Jobs of the pages after the first, loaded by `loadOlder`. */
   private older: JobRecord[] = []
@@ -42,11 +47,17 @@ export class JobsFeed extends Observable<JobsSnapshot> {
   private timer: ReturnType<typeof setTimeout> | undefined
   private users = 0
 
-  constructor({ client, limit = 50, refreshMilliseconds = 5000 }: JobsFeedOptions) {
+  constructor({
+    client,
+    limit = 50,
+    refreshMilliseconds = 5000,
+    queuedRefreshMilliseconds = QUEUED_REFRESH_MILLISECONDS,
+  }: JobsFeedOptions) {
     super({ jobs: [], status: 'loading', error: undefined, hasOlder: false })
     this.client = client
     this.limit = limit
     this.refreshMilliseconds = refreshMilliseconds
+    this.queuedRefreshMilliseconds = queuedRefreshMilliseconds
   }
 
   /** Starts loading and following; each `start` needs its own `stop`. */
@@ -86,7 +97,16 @@ export class JobsFeed extends Observable<JobsSnapshot> {
     } catch (error) {
       this.publish({ status: 'error', error: asError(error) })
     }
-    if (this.users > 0) this.timer = setTimeout(() => this.refresh(), this.refreshMilliseconds)
+    if (this.users > 0) this.timer = setTimeout(() => this.refresh(), this.refreshDelay())
+  }
+
+  /** Sooner while a job of the first page waits: its record carries its place in the queue.
+   * (Older pages are not read again; their jobs' live state still shows when they start.) */
+  private refreshDelay(): number {
+    const waiting = this.records.some(
+      (record) => statusOf(record, this.client.getJob(record.id)) === 'queued',
+    )
+    return waiting ? this.queuedRefreshMilliseconds : this.refreshMilliseconds
   }
 
   /** Loads the next page of older jobs (nothing when there is none). */
