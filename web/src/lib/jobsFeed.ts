@@ -1,8 +1,8 @@
 /**
  * The user's jobs, newest first: the list comes from `GET /v1/jobs` (its first page refreshed
- * on an interval, sooner while one of its jobs waits so its place in the queue stays fresh,
+ * on an interval, sooner while a listed job waits so its place in the queue stays fresh,
  * after a submit and when a followed job ends; older pages loaded on demand with `loadOlder`
- * and kept across refreshes); every job that has not ended is followed live over the tab's
+ * and kept across refreshes, their waiting jobs' records read again); every job that has not ended is followed live over the tab's
  * WebSocket, for its status and progress.
  */
 import type { JobRecord, JobRequest } from '../contracts/jobs.gen.ts'
@@ -32,6 +32,9 @@ export interface JobsFeedOptions {
   /** The refresh interval while a job of the first page waits (its position moves). */
   queuedRefreshMilliseconds?: number
 }
+
+/** Waiting jobs of older pages whose records are read again per refresh. */
+export const OLDER_READS = 5
 
 export class JobsFeed extends Observable<JobsSnapshot> {
   private readonly client: RelayClient
@@ -87,6 +90,7 @@ export class JobsFeed extends Observable<JobsSnapshot> {
         const first = new Set(this.records.map((record) => record.id))
         this.older = [...previous, ...this.older].filter((record) => !first.has(record.id))
       }
+      await this.rereadOlderWaiting()
       this.follow()
       this.publish({
         jobs: this.items(),
@@ -100,13 +104,32 @@ export class JobsFeed extends Observable<JobsSnapshot> {
     if (this.users > 0) this.timer = setTimeout(() => this.refresh(), this.refreshDelay())
   }
 
-  /** Sooner while a job of the first page waits: its record carries its place in the queue.
-   * (Older pages are not read again; their jobs' live state still shows when they start.) */
+  /** Sooner while a listed job waits: its record carries its place in the queue. */
   private refreshDelay(): number {
-    const waiting = this.records.some(
-      (record) => statusOf(record, this.client.getJob(record.id)) === 'queued',
-    )
+    const waiting = [...this.records, ...this.older].some((record) => this.isWaiting(record))
     return waiting ? this.queuedRefreshMilliseconds : this.refreshMilliseconds
+  }
+
+  private isWaiting(record: JobRecord): boolean {
+    return statusOf(record, this.client.getJob(record.id)) === 'queued'
+  }
+
+  /** The first page's records come with the list; waiting jobs of older pages are read one by
+   * one, at most OLDER_READS a refresh (those nearest the front of the queue first), so a
+   * long batch costs few requests. A failed read keeps the record it had. */
+  private async rereadOlderWaiting(): Promise<void> {
+    const front = (record: JobRecord) => record.position ?? Number.MAX_SAFE_INTEGER
+    const waiting = this.older
+      .filter((record) => this.isWaiting(record))
+      .sort((left, right) => front(left) - front(right))
+      .slice(0, OLDER_READS)
+    if (waiting.length === 0) return
+    const reads = await Promise.allSettled(
+      waiting.map((record) => this.client.api.getJob(record.id)),
+    )
+    const fresh = new Map<string, JobRecord>()
+    for (const read of reads) if (read.status === 'fulfilled') fresh.set(read.value.id, read.value)
+    this.older = this.older.map((record) => fresh.get(record.id) ?? record)
   }
 
   /** Loads the next page of older jobs (nothing when there is none). */
