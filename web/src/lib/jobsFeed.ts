@@ -2,8 +2,8 @@
  * The user's jobs, newest first: the list comes from `GET /v1/jobs` (its first page refreshed
  * on an interval, sooner while a listed job waits so its place in the queue stays fresh,
  * after a submit and when a followed job ends; older pages loaded on demand with `loadOlder`
- * and kept across refreshes, their waiting jobs' records read again); every job that has not ended is followed live over the tab's
- * WebSocket, for its status and progress.
+ * and kept across refreshes, their waiting jobs' records read again); every job that has not
+ * ended is followed live over the tab's WebSocket, for its status and progress.
  */
 import type { JobRecord, JobRequest } from '../contracts/jobs.gen.ts'
 import { asError } from './errors.ts'
@@ -29,7 +29,7 @@ export interface JobsFeedOptions {
   client: RelayClient
   limit?: number
   refreshMilliseconds?: number
-  /** The refresh interval while a job of the first page waits (its position moves). */
+  /** The refresh interval while a listed job waits (its place in the queue moves). */
   queuedRefreshMilliseconds?: number
 }
 
