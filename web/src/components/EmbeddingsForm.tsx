@@ -24,7 +24,8 @@ export default function EmbeddingsForm({ models, onSubmit }: EmbeddingsFormProps
     if (model === null || count === 0) return
     setBusy(true)
     try {
-      await onSubmit([{ model, input: { texts: linesOf(texts) } }])
+      // Background work: the pool serves it when no interactive job waits.
+      await onSubmit([{ model, input: { texts: linesOf(texts) }, priority: 'batch' }])
       setTexts('')
     } catch {
       // The list shows the error.

@@ -2,6 +2,7 @@ import type { JobListItem } from '../lib/jobsFeed.ts'
 import { formatTime, progressOf, shortId, statusOf } from '../lib/jobView.ts'
 import { isTerminal } from '../lib/reducer.ts'
 import { jobPath } from '../lib/router.ts'
+import JobQueueInfo from './JobQueueInfo.tsx'
 import Link from './Link.tsx'
 import ProgressBar from './ProgressBar.tsx'
 
@@ -10,7 +11,8 @@ interface JobTableProps {
   onCancel: (jobId: string) => void
 }
 
-/** Every job with its status and progress; unfinished ones can be cancelled. */
+/** Every job with its status (a waiting one's place in the queue) and progress; unfinished
+ * ones can be cancelled. */
 export default function JobTable({ jobs, onCancel }: JobTableProps) {
   return (
     <div className="table-scroll">
@@ -40,6 +42,7 @@ export default function JobTable({ jobs, onCancel }: JobTableProps) {
                 <td>{record.model}</td>
                 <td>
                   <span className={`status status-${status}`}>{status}</span>
+                  <JobQueueInfo record={record} live={live} />
                 </td>
                 <td>
                   <ProgressBar

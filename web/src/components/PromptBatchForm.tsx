@@ -24,10 +24,12 @@ export default function PromptBatchForm({ models, onSubmit }: PromptBatchFormPro
     event.preventDefault()
     if (model === null || count === 0) return
     const params = maxTokens === '' ? {} : { max_tokens: Number(maxTokens) }
-    const requests = linesOf(prompts).map((prompt) => ({
+    // Background work: the pool serves it when no interactive job (a chat) waits.
+    const requests: JobRequest[] = linesOf(prompts).map((prompt) => ({
       model,
       input: { messages: [{ role: 'user', content: prompt }] },
       params,
+      priority: 'batch',
     }))
     setBusy(true)
     try {

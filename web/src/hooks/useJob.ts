@@ -1,7 +1,9 @@
 import { useCallback, useEffect, useState, useSyncExternalStore } from 'react'
 import type { JobRecord } from '../contracts/jobs.gen.ts'
 import { ApiError } from '../lib/api.ts'
+import { QUEUED_REFRESH_MILLISECONDS, statusOf as jobStatusOf } from '../lib/jobView.ts'
 import { isTerminal, type JobState } from '../lib/reducer.ts'
+import type { RelayClient } from '../lib/relayClient.ts'
 import { useRelayServices } from './relayContext.ts'
 
 export type JobHookStatus = 'idle' | 'submitted' | 'streaming' | 'ready' | 'error'
@@ -28,7 +30,39 @@ function statusOf(job: JobState | undefined, error: ApiError | undefined): JobHo
   return isTerminal(job.status) ? 'ready' : 'submitted'
 }
 
-/** One job, followed live from its first event; its record is read again when it ends. */
+/** While `waiting`, reads the record again every few seconds: its place in the queue moves.
+ * A failed read keeps the last record (the stream still tells the status). */
+function useWaitingRecord(
+  client: RelayClient,
+  jobId: string,
+  waiting: boolean,
+  setRecord: (record: JobRecord) => void,
+) {
+  useEffect(() => {
+    if (!waiting) return
+    let active = true
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const schedule = () => {
+      timer = setTimeout(async () => {
+        try {
+          const found = await client.api.getJob(jobId)
+          if (active) setRecord(found)
+        } catch {
+          // Asked again at the next tick.
+        }
+        if (active) schedule()
+      }, QUEUED_REFRESH_MILLISECONDS)
+    }
+    schedule()
+    return () => {
+      active = false
+      clearTimeout(timer)
+    }
+  }, [client, jobId, waiting, setRecord])
+}
+
+/** One job, followed live from its first event; its record is read again while it waits (for
+ * its place in the queue) and when it ends. */
 export function useJob(jobId: string): UseJobResult {
   const { client } = useRelayServices()
   const subscribe = useCallback(
@@ -55,6 +89,8 @@ export function useJob(jobId: string): UseJobResult {
       active = false
     }
   }, [client, jobId, ended])
+
+  useWaitingRecord(client, jobId, jobStatusOf(record, job) === 'queued' && !error, setRecord)
 
   const cancel = useCallback(async () => {
     try {

@@ -131,4 +131,15 @@ describe('createApi', () => {
     await api.listModels()
     expect(new Headers(fetch.mock.calls[0][1]?.headers).has('Authorization')).toBe(false)
   })
+  it("reads the queue by user, and a non-operator's 403 as an ApiError", async () => {
+    const report = { data: [{ pool: 'sim', interactive: 1, batch: 0, users: [] }] }
+    const allowed = apiAnswering(answer(200, JSON.stringify(report)))
+    await expect(allowed.api.getQueue()).resolves.toEqual(report)
+    expect(allowed.fetch.mock.calls[0][0]).toBe('/v1/queue')
+
+    const body = { error: { code: 'forbidden', message: 'operators only' } }
+    const refused = apiAnswering(answer(403, JSON.stringify(body), 'Forbidden'))
+    const error = await failure(refused.api.getQueue())
+    expect([error.status, error.code, error.message]).toEqual([403, 'forbidden', 'operators only'])
+  })
 })

@@ -8,7 +8,13 @@
  * (`createTicket`, see `ticketSocketUrl` in socket.ts).
  */
 import type { ErrorBody } from '../contracts/errors.gen.ts'
-import type { JobAccepted, JobList, JobRecord, JobRequest } from '../contracts/jobs.gen.ts'
+import type {
+  JobAccepted,
+  JobList,
+  JobRecord,
+  JobRequest,
+  QueueReport,
+} from '../contracts/jobs.gen.ts'
 import type { ModelList } from '../contracts/models.gen.ts'
 import type { Ticket, TicketPurpose } from '../contracts/tickets.gen.ts'
 
@@ -114,6 +120,8 @@ export function createApi(options: ApiOptions = {}) {
       }),
     cancelJob: (jobId: string) =>
       request<JobRecord>(`/v1/jobs/${encodeURIComponent(jobId)}/cancel`, { method: 'POST' }),
+    /** Every pool's waiting jobs by user: operators only, anyone else gets 403 `forbidden`. */
+    getQueue: () => request<QueueReport>('/v1/queue'),
     /** A one-time ticket for `?ticket=` on the WebSocket (`ws`) or a job's SSE (`events`). */
     createTicket: (purpose: TicketPurpose) =>
       request<Ticket>('/v1/tickets', {

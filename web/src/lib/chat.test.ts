@@ -35,6 +35,8 @@ describe('ChatSession', () => {
       model: 'sim',
       input: { messages: [{ role: 'user', content: 'Hello?' }] },
     })
+    // A chat is interactive: it waits for no batch job.
+    expect(harness.requests[0].priority ?? 'interactive').toBe('interactive')
     harness.server.last.emit(queued(jobId))
     harness.server.last.emit(started(jobId, 2))
     harness.server.last.emit(delta(jobId, 3, 'Hi'))

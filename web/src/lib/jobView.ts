@@ -24,6 +24,24 @@ export function progressOf(
   return fraction ?? 0
 }
 
+/** How often the record of a waiting job is read again, for its place in the queue. */
+export const QUEUED_REFRESH_MILLISECONDS = 2000
+
+/** While the job waits: how many jobs its pool serves before it (0: next), from its record;
+ * null once it runs (the stream may be ahead of the record) or when the edge did not say. */
+export function positionOf(
+  record: JobRecord | undefined,
+  live: JobState | undefined,
+): number | null {
+  if (!record || statusOf(record, live) !== 'queued') return null
+  return record.position
+}
+
+/** "next", "1 ahead", "3 ahead". */
+export function positionLabel(position: number): string {
+  return position === 0 ? 'next' : `${position} ahead`
+}
+
 export function outputOf(record: JobRecord | undefined, live: JobState | undefined): unknown {
   return live?.output ?? record?.output ?? null
 }

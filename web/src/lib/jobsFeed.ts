@@ -1,11 +1,13 @@
 /**
  * The user's jobs, newest first: the list comes from `GET /v1/jobs` (its first page refreshed
- * on an interval, after a submit and when a followed job ends; older pages loaded on demand
- * with `loadOlder` and kept across refreshes); every job that has not ended is followed live
- * over the tab's WebSocket, for its status and progress.
+ * on an interval, sooner while a listed job waits so its place in the queue stays fresh,
+ * after a submit and when a followed job ends; older pages loaded on demand with `loadOlder`
+ * and kept across refreshes, their waiting jobs' records read again); every job that has not
+ * ended is followed live over the tab's WebSocket, for its status and progress.
  */
 import type { JobRecord, JobRequest } from '../contracts/jobs.gen.ts'
 import { asError } from './errors.ts'
+import { QUEUED_REFRESH_MILLISECONDS, statusOf } from './jobView.ts'
 import { Observable } from './observable.ts'
 import { isSettled, isTerminal, type JobState } from './reducer.ts'
 import type { RelayClient } from './relayClient.ts'
@@ -27,12 +29,18 @@ export interface JobsFeedOptions {
   client: RelayClient
   limit?: number
   refreshMilliseconds?: number
+  /** The refresh interval while a listed job waits (its place in the queue moves). */
+  queuedRefreshMilliseconds?: number
 }
+
+/** Waiting jobs of older pages whose records are read again per refresh. */
+export const OLDER_READS = 5
 
 export class JobsFeed extends Observable<JobsSnapshot> {
   private readonly client: RelayClient
   private readonly limit: number
   private readonly refreshMilliseconds: number
+  private readonly queuedRefreshMilliseconds: number
   private records: JobRecord[] = []
   /** Jobs of the pages after the first, loaded by `loadOlder`. */
   private older: JobRecord[] = []
@@ -42,11 +50,17 @@ export class JobsFeed extends Observable<JobsSnapshot> {
   private timer: ReturnType<typeof setTimeout> | undefined
   private users = 0
 
-  constructor({ client, limit = 50, refreshMilliseconds = 5000 }: JobsFeedOptions) {
+  constructor({
+    client,
+    limit = 50,
+    refreshMilliseconds = 5000,
+    queuedRefreshMilliseconds = QUEUED_REFRESH_MILLISECONDS,
+  }: JobsFeedOptions) {
     super({ jobs: [], status: 'loading', error: undefined, hasOlder: false })
     this.client = client
     this.limit = limit
     this.refreshMilliseconds = refreshMilliseconds
+    this.queuedRefreshMilliseconds = queuedRefreshMilliseconds
   }
 
   /** Starts loading and following; each `start` needs its own `stop`. */
@@ -76,6 +90,7 @@ export class JobsFeed extends Observable<JobsSnapshot> {
         const first = new Set(this.records.map((record) => record.id))
         this.older = [...previous, ...this.older].filter((record) => !first.has(record.id))
       }
+      await this.rereadOlderWaiting()
       this.follow()
       this.publish({
         jobs: this.items(),
@@ -86,7 +101,35 @@ export class JobsFeed extends Observable<JobsSnapshot> {
     } catch (error) {
       this.publish({ status: 'error', error: asError(error) })
     }
-    if (this.users > 0) this.timer = setTimeout(() => this.refresh(), this.refreshMilliseconds)
+    if (this.users > 0) this.timer = setTimeout(() => this.refresh(), this.refreshDelay())
+  }
+
+  /** Sooner while a listed job waits: its record carries its place in the queue. */
+  private refreshDelay(): number {
+    const waiting = [...this.records, ...this.older].some((record) => this.isWaiting(record))
+    return waiting ? this.queuedRefreshMilliseconds : this.refreshMilliseconds
+  }
+
+  private isWaiting(record: JobRecord): boolean {
+    return statusOf(record, this.client.getJob(record.id)) === 'queued'
+  }
+
+  /** The first page's records come with the list; waiting jobs of older pages are read one by
+   * one, at most OLDER_READS a refresh (those nearest the front of the queue first), so a
+   * long batch costs few requests. A failed read keeps the record it had. */
+  private async rereadOlderWaiting(): Promise<void> {
+    const front = (record: JobRecord) => record.position ?? Number.MAX_SAFE_INTEGER
+    const waiting = this.older
+      .filter((record) => this.isWaiting(record))
+      .sort((left, right) => front(left) - front(right))
+      .slice(0, OLDER_READS)
+    if (waiting.length === 0) return
+    const reads = await Promise.allSettled(
+      waiting.map((record) => this.client.api.getJob(record.id)),
+    )
+    const fresh = new Map<string, JobRecord>()
+    for (const read of reads) if (read.status === 'fulfilled') fresh.set(read.value.id, read.value)
+    this.older = this.older.map((record) => fresh.get(record.id) ?? record)
   }
 
   /** Loads the next page of older jobs (nothing when there is none). */

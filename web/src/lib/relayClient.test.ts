@@ -96,6 +96,8 @@ describe('RelayClient', () => {
       id: 'job-1',
       model: 'chat',
       status: 'succeeded',
+      priority: 'interactive',
+      position: null,
       attempt: 1,
       created_at: 1,
       started_at: 2,

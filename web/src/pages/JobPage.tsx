@@ -1,4 +1,5 @@
 import JobEventLog from '../components/JobEventLog.tsx'
+import JobQueueInfo from '../components/JobQueueInfo.tsx'
 import JobResult from '../components/JobResult.tsx'
 import Link from '../components/Link.tsx'
 import ProgressBar from '../components/ProgressBar.tsx'
@@ -51,6 +52,7 @@ export default function JobPage({ jobId }: { jobId: string }) {
           <span className={`status status-${status}`} data-testid="job-status">
             {status}
           </span>
+          <JobQueueInfo record={record} live={job} />
         </dd>
         <dt>Model</dt>
         <dd>{record?.model ?? '…'}</dd>

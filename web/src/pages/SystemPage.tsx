@@ -1,4 +1,5 @@
 import Link from '../components/Link.tsx'
+import QueueTable from '../components/QueueTable.tsx'
 import ThroughputChart from '../components/ThroughputChart.tsx'
 import { useRelay } from '../hooks/useRelay.ts'
 import { useSystem } from '../hooks/useSystem.ts'
@@ -6,9 +7,12 @@ import { recentThroughput } from '../lib/throughput.ts'
 
 const rate = (value: number) => value.toFixed(value >= 10 ? 0 : 1)
 
-/** The pools, their live workers and queues, recent throughput and a live chart. */
+/** The pools, their live workers and queues, recent throughput and a live chart; for an
+ * operator, every pool's waiting jobs by user. */
 export default function SystemPage() {
-  const { models, samples, status, error } = useSystem()
+  const { models, samples, status, error, queue, queueStatus, queueError } = useSystem({
+    queue: true,
+  })
   const connection = useRelay()
   const workers = models.reduce((total, model) => total + model.workers, 0)
   const queued = models.reduce((total, model) => total + model.queued, 0)
@@ -93,6 +97,17 @@ export default function SystemPage() {
           <p className="muted">No model pools are configured.</p>
         )}
       </section>
+      {(queueStatus === 'ready' || queueStatus === 'error') && (
+        <section aria-labelledby="queue-heading">
+          <h2 id="queue-heading">Waiting jobs by user</h2>
+          {queueError && (
+            <p role="alert" className="error">
+              Could not load the queue: {queueError.message}
+            </p>
+          )}
+          {(queueStatus === 'ready' || queue.length > 0) && <QueueTable pools={queue} />}
+        </section>
+      )}
       <footer className="page-footer">
         <a href="/docs">API documentation</a> · <a href="/openapi.json">OpenAPI schema</a> ·{' '}
         <Link href="/jobs">Your jobs</Link>

@@ -1,6 +1,6 @@
 /** An in-memory edge API for tests: jobs are records the test updates by hand. */
 import { vi } from 'vitest'
-import type { JobRecord, JobRequest } from '../../contracts/jobs.gen.ts'
+import type { JobRecord, JobRequest, PoolQueue } from '../../contracts/jobs.gen.ts'
 import type { ModelInfo } from '../../contracts/models.gen.ts'
 import { ApiError, type Api, type ListJobsOptions } from '../api.ts'
 
@@ -24,6 +24,8 @@ export function record(id: string, change: Partial<JobRecord> = {}): JobRecord {
     id,
     model: 'sim',
     status: 'queued',
+    priority: 'interactive',
+    position: null,
     attempt: 0,
     created_at: 1_700_000_000,
     started_at: null,
@@ -41,6 +43,8 @@ export function createFakeApi(models: ModelInfo[] = [model('sim')]) {
   const jobs = new Map<string, JobRecord>()
   const requests: JobRequest[] = []
   const byKey = new Map<string, string>()
+  /** What `getQueue` answers; tests replace its contents, or mock a 403. */
+  const queue: PoolQueue[] = []
   let next = 1
   const find = (jobId: string) => {
     const found = jobs.get(jobId)
@@ -62,7 +66,10 @@ export function createFakeApi(models: ModelInfo[] = [model('sim')]) {
       const known = request.idempotency_key ? byKey.get(request.idempotency_key) : undefined
       if (known) return { id: known, status: find(known).status }
       const id = `job-${next++}`
-      jobs.set(id, record(id, { model: request.model }))
+      jobs.set(
+        id,
+        record(id, { model: request.model, priority: request.priority ?? 'interactive' }),
+      )
       if (request.idempotency_key) byKey.set(request.idempotency_key, id)
       return { id, status: 'queued' as const }
     }),
@@ -71,11 +78,12 @@ export function createFakeApi(models: ModelInfo[] = [model('sim')]) {
       jobs.set(jobId, { ...found, status: 'cancelled' })
       return find(jobId)
     }),
+    getQueue: vi.fn(async () => ({ data: queue })),
     createTicket: vi.fn(async (purpose: 'ws' | 'events') => ({
       ticket: `ticket-${next++}`,
       purpose,
       expires_at: Date.now() / 1000 + 60,
     })),
   } satisfies Api
-  return { api, jobs, requests }
+  return { api, jobs, requests, queue }
 }

@@ -65,6 +65,7 @@ export function createHarness(options: { models?: ModelInfo[]; storage?: KeyValu
     api: fake.api,
     jobs: fake.jobs,
     requests: fake.requests,
+    queue: fake.queue,
     connection,
     client,
     relay,
