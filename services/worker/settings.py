@@ -11,6 +11,7 @@ from contracts.connect import service_url
 from contracts.durability import WaitReplicas, WaitTimeoutMs
 from contracts.keys import DEFAULT_SHARDS, KeyPrefix, ShardCount
 from contracts.pools import DEFAULT_POOLS_FILE
+from contracts.usage import DEFAULT_QUOTA_WINDOW_SECONDS, QuotaWindowSeconds
 
 
 def _default_worker_id() -> str:
@@ -79,3 +80,10 @@ class Settings(BaseSettings):
         default=100, ge=4, description="Connections to Redis; callers wait when all are busy."
     )
     polling_interval_ms: int = Field(default=1000, ge=10)
+    quota_window_seconds: QuotaWindowSeconds = Field(
+        default=DEFAULT_QUOTA_WINDOW_SECONDS,
+        validation_alias=AliasChoices(
+            "WORKER_QUOTA_WINDOW_SECONDS", "RELAYLINE_QUOTA_WINDOW_SECONDS"
+        ),
+        description="The token quota window the jobs' usage is charged to; the edges' length.",
+    )
