@@ -26,6 +26,8 @@ export type ErrorCode =
   | "seq_out_of_range"
   | "events_expired"
   | "storage_quota"
+  | "token_quota"
+  | "forbidden"
   | "unsupported_parameter"
   | "redis_unavailable"
   | "queue_full"
