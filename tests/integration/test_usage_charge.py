@@ -2,14 +2,17 @@
 job, into the day and window of the job's end, in the owner's account's shard, every key
 expiring; and the runner charges a job's real usage before its `job-end`."""
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import cast
 
 import pytest
 from redis.asyncio import Redis
 from redis.crc import key_slot
 
+from contracts.connect import connect
 from contracts.eventlog import EventLog, JobRef
 from contracts.events import JobEnd, Usage
 from contracts.jobs import JobStatus
@@ -25,12 +28,18 @@ from contracts.usage import (
     utc_day,
     window_start,
 )
+from edge.errors import TooManyRequests
+from edge.tiers import LimitTier, TierTable
+from edge.usage import Quotas
 from tests.support.runner import REQUEST, run_job, stub_store
 from worker.engines.base import Emit, JobContext, Result, Text
 
 pytestmark = pytest.mark.integration
 
 WINDOW = 3600
+TIER = LimitTier(
+    requests_per_second=1, burst=1, max_streams=1, max_active_jobs=100, tokens_per_window=20
+)
 END_TS = datetime(2026, 3, 1, 23, 59, 30, tzinfo=UTC).timestamp()
 
 
@@ -140,7 +149,7 @@ async def test_hostile_owners_are_charged_in_their_own_shard(redis: Redis, keys:
         assert fields == {"p:prompt": "7", "p:completion": "5", "p:jobs": "1"}
     # the guests of one address share one account
     assert await ledger.used(f"guest-{tag}-one", END_TS) == 24
-    members: set[str] = set()
+    members: set[bytes | str] = set()
     for shard in range(keys.shards):
         members |= await redis.smembers(keys.usage_accounts(shard, "2026-03-01"))
     assert members == {account(owner) for owner in owners}
@@ -185,3 +194,43 @@ async def test_the_runner_charges_the_engines_usage(
     }
     assert await redis.hget(keys.job(end_event["job_id"]), "charged") == "1"
     assert await UsageLedger(redis, keys, 86400).used("alice", end_event["ts"]) == 14
+
+
+@pytest.mark.parametrize("where", ["server", "cluster"])
+async def test_the_report_reads_every_shard(
+    where: str, request: pytest.FixtureRequest, keys: Keys
+) -> None:
+    """Charges of owners in many shards, then the edge's report: the caller's own rows, and
+    an operator's of every account (one pipeline over every shard's slot on a Cluster, whose
+    client refuses a script whose keys span slots)."""
+    fixture = "redis_server_url" if where == "server" else "redis_cluster"
+    value = request.getfixturevalue(fixture)
+    url = value if isinstance(value, str) else value.url
+    client = cast(Redis, connect(url, max_connections=8))
+    tiers = TierTable(default=TIER, guest=TIER, named={}, user_tiers="")
+    quotas = Quotas(client, keys, tiers, WINDOW)
+    owners = [f"user-{index}" for index in range(12)]
+    try:
+        for owner in owners:
+            job, attempt = await started(client, keys, owner)
+            now = time.time()
+            charged = await quotas.ledger.charge(job, attempt=attempt, end=end(job, ts=now))
+            assert charged == ChargeResult.ok
+        assert len({keys.shard_of_user(owner) for owner in owners}) > 3
+        mine = await quotas.report("user-3", days=2)
+        assert [(row.user, row.model, row.total_tokens) for row in mine.data] == [
+            ("user-3", "p", 12)
+        ]
+        assert mine.quota.used == 12 and mine.quota.limit == 20
+        everyone = await quotas.report("user-3", days=2, everyone=True)
+        assert sorted(row.user for row in everyone.data) == sorted(owners)
+        await quotas.check("user-3")  # 12 of 20 used: admitted, and its job passes it
+        job, attempt = await started(client, keys, "user-3")
+        await quotas.ledger.charge(job, attempt=attempt, end=end(job, ts=time.time()))
+        with pytest.raises(TooManyRequests) as refused:
+            await quotas.check("user-3")
+        assert refused.value.code == "token_quota"
+        assert 0 < int(refused.value.headers["Retry-After"]) <= WINDOW
+        await quotas.check("user-4")
+    finally:
+        await client.aclose()
