@@ -3,6 +3,7 @@ usage of a job is the engine's own count, by model and UTC day; a user over its 
 `429 token_quota` (OpenAI's shape on the OpenAI routes) while others go on; operators see
 every user's usage, nobody else may ask."""
 
+import json
 import math
 import time
 from typing import Any
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from contracts.usage import utc_day
-from tests.support.client import get_job, submit, ws_follow
+from tests.support.client import get_job, submit, ws_connect, ws_follow
 from tests.support.stack import Edge, Stack, auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.models]
@@ -67,6 +68,15 @@ def assert_over_quota(edge: Edge, user: str, used: int) -> None:
     assert "Retry-After" in openai.headers
 
 
+async def assert_refused_over_websocket(edge: Edge, user: str) -> None:
+    request = {"model": "embed", "input": TEXTS}
+    async with ws_connect(edge, user) as connection:
+        await connection.send(json.dumps({"type": "submit", "request": request, "ref": "q"}))
+        while (message := json.loads(await connection.recv()))["type"] != "error":
+            assert message["type"] != "submitted", message
+    assert (message["code"], message["ref"]) == ("token_quota", "q")
+
+
 async def test_quota_and_usage_on_real_processes(stack: Stack) -> None:
     shared = {"RELAYLINE_QUOTA_WINDOW_SECONDS": str(WINDOW)}
     edge = stack.edge(
@@ -89,6 +99,7 @@ async def test_quota_and_usage_on_real_processes(stack: Stack) -> None:
     assert report["quota"] == quota
     assert report["days"] == 30 and report["truncated"] is False
     assert_over_quota(edge, "alice", prompt)
+    await assert_refused_over_websocket(edge, "alice")
 
     chatted = await ended(edge, submit(edge, model="chat", user="bob"), "bob")  # unaffected
     assert chatted["usage"]["completion_tokens"] > 0
