@@ -12,6 +12,9 @@ the pool's `max_output_bytes` is stopped and the job ends `failed` with `output_
 (engines that can, stop before the cap on their own: a chat answer ends with
 `finish_reason: "length"`).
 
+Right before the `job-end` is written, the job's owner is charged its usage, once per job
+(`contracts.usage`): the tokens the edge checks quotas against.
+
 A log that lost events this worker wrote (Redis failed over to a replica that had not
 received them) is never written past: the attempt starts again, and its `job-reset` takes a
 seq above any a client may have seen (see `contracts.log`).
