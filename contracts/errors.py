@@ -35,6 +35,7 @@ class ErrorCode(StrEnum):
     seq_out_of_range = "seq_out_of_range"
     events_expired = "events_expired"
     storage_quota = "storage_quota"
+    token_quota = "token_quota"  # the user's tokens of the current quota window are used up
     unsupported_parameter = "unsupported_parameter"  # OpenAI routes: a field no engine honours
     # ours or the model's (5xx, or a failed job)
     redis_unavailable = "redis_unavailable"

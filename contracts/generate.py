@@ -23,7 +23,7 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import core_schema
 
-from contracts import errors, events, jobs, models, tickets, wire
+from contracts import errors, events, jobs, models, tickets, usage, wire
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SCHEMA_FOLDER = REPOSITORY / "contracts" / "schema"
@@ -54,6 +54,11 @@ CONTRACTS: dict[str, list[tuple[str, Any]]] = {
         ("TicketRequest", tickets.TicketRequest),
         ("Ticket", tickets.Ticket),
         ("TicketPurpose", tickets.TicketPurpose),
+    ],
+    "usage": [
+        ("UsageReport", usage.UsageReport),
+        ("UsageRow", usage.UsageRow),
+        ("QuotaState", usage.QuotaState),
     ],
 }
 # What a client sends, described in validation mode; the server sends all the others.

@@ -189,6 +189,23 @@ class Keys:
         """String: the job id an idempotency key of one user maps to."""
         return f"{self._in(self.shard_of_user(user))}idem:{user}:{key}"
 
+    # -- token usage, in its account's shard (see `contracts.usage`) ------------------------
+
+    def usage(self, user: str, day: str) -> str:
+        """Hash with a TTL: the tokens and jobs of a user's `account` on one UTC day
+        (`YYYY-MM-DD`), fields `<model>:prompt`, `<model>:completion`, `<model>:jobs`."""
+        return f"{self._in(self.shard_of_user(user))}user:{account(user)}:usage:{day}"
+
+    def quota_used(self, user: str, window: int) -> str:
+        """Counter with a TTL: the tokens a user's `account` used in the quota window that
+        starts at `window` (unix seconds, a multiple of the window's length)."""
+        return f"{self._in(self.shard_of_user(user))}user:{account(user)}:quota:{window}"
+
+    def usage_accounts(self, shard: int, day: str) -> str:
+        """Set with a TTL: the accounts of one shard that were charged on one UTC day, so an
+        operator lists every user's usage without scanning."""
+        return f"{self._in(shard)}usage:accounts:{day}"
+
     # -- everything else: one key each, no shard -------------------------------------------
 
     def workers(self, pool: str) -> str:

@@ -15,6 +15,7 @@ from edge.fanout import Hub
 from edge.identity import resolve_user
 from edge.settings import Settings
 from edge.store import JobStore
+from edge.usage import Quotas
 
 
 @dataclass
@@ -24,6 +25,7 @@ class EdgeState:
     store: JobStore
     hub: Hub
     api_keys: dict[str, str]
+    quotas: Quotas
     sockets: set[WebSocket] = field(default_factory=set)
 
     async def close_sockets(self, code: int, reason: str) -> None:

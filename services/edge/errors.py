@@ -4,10 +4,12 @@
      ├── BadRequest          400  invalid_json / invalid_request / unknown_message_type
      │                            (OpenAI routes: also unsupported_parameter, with `param`)
      ├── Unauthorized        401  unauthorized
+     ├── Forbidden           403  forbidden (an operators' option)
      ├── NotFound            404  job_not_found / unknown_model / not_found
- ├── Unprocessable       422  invalid_request (input that does not fit the model)
+     ├── Unprocessable       422  invalid_request (input that does not fit the model)
      ├── PayloadTooLarge     413  payload_too_large
- ├── TooManyRequests     429  rate_limited (a user's limit of unfinished jobs, with Retry-After)
+     ├── TooManyRequests     429  rate_limited (a user's limit of unfinished jobs),
+     │                            storage_quota / token_quota (with Retry-After)
      └── ServiceUnavailable  503  redis_unavailable / queue_full (with Retry-After)
 
 Request validation errors, Starlette's HTTP errors and Redis connection errors are translated
@@ -131,7 +133,7 @@ _STATUS_TEXT = {
     410: "The job's event log expired",
     413: "The request body is too large",
     422: "The body does not fit the contract or the model",
-    429: "Too many unfinished jobs or requests; see Retry-After",
+    429: "Too many unfinished jobs or requests, or a quota used up; see Retry-After",
     500: "A bug of ours; it is logged",
     502: "The upstream model failed",
     503: "Redis is unreachable or full, or the queue is full; see Retry-After",

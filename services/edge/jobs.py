@@ -10,7 +10,9 @@ from edge.store import InvalidInput
 
 
 async def submit_job(state: EdgeState, user: str, request: JobRequest) -> JobAccepted:
-    """Validate, write and queue a job; shared by HTTP and the WebSocket `submit`."""
+    """Validate, write and queue a job; shared by HTTP and the WebSocket `submit`. A user
+    whose token quota is used up gets `429 token_quota` (`edge.usage`)."""
+    await state.quotas.check(user)
     try:
         job_id, created = await state.store.submit(user, request)
     except InvalidInput as exc:

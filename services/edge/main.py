@@ -30,10 +30,11 @@ from edge.guards import (
 from edge.identity import GuestCookieMiddleware, GuestSigner
 from edge.limits import BodyLimitMiddleware
 from edge.origins import BrowserGuardMiddleware
-from edge.routers import health, jobs, models, openai, stream, tickets
+from edge.routers import health, jobs, models, openai, stream, tickets, usage
 from edge.settings import Settings
 from edge.store import JobStore
 from edge.tickets import TicketMiddleware
+from edge.usage import Quotas
 from edge.web import mount_spa
 
 log = logging.getLogger("relayline.edge")
@@ -95,7 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("could not check the key layout or create consumer groups yet (%s)", exc)
         hub = Hub(redis, readers, keys, settings.reader_block_ms)
         await hub.start()
-        app.state.edge = EdgeState(settings, redis, store, hub, api_keys)
+        quotas = Quotas(redis, keys, tiers, settings.quota_window_seconds)
+        app.state.edge = EdgeState(settings, redis, store, hub, api_keys, quotas)
         app.state.guards = Guards(settings, redis, keys)
         try:
             yield
@@ -127,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(TicketMiddleware)
     app.add_middleware(BrowserGuardMiddleware, settings=settings)
     redact_query_strings()
-    for module in (health, models, jobs, stream, openai, tickets):
+    for module in (health, models, jobs, stream, openai, tickets, usage):
         app.include_router(module.router)
     mount_docs(app)
     mount_spa(app, settings.web_dist)

@@ -8,6 +8,7 @@ from contracts.connect import service_url
 from contracts.durability import WaitReplicas, WaitTimeoutMs
 from contracts.keys import DEFAULT_SHARDS, GUEST_PREFIX, KeyPrefix, ShardCount
 from contracts.pools import DEFAULT_POOLS_FILE
+from contracts.usage import DEFAULT_QUOTA_WINDOW_SECONDS, QuotaWindowSeconds
 from edge.tiers import DEFAULT_MAX_STORED_BYTES, MAX_STORED_BYTES, SERVICE_TIER, LimitTier
 
 
@@ -174,11 +175,13 @@ class Settings(BaseSettings):
         le=MAX_STORED_BYTES,
         description="One address' guests' tokens per quota window (0: no quota).",
     )
-    quota_window_seconds: int = Field(
-        default=86400,
-        ge=60,
-        le=366 * 86400,
-        description="The length of a token quota window; windows start at multiples of it (UTC).",
+    quota_window_seconds: QuotaWindowSeconds = Field(
+        default=DEFAULT_QUOTA_WINDOW_SECONDS,
+        validation_alias=AliasChoices(
+            "EDGE_QUOTA_WINDOW_SECONDS", "RELAYLINE_QUOTA_WINDOW_SECONDS"
+        ),
+        description="The length of a token quota window; windows start at multiples of it "
+        "(UTC). The workers' must be the same: set RELAYLINE_QUOTA_WINDOW_SECONDS.",
     )
     operators: str = Field(
         default="",

@@ -105,6 +105,7 @@ class Worker:
             max_seconds=pool.max_seconds,
             max_output_bytes=pool.max_output_bytes,
             durability=Durability(settings.redis_wait_replicas, settings.redis_wait_timeout_ms),
+            quota_window_seconds=settings.quota_window_seconds,
         )
         self.leases = Leases(redis, settings.worker_id, settings.lease_seconds)
         self.reaper = Reaper(

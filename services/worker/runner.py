@@ -12,6 +12,9 @@ the pool's `max_output_bytes` is stopped and the job ends `failed` with `output_
 (engines that can, stop before the cap on their own: a chat answer ends with
 `finish_reason: "length"`).
 
+Right before the `job-end` is written, the job's owner is charged its usage, once per job
+(`contracts.usage`): the tokens the edge checks quotas against.
+
 A log that lost events this worker wrote (Redis failed over to a replica that had not
 received them) is never written past: the attempt starts again, and its `job-reset` takes a
 seq above any a client may have seen (see `contracts.log`).
@@ -31,6 +34,7 @@ from contracts.jobs import JobEnvelope, JobStatus
 from contracts.keys import Keys
 from contracts.log import AppendResult
 from contracts.pools import DEFAULT_LIMITS, ModelKind
+from contracts.usage import DEFAULT_QUOTA_WINDOW_SECONDS, UsageLedger
 from worker.attempt import END, Attempt, Event, job_end, timed_out
 from worker.engines.base import Emit, Engine, JobContext
 from worker.errors import JobLost, LogRegressed
@@ -86,6 +90,15 @@ class _Log:
         self.floor = max(self.floor, answer.seq)
         self.cancel_requested = self.cancel_requested or answer.cancel_requested
 
+    async def charge(self, end: JobEnd) -> None:
+        """Charge the job's owner for its usage, right before its `job-end` is written; once
+        per job whatever is retried (see `contracts.usage`). A refusal (a newer attempt, an
+        ended job) is left to the `job-end`'s append, which is refused alike."""
+        await with_retry(
+            lambda: self.runner.usage.charge(self.job, attempt=self.attempt, end=end),
+            self.runner.append_retry_seconds,
+        )
+
     async def poll_cancel(self) -> bool:
         requested = await self.runner.log.cancel_requested(self.job.id)
         self.cancel_requested = self.cancel_requested or requested
@@ -107,6 +120,7 @@ class JobRunner:
         max_seconds: float = DEFAULT_LIMITS[ModelKind.chat].max_seconds,
         max_output_bytes: int = DEFAULT_LIMITS[ModelKind.chat].max_output_bytes,
         durability: Durability = NO_WAIT,
+        quota_window_seconds: int = DEFAULT_QUOTA_WINDOW_SECONDS,
     ) -> None:
         self.engine = engine
         self.worker_id = worker_id
@@ -116,6 +130,7 @@ class JobRunner:
         self.max_seconds = max_seconds
         self.max_output_bytes = max_output_bytes
         self.log = EventLog(redis, keys, retention_seconds, durability)
+        self.usage = UsageLedger(redis, keys, quota_window_seconds)
 
     async def run(self, envelope: JobEnvelope, entry_id: str | None = None) -> bool:
         """Run the job to its end. Given the id of its entry in the job stream, the `job-end`
@@ -148,6 +163,7 @@ class JobRunner:
         )
         context = JobContext(job_id, envelope.input, envelope.params, attempt)
         end = await self._drive(context, events)
+        await events.charge(end)
         await events.append(end)
         return entry_id is not None
 

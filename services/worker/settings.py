@@ -11,6 +11,7 @@ from contracts.connect import service_url
 from contracts.durability import WaitReplicas, WaitTimeoutMs
 from contracts.keys import DEFAULT_SHARDS, KeyPrefix, ShardCount
 from contracts.pools import DEFAULT_POOLS_FILE
+from contracts.usage import DEFAULT_QUOTA_WINDOW_SECONDS, QuotaWindowSeconds
 
 
 def _default_worker_id() -> str:
@@ -86,4 +87,11 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="While interactive jobs keep a pool busy, a batch job is still taken when "
         "none was for this long (per shard).",
+    )
+    quota_window_seconds: QuotaWindowSeconds = Field(
+        default=DEFAULT_QUOTA_WINDOW_SECONDS,
+        validation_alias=AliasChoices(
+            "WORKER_QUOTA_WINDOW_SECONDS", "RELAYLINE_QUOTA_WINDOW_SECONDS"
+        ),
+        description="The token quota window the jobs' usage is charged to; the edges' length.",
     )

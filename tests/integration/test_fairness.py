@@ -67,11 +67,11 @@ Jobs = dict[str, tuple[str, list[str]]]
 def all_succeeded(edge: Edge, jobs: Jobs) -> dict[str, list[dict[str, Any]]]:
     """The records of every job by label, once all have succeeded."""
 
-    def done() -> dict[str, list[dict[str, Any]]] | None:
+    def done() -> dict[str, list[dict[str, Any]]]:
         found = {label: records(edge, user, ids) for label, (user, ids) in jobs.items()}
         every = [record for rows in found.values() for record in rows]
         assert not [r for r in every if r["status"] in ("failed", "cancelled")], every
-        return found if all(r["status"] == "succeeded" for r in every) else None
+        return found if all(r["status"] == "succeeded" for r in every) else {}
 
     return wait_for(done, timeout=120, what="every job to succeed")
 

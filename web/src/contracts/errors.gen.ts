@@ -27,6 +27,7 @@ export type ErrorCode =
   | "seq_out_of_range"
   | "events_expired"
   | "storage_quota"
+  | "token_quota"
   | "unsupported_parameter"
   | "redis_unavailable"
   | "queue_full"
