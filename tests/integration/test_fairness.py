@@ -147,8 +147,8 @@ def test_a_batch_flood_delays_an_interactive_job_by_at_most_one_job_per_slot(
 
 def test_batch_jobs_still_run_under_sustained_interactive_load(stack: Stack) -> None:
     edge = edge_for(stack, ())
-    batch = submit_many(edge, "carol", 2, priority="batch")
     chats = submit_many(edge, "alice", 90)
+    batch = submit_many(edge, "carol", 2, priority="batch")
     stack.worker("sim", env={"WORKER_CONCURRENCY": "1", "WORKER_BATCH_AGING_SECONDS": "0.2"})
     order = start_order(all_succeeded(edge, {"batch": ("carol", batch), "chat": ("alice", chats)}))
     # Both batch jobs ran while interactive jobs still waited (their aging time passed).
