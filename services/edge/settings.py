@@ -9,7 +9,14 @@ from contracts.durability import WaitReplicas, WaitTimeoutMs
 from contracts.keys import DEFAULT_SHARDS, GUEST_PREFIX, KeyPrefix, ShardCount
 from contracts.pools import DEFAULT_POOLS_FILE
 from contracts.usage import DEFAULT_QUOTA_WINDOW_SECONDS, QuotaWindowSeconds
-from edge.tiers import DEFAULT_MAX_STORED_BYTES, MAX_STORED_BYTES, SERVICE_TIER, LimitTier
+from edge.tiers import (
+    DEFAULT_MAX_STORED_BYTES,
+    MAX_STORED_BYTES,
+    SERVICE_TIER,
+    LimitTier,
+    TokenQuota,
+    Weight,
+)
 
 
 class Settings(BaseSettings):
@@ -149,31 +156,17 @@ class Settings(BaseSettings):
     )
     user_tiers: str = Field(default="", description="'user:tier,...': users of a named tier.")
     # Fair share and quotas (see docs/scheduling.md): the default tier's, the guest tier's.
-    weight: float = Field(
-        default=1.0,
-        ge=0.01,
-        le=1000,
-        allow_inf_nan=False,
-        description="A keyed user's share of a busy pool, against other users' weights.",
+    weight: Weight = Field(
+        default=1.0, description="A keyed user's share of a busy pool, against other users'."
     )
-    guest_weight: float = Field(
-        default=1.0,
-        ge=0.01,
-        le=1000,
-        allow_inf_nan=False,
-        description="One address' guests' share of a busy pool (they share one account).",
+    guest_weight: Weight = Field(
+        default=1.0, description="One address' guests' share of a busy pool (one account)."
     )
-    tokens_per_window: int = Field(
-        default=0,
-        ge=0,
-        le=MAX_STORED_BYTES,
-        description="A keyed user's tokens per quota window (0: no quota); over it, 429.",
+    tokens_per_window: TokenQuota = Field(
+        default=0, description="A keyed user's tokens per quota window (0: no quota); then 429."
     )
-    guest_tokens_per_window: int = Field(
-        default=0,
-        ge=0,
-        le=MAX_STORED_BYTES,
-        description="One address' guests' tokens per quota window (0: no quota).",
+    guest_tokens_per_window: TokenQuota = Field(
+        default=0, description="One address' guests' tokens per quota window (0: no quota)."
     )
     quota_window_seconds: QuotaWindowSeconds = Field(
         default=DEFAULT_QUOTA_WINDOW_SECONDS,

@@ -9,6 +9,8 @@ key gets a named tier of `EDGE_LIMIT_TIERS` through `EDGE_USER_TIERS="user:tier,
 key itself stays in `EDGE_API_KEYS` as `key:user`.
 """
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.keys import GUEST_PREFIX, account
@@ -17,6 +19,12 @@ DEFAULT_MAX_STORED_BYTES = 256 << 20
 """A keyed user's budget of stored output (`EDGE_MAX_STORED_BYTES_PER_USER`)."""
 MAX_STORED_BYTES = 1 << 50
 """The largest budget a setting takes: exact in Redis's Lua numbers (doubles)."""
+
+
+Weight = Annotated[float, Field(ge=0.01, le=1000, allow_inf_nan=False)]
+"""A user's share of a busy pool against other users' (see docs/scheduling.md)."""
+TokenQuota = Annotated[int, Field(ge=0, le=MAX_STORED_BYTES)]
+"""Tokens per quota window; 0: no quota."""
 
 
 def holder(user: str) -> str:
@@ -38,18 +46,13 @@ class LimitTier(BaseModel):
         le=MAX_STORED_BYTES,
         description="Bytes of job output kept stored within a retention period.",
     )
-    weight: float = Field(
+    weight: Weight = Field(
         default=1.0,
-        ge=0.01,
-        le=1000,
-        allow_inf_nan=False,
         description="Share of a busy pool: a user of weight 3 is served 3 jobs for 1 of a "
         "user of weight 1 while both have jobs waiting.",
     )
-    tokens_per_window: int = Field(
+    tokens_per_window: TokenQuota = Field(
         default=0,
-        ge=0,
-        le=MAX_STORED_BYTES,
         description="Tokens (prompt + completion, embeddings inputs) per quota window; 0: "
         "no quota.",
     )
