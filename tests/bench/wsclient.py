@@ -36,11 +36,15 @@ class Transcript:
     def latency(self) -> float:
         return self.ended_at - self.sent_at
 
-    def first_text_at(self) -> float | None:
+    def arrived_at(self, event_type: str) -> float | None:
+        """When the first event of `event_type` arrived (None: it never did)."""
         for event, at in zip(self.events, self.times, strict=True):
-            if event["type"] == "text-delta":
+            if event["type"] == event_type:
                 return at
         return None
+
+    def first_text_at(self) -> float | None:
+        return self.arrived_at("text-delta")
 
     def gaps_after_first_text(self) -> list[float]:
         first = next(
