@@ -45,7 +45,8 @@ class Recorder:
 
 def recording_log(keys: Keys, seen: list[list[str]]) -> EventLog:
     event_log = EventLog(Redis(), keys, retention_seconds=60)  # never connects
-    take_answer: tuple[Any, ...] = (0, "0-0", "", [], 0, "0", 0, "0")  # the submit recorder also stands for TAKE
+    # the submit recorder also stands for TAKE, so it answers what TAKE answers
+    take_answer: tuple[Any, ...] = (0, "0-0", "", [], 0, "0", 0, "0")
     event_log._submit = Recorder(take_answer, seen)  # type: ignore[assignment]
     event_log._start = Recorder((1, 1), seen)  # type: ignore[assignment]
     event_log._append = Recorder((1, 2, 0), seen)  # type: ignore[assignment]
