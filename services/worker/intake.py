@@ -91,15 +91,17 @@ class ShardReader(StreamSubscriber):
         if self.after is not None and not await self._ready():
             return
         await self.slots.take(self.claimant, self.claim)
-        started = False
+        started, backlog = False, None
         try:
-            started = await self._take_one()
+            started, backlog = await self._take_one()
         finally:
+            self.slots.taken(self.claimant, backlog)
             if not started:
                 self.slots.release()
 
-    async def _take_one(self) -> bool:
-        """Take the shard's next job and run it under the slot taken."""
+    async def _take_one(self) -> tuple[bool, Claim | None]:
+        """Take the shard's next job and run it under the slot taken: whether it did, and
+        the claim of what the shard has left (None: nothing)."""
         if self._queues is None:
             self._queues = PoolQueues(
                 self._client, self.queue.keys, self.queue.pool, batch_aging=self.queue.aging
@@ -107,17 +109,16 @@ class ShardReader(StreamSubscriber):
         taken = await self._queues.take(
             self.queue.shard, consumer=self.stream_sub.consumer or "", now=time.time()
         )
-        waiting = taken.waiting
-        self.claimant.backlogged = bool(waiting.interactive or waiting.batch)
-        if self.claimant.backlogged:  # claim a slot again at once
+        waiting, backlog = taken.waiting, None
+        if waiting.interactive or waiting.batch:  # claim a slot again at once
             self.after = None
             interactive = waiting.interactive > 0
             weight = waiting.interactive_weight if interactive else waiting.batch_weight
-            self.claim = Claim(interactive, max(weight, MIN_WEIGHT))
+            self.claim = backlog = Claim(interactive, max(weight, MIN_WEIGHT))
         else:  # wait for a submit past the take
             self.after = taken.ready_id
         if taken.entry is None:
-            return False
+            return False, backlog
         entry_id, fields = taken.entry
         self.last_id = entry_id.decode()
         message = DefaultStreamMessage(
@@ -126,7 +127,7 @@ class ShardReader(StreamSubscriber):
         job = asyncio.create_task(self._run(message))
         self.jobs.add(job)
         job.add_done_callback(self.jobs.discard)
-        return True
+        return True, backlog
 
     async def _run(self, message: DefaultStreamMessage) -> None:
         try:

@@ -38,13 +38,18 @@ class Claim:
 
 
 class Claimant:
-    """A reader's place in the slots' order."""
+    """A reader's place in the slots' order: one claim at a time."""
 
     def __init__(self) -> None:
         self.passed = 0.0
+        self.claim: Claim | None = None
         self.backlogged = False
-        """Whether its shard had jobs left at its last take: it claims again at once, and
-        keeps its pass (the time it spent taking is no turn given up)."""
+        """Whether its shard had jobs left at its last take: it claims again at once, keeps
+        its pass, and a slot that frees on its turn while it takes is kept for it."""
+        self.since = 0.0
+        self.granted: asyncio.Future[None] | None = None
+        """Set while it waits for a slot."""
+        self.reserved = False
 
 
 class Slots:
@@ -56,22 +61,43 @@ class Slots:
         self.closed = False
         self.batch_aging = batch_aging
         self.clock = 0.0
-        self._waiting: dict[asyncio.Future[bool], tuple[Claimant, Claim, float, int]] = {}
+        self._claims: dict[Claimant, int] = {}
+        """Readers that wait for a slot, or take while backlogged; by arrival."""
         self._order = itertools.count()
 
     async def take(self, claimant: Claimant, claim: Claim) -> None:
-        """Wait until a slot is given to this claim (for ever once the slots are closed)."""
-        granted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting[granted] = (claimant, claim, time.monotonic(), next(self._order))
+        """Wait until a slot is given to this claim (for ever once the slots are closed);
+        then say what the take found with `taken`."""
+        claimant.claim, claimant.since = claim, time.monotonic()
+        if claimant.reserved:
+            claimant.reserved = False
+            self._charge(claimant, claim)
+            return
+        granted = asyncio.get_running_loop().create_future()
+        claimant.granted = granted
+        self._claims[claimant] = next(self._order)
         self._grant()
         try:
             await granted
-        except asyncio.CancelledError:  # a slot given as its reader stopped goes back
-            if granted.done() and not granted.cancelled() and granted.result():
+        except asyncio.CancelledError:  # its reader stopped: nothing kept, nothing held
+            self.taken(claimant, None)
+            if granted.done() and not granted.cancelled():
                 self.release()
             raise
-        finally:
-            self._waiting.pop(granted, None)
+
+    def taken(self, claimant: Claimant, claim: Claim | None) -> None:
+        """A reader's take is done: its shard still has jobs waiting (`claim`: it claims
+        again at once), or not (None: a slot kept for it goes back)."""
+        claimant.granted = None
+        claimant.backlogged = claim is not None
+        if claim is not None:
+            claimant.claim = claim
+            self._claims.setdefault(claimant, next(self._order))
+            return
+        self._claims.pop(claimant, None)
+        if claimant.reserved:
+            claimant.reserved = False
+            self.release()
 
     def try_take(self) -> bool:
         """Take a free slot at once, or say there is none (nobody waits for a free slot)."""
@@ -89,22 +115,31 @@ class Slots:
         self.closed = True
 
     def _grant(self) -> None:
-        while self.free and self._waiting and not self.closed:
+        while self.free and self._claims and not self.closed:
             now = time.monotonic()
-            granted = min(self._waiting, key=lambda future: self._rank(future, now))
-            claimant, claim, _, _ = self._waiting.pop(granted)
-            if granted.done():  # its reader was cancelled while it waited
-                continue
-            start = self._start(claimant)
-            self.clock = max(self.clock, start)
-            claimant.passed = start + 1 / claim.weight
+            claimant = min(self._claims, key=lambda c: self._rank(c, now))
             self.free -= 1
-            granted.set_result(True)
+            granted, claimant.granted = claimant.granted, None
+            if granted is None:  # it is taking: the slot waits for its next claim
+                claimant.reserved = True
+                del self._claims[claimant]
+                continue
+            assert claimant.claim is not None
+            self._charge(claimant, claimant.claim)
+            if not claimant.backlogged:
+                del self._claims[claimant]
+            granted.set_result(None)
 
-    def _rank(self, future: asyncio.Future[bool], now: float) -> tuple[int, float, int]:
-        claimant, claim, since, order = self._waiting[future]
-        first = claim.interactive or now - since >= self.batch_aging
-        return (0 if first else 1, self._start(claimant), order)
+    def _charge(self, claimant: Claimant, claim: Claim) -> None:
+        start = self._start(claimant)
+        self.clock = max(self.clock, start)
+        claimant.passed = start + 1 / claim.weight
+
+    def _rank(self, claimant: Claimant, now: float) -> tuple[int, float, int]:
+        claim = claimant.claim
+        assert claim is not None
+        first = claim.interactive or now - claimant.since >= self.batch_aging
+        return (0 if first else 1, self._start(claimant), self._claims[claimant])
 
     def _start(self, claimant: Claimant) -> float:
         """A claim's virtual start: its pass, or the clock for a reader back from idle (so

@@ -117,7 +117,10 @@ async def test_a_huge_request_head_is_refused_before_it_is_buffered(stack: Stack
     edge_serves(edge)
 
 
-SHARED_KEY_KINDS = ("jobs", "stats", "limits", "workers", "worker", "dead", "layout")
+SHARED_KEY_KINDS = (
+    *("jobs", "stats", "limits", "workers", "worker", "dead", "layout"),
+    *("wait", "tags", "queue", "ready"),  # a pool's queue of a shard (bounded by its cap)
+)
 """Keys of a pool (per shard), a worker or the deployment: a fixed number however many
 users come."""
 

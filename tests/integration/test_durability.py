@@ -89,7 +89,8 @@ async def test_a_submit_and_a_job_end_are_on_the_replica_when_they_return(
         # once a second), and the replica holds the job.
         assert _waits(master) == 1
         assert copy.hget(KEYS.job(job_id), "status") == "queued"
-        assert copy.xlen(KEYS.jobs("sim", KEYS.shard_of_job(job_id))) == 1
+        waiting = KEYS.waiting("sim", KEYS.shard_of_job(job_id), "interactive")
+        assert copy.zscore(waiting, job_id) is not None  # queued on the replica too
 
         events = EventLog(redis, KEYS, 600, durability)
         _, attempt = await events.start(job_id, worker="w", now=1.0)

@@ -16,11 +16,16 @@ pytestmark = pytest.mark.integration
 
 
 def stored(stack: Stack, job_id: str) -> dict[str, Any]:
+    """The record as Redis holds it, and a queued job's place in its queue."""
     client = stack.redis()
     try:
         raw: dict[str, str] = client.hgetall(stack.keys.job(job_id))  # type: ignore[assignment]
+        waiting = stack.keys.waiting(raw["model"], stack.keys.shard_of_job(job_id), "interactive")
+        rank = client.zrank(waiting, job_id)
     finally:
         client.close()
+    if rank is not None:
+        raw["position"] = str(rank)
     return to_record(raw).model_dump(mode="json")
 
 
