@@ -135,9 +135,7 @@ async def test_cancelling_gains_no_credit(queue: Queue) -> None:
         await queue.cancel("bob", second)
         second = await queue.submit("bob")
     waiting = queue.keys.waiting(POOL, 0, Priority.interactive)
-    assert await queue.redis.zscore(waiting, second) == await queue.redis.zscore(
-        waiting, carol[1]
-    )
+    assert await queue.redis.zscore(waiting, second) == await queue.redis.zscore(waiting, carol[1])
 
 
 async def test_finish_tags_of_accounts_that_left_are_dropped(queue: Queue) -> None:
