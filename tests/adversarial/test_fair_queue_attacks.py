@@ -14,6 +14,7 @@ one queue.
   edges gave the jobs (a changed `EDGE_WEIGHT` between submits)."""
 
 import json
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -181,3 +182,59 @@ async def test_summed_weights_return_to_nothing_when_nothing_waits(queue: Queue)
     await queue.take_all()
     state = await queue.state()
     assert not [field for field in state if field.startswith(("w:", "n:"))], state
+
+
+async def check_counts(queue: Queue) -> None:
+    """The queue's state agrees with its waiting jobs: per priority, the accounts' counts sum
+    to the jobs waiting, each account with jobs has its weight, and their sum is `w:`."""
+    state = await queue.state()
+    for priority in Priority:
+        waiting = await queue.redis.zcard(queue.keys.waiting(POOL, 0, priority))
+        counts = {
+            field.split(":", 2)[2]: int(value)
+            for field, value in state.items()
+            if field.startswith(f"n:{priority}:")
+        }
+        shares = {
+            field.split(":", 2)[2]: float(value)
+            for field, value in state.items()
+            if field.startswith(f"w:{priority}:")
+        }
+        assert sum(counts.values()) == waiting, state
+        assert all(count > 0 for count in counts.values()), state
+        assert set(shares) == set(counts), state
+        total = float(state.get(f"w:{priority}", 0))
+        assert abs(total - sum(shares.values())) < 1e-6, state
+
+
+async def test_mixed_submits_cancels_and_takes_keep_the_counts_exact(queue: Queue) -> None:
+    """Users of different weights submit at both priorities, cancel waiting jobs (some twice)
+    and workers take, interleaved: the counts never drift or go negative, and once the queue
+    is drained nothing of any account is left in it."""
+    rng = random.Random(11)
+    owners = {f"user-{n}": rng.choice([0.01, 0.5, 1.0, 3.0, 1000.0]) for n in range(6)}
+    waiting: list[tuple[str, str]] = []
+    for step in range(400):
+        action = rng.random()
+        if action < 0.5 or not waiting:
+            owner = rng.choice(list(owners))
+            priority = rng.choice(list(Priority))
+            weight = owners[owner] if rng.random() < 0.9 else rng.choice([0.3, 7.0])
+            waiting.append((owner, await queue.submit(owner, priority, weight)))
+        elif action < 0.75:
+            owner, job_id = waiting.pop(rng.randrange(len(waiting)))
+            await queue.cancel(owner, job_id)
+            end = JobEnd(job_id=job_id, seq=1, ts=time.time(), status=JobStatus.cancelled)
+            assert await queue.log.cancel(JobRef(job_id, POOL, owner), end) == "cancelled"
+        else:
+            taken = await queue.take(aging=rng.choice([0.0, 30.0]))
+            waiting = [(owner, job_id) for owner, job_id in waiting if job_id != taken]
+        if step % 20 == 0:
+            await check_counts(queue)
+    await check_counts(queue)
+    assert len(await queue.take_all()) == len(waiting)
+    state = await queue.state()
+    assert set(state) <= {"v:interactive", "v:batch", "batch_at"}, state
+    for priority in Priority:
+        assert not await queue.redis.exists(queue.tags(priority))
+        assert not await queue.redis.exists(queue.keys.waiting(POOL, 0, priority))
