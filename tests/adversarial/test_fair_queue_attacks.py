@@ -18,6 +18,7 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import cast
 
 import pytest
 from redis.asyncio import Redis
@@ -92,7 +93,8 @@ class Queue:
         )
         if taken.entry is None:
             return None
-        envelope = json.loads(taken.entry[1]["__data__"])
+        fields = cast(dict[str, str], taken.entry[1])  # a client that decodes responses
+        envelope = json.loads(fields["__data__"])
         return str(envelope["id"])
 
     async def take_all(self) -> list[str]:
@@ -102,7 +104,7 @@ class Queue:
         return order
 
     async def state(self) -> dict[str, str]:
-        return dict(await self.redis.hgetall(self.keys.queue_state(POOL, 0)))
+        return cast(dict[str, str], await self.redis.hgetall(self.keys.queue_state(POOL, 0)))
 
     def tags(self, priority: Priority = Priority.interactive) -> str:
         return self.keys.finish_tags(POOL, 0, priority)

@@ -45,7 +45,8 @@ class Recorder:
 
 def recording_log(keys: Keys, seen: list[list[str]]) -> EventLog:
     event_log = EventLog(Redis(), keys, retention_seconds=60)  # never connects
-    event_log._submit = Recorder((0, "0-0", "", [], 0, "0", 0, "0"), seen)  # also a take's  # type: ignore[assignment]
+    # the submit's recorder also answers for a take (the same shape serves both)
+    event_log._submit = Recorder((0, "0-0", "", [], 0, "0", 0, "0"), seen)  # type: ignore[assignment]
     event_log._start = Recorder((1, 1), seen)  # type: ignore[assignment]
     event_log._append = Recorder((1, 2, 0), seen)  # type: ignore[assignment]
     event_log._cancel = Recorder("cancelled", seen)  # type: ignore[assignment]
