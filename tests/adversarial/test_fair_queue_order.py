@@ -1,7 +1,11 @@
-"""A batch job submitted while interactive jobs of its shard's queue wait, on real edge and
-worker processes: it waits for them (batch aging counts from when it began to wait). On
-main, the first batch job to come after a while went straight ahead of every interactive job
-waiting: "no batch job taken for the aging time" held, as none ever was."""
+"""The order of a shard's queue on real edge and worker processes, where main got it wrong:
+
+- a batch job submitted while interactive jobs of its queue wait, waits for them (batch aging
+  counts from when it began to wait); on main, the first batch job to come after a while went
+  straight ahead of every interactive job waiting ("no batch job taken for the aging time"
+  held, as none ever was);
+- a user who cancels a backlog is not charged its turns: its next job is served about as
+  soon as a new user's."""
 
 import httpx
 import pytest
@@ -34,3 +38,22 @@ def test_a_new_batch_job_waits_for_the_interactive_jobs_of_its_queue(stack: Stac
     batch = submit_many(edge, batcher, 1, priority="batch")
     order = start_order(all_succeeded(edge, {"chat": (chatter, chats), "batch": (batcher, batch)}))
     assert order.index("batch") >= 25, order  # behind the backlog, but for the few started
+
+
+def test_a_cancelled_backlog_does_not_put_its_users_next_job_last(stack: Stack) -> None:
+    """A user queues 30 jobs and cancels them all (over HTTP) while another user's 10 jobs
+    wait in the same queue. On main the cancelled jobs' turns were still charged to the
+    user: its next job started after every job of the other user."""
+    canceller, other = users_for(stack, "same shard")
+    edge = edge_for(stack, (canceller, other))
+    backlog = submit_many(edge, canceller, 30)
+    waiting = submit_many(edge, other, 10)
+    with httpx.Client(base_url=edge.url, headers=header(canceller), timeout=30) as client:
+        for job_id in backlog:
+            assert client.post(f"/v1/jobs/{job_id}/cancel").status_code == 202
+    again = submit_many(edge, canceller, 1)
+    stack.worker("sim", env={"WORKER_CONCURRENCY": "1"})
+    order = start_order(
+        all_succeeded(edge, {"again": (canceller, again), "other": (other, waiting)})
+    )
+    assert order.index("again") <= 2, order
