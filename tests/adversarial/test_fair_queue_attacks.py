@@ -22,11 +22,12 @@ from typing import cast
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from contracts.eventlog import Admission, EventLog, JobRef
 from contracts.events import JobEnd
 from contracts.jobs import JobEnvelope, JobStatus, Priority
-from contracts.keys import Keys
+from contracts.keys import GROUP, Keys
 from contracts.queue import PoolQueues
 from worker.heartbeat import ensure_groups
 
@@ -240,3 +241,20 @@ async def test_mixed_submits_cancels_and_takes_keep_the_counts_exact(queue: Queu
     for priority in Priority:
         assert not await queue.redis.exists(queue.tags(priority))
         assert not await queue.redis.exists(queue.keys.waiting(POOL, 0, priority))
+
+
+async def test_a_take_that_finds_no_group_loses_no_job(queue: Queue) -> None:
+    """A Redis that lost its consumer groups (a restart from an old snapshot, a `DEL` of the
+    stream's group): `TAKE` has moved the job into the job stream when its `XREADGROUP`
+    fails, and Redis keeps a script's writes up to an error. The job is in the stream, so the
+    group a worker's heartbeat creates again from id 0 delivers it: out of its queue, never
+    out of both."""
+    job_id = await queue.submit("alice")
+    stream = queue.keys.jobs(POOL, 0)
+    await queue.redis.xgroup_destroy(stream, GROUP)
+    with pytest.raises(ResponseError, match="NOGROUP"):
+        await queue.take()
+    assert await queue.redis.zcard(queue.keys.waiting(POOL, 0, Priority.interactive)) == 0
+    await ensure_groups(queue.redis, queue.keys.job_streams(POOL))
+    assert await queue.take() == job_id
+    await check_counts(queue)
