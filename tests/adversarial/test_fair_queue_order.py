@@ -32,7 +32,7 @@ def test_a_new_batch_job_waits_for_the_interactive_jobs_of_its_queue(stack: Stac
 
     def started() -> bool:
         response = httpx.get(f"{edge.url}/v1/jobs/{chats[0]}", headers=header(chatter))
-        return response.json()["status"] != "queued"
+        return bool(response.json()["status"] != "queued")
 
     wait_for(started, what="the interactive backlog to be running")
     batch = submit_many(edge, batcher, 1, priority="batch")
