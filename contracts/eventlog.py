@@ -208,6 +208,7 @@ class EventLog:
                 *_end_keys(self.keys, job),
                 *(self.keys.waiting(job.pool, shard, priority) for priority in Priority),
                 self.keys.queue_state(job.pool, shard),
+                *(self.keys.finish_tags(job.pool, shard, priority) for priority in Priority),
             ],
             args=[log.without_seq(end), repr(end.ts), self.retention_seconds],
         )

@@ -124,13 +124,15 @@ class Keys:
 
     def finish_tags(self, pool: str, shard: int, priority: str) -> str:
         """Sorted set: the virtual finish time of each account's last waiting job at one
-        priority; an account whose finish time the queue's clock has passed is dropped."""
+        priority; an account whose finish time the queue's clock has passed is dropped, and
+        the whole set once nothing waits at that priority."""
         return f"{self._in(shard)}tags:{pool}:{priority}"
 
     def queue_state(self, pool: str, shard: int) -> str:
         """Hash: one shard's queue of a pool: its virtual clock per priority (`v:<priority>`),
-        when it last served a batch job (`batch_at`) and each account's waiting jobs
-        (`n:<priority>:<account>`)."""
+        when batch jobs last had a turn or began to wait (`batch_at`), each account's waiting
+        jobs (`n:<priority>:<account>`) and the weight it counts with while some wait
+        (`w:<priority>:<account>`), and their sum (`w:<priority>`)."""
         return f"{self._in(shard)}queue:{pool}"
 
     def ready(self, pool: str, shard: int) -> str:

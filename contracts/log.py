@@ -129,15 +129,37 @@ _QUEUE = """
 -- A pool's queue in one shard (see contracts.queue): waiting jobs by priority, in sorted sets
 -- scored by virtual start time; each account's finish tag per priority; a hash of clocks and
 -- counts. `state` fields: v:<priority> (the clock), n:<priority>:<account> (waiting jobs),
--- w:<priority> (the summed weights of the accounts with jobs waiting).
+-- w:<priority> (the summed weights of the accounts with jobs waiting), w:<priority>:<account>
+-- (the weight an account added to that sum: taken back as added, whatever weight its last
+-- job carries), batch_at (when batch jobs last had their turn or began to wait).
 local function count(state, priority, owner, by, weight)
   local field = 'n:' .. priority .. ':' .. owner
   local left = redis.call('HINCRBY', state, field, by)
   if left <= 0 then redis.call('HDEL', state, field) end
-  if (by > 0 and left == 1) or (by < 0 and left <= 0) then
-    local sum = tonumber(redis.call('HINCRBYFLOAT', state, 'w:' .. priority, by * weight))
+  local share = 'w:' .. priority .. ':' .. owner
+  if by > 0 and left == 1 then
+    redis.call('HSET', state, share, weight)
+    redis.call('HINCRBYFLOAT', state, 'w:' .. priority, weight)
+  elseif by < 0 and left <= 0 then
+    weight = tonumber(redis.call('HGET', state, share) or weight)
+    redis.call('HDEL', state, share)
+    local sum = tonumber(redis.call('HINCRBYFLOAT', state, 'w:' .. priority, -weight))
     if sum < 1e-9 then redis.call('HDEL', state, 'w:' .. priority) end
   end
+  return left
+end
+-- Once nothing waits at a priority, no finish tag can matter: the clock moves to the latest
+-- (start-time fair queuing's rule for an idle server) and the tags go, so the set holds no
+-- account that left (accounts with one job each never move the clock).
+local function idle(waiting, tags, state, priority)
+  if redis.call('ZCARD', waiting) > 0 then return end
+  local last = redis.call('ZRANGE', tags, -1, -1, 'WITHSCORES')
+  local clock = tonumber(redis.call('HGET', state, 'v:' .. priority) or 0)
+  if last[2] and tonumber(last[2]) > clock then
+    redis.call('HSET', state, 'v:' .. priority, last[2])
+  end
+  redis.call('DEL', tags)
+  redis.call('HDEL', state, 'w:' .. priority)
 end
 local function enqueue(waiting, tags, state, priority, owner, weight, id)
   local clock = tonumber(redis.call('HGET', state, 'v:' .. priority) or 0)
@@ -145,6 +167,28 @@ local function enqueue(waiting, tags, state, priority, owner, weight, id)
   redis.call('ZADD', tags, start + 1 / weight, owner)
   redis.call('ZADD', waiting, start, id)
   count(state, priority, owner, 1, weight)
+end
+-- A waiting job (virtual start `start`) leaves its queue unserved (cancelled). Its account
+-- gets back the turn it held: the tag moves back to `start` if it was the account's latest
+-- job, and an account left with nothing waiting owes at most the turn of a job just served
+-- (one `1 / weight` past the clock): a cancelled backlog is no debt, and no credit either.
+local function withdraw(waiting, tags, state, priority, owner, weight, start)
+  local left = count(state, priority, owner, -1, weight)
+  local tag = tonumber(redis.call('ZSCORE', tags, owner))
+  if tag then
+    local clock = tonumber(redis.call('HGET', state, 'v:' .. priority) or 0)
+    if left <= 0 then
+      tag = math.min(tag, clock + 1 / weight)
+    elseif start + 1 / weight >= tag then
+      tag = start
+    end
+    if tag > clock then
+      redis.call('ZADD', tags, tag, owner)
+    else
+      redis.call('ZREM', tags, owner)
+    end
+  end
+  idle(waiting, tags, state, priority)
 end
 """
 
@@ -186,6 +230,10 @@ redis.call('HSET', KEYS[1], 'id', ARGV[1], 'owner', ARGV[2], 'model', ARGV[3],
            'status', 'queued', 'attempt', 0, 'created_at', ARGV[4], 'seq', 0,
            'log_ttl', ARGV[10], 'store_held', ARGV[13], 'store_rate', ARGV[14],
            'priority', ARGV[15], 'account', ARGV[16], 'weight', ARGV[17], 'envelope', ARGV[6])
+if ARGV[15] == 'batch' and redis.call('ZCARD', KEYS[3]) == 0 then
+  -- batch aging counts from when a batch job began to wait, not from a turn long ago
+  redis.call('HSET', KEYS[10], 'batch_at', ARGV[4])
+end
 enqueue(KEYS[3], KEYS[9], KEYS[10], ARGV[15], ARGV[16], tonumber(ARGV[17]), ARGV[1])
 local position = redis.call('ZRANK', KEYS[3], ARGV[1])
 if ARGV[15] == 'batch' then position = position + redis.call('ZCARD', KEYS[8]) end
@@ -233,6 +281,7 @@ for _ = 1, 16 do
   local job = ARGV[3] .. head[1]
   local record = redis.call('HMGET', job, 'status', 'account', 'envelope', 'weight')
   if record[2] then count(KEYS[6], priority, record[2], -1, tonumber(record[4] or 1)) end
+  idle(waiting, tags, KEYS[6], priority)
   if record[1] == 'queued' and record[3] then
     redis.call('XADD', KEYS[1], '*', '__data__', record[3])
     redis.call('HDEL', job, 'envelope')
@@ -304,7 +353,8 @@ CANCEL = (
     + _QUEUE
     + """
 -- KEYS: job, events, pool stats, owner's unfinished jobs, owner's stored-output bucket,
---       the pool's interactive and batch waiting jobs in the job's shard, the queue's state
+--       the pool's interactive and batch waiting jobs in the job's shard, the queue's state,
+--       the interactive and batch finish tags
 -- ARGV: job-end payload (cancelled), now, retention
 -- Returns the status after the call: a queued job ends here (and leaves its queue); a
 -- running one is flagged and its worker stops at its next step; an ended one is left alone.
@@ -312,9 +362,13 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return '' end
 local status = redis.call('HGET', KEYS[1], 'status')
 if status == 'queued' then
   local queued = redis.call('HMGET', KEYS[1], 'priority', 'account', 'weight', 'id')
-  local waiting = queued[1] == 'batch' and KEYS[7] or KEYS[6]
-  if queued[2] and redis.call('ZREM', waiting, queued[4]) == 1 then
-    count(KEYS[8], queued[1], queued[2], -1, tonumber(queued[3] or 1))
+  local waiting, tags = KEYS[6], KEYS[9]
+  if queued[1] == 'batch' then waiting, tags = KEYS[7], KEYS[10] end
+  local start = redis.call('ZSCORE', waiting, queued[4])
+  if queued[2] and start then
+    redis.call('ZREM', waiting, queued[4])
+    withdraw(waiting, tags, KEYS[8], queued[1], queued[2], tonumber(queued[3] or 1),
+             tonumber(start))
   end
   redis.call('HDEL', KEYS[1], 'envelope')
   append(KEYS[1], KEYS[2], ARGV[1])

@@ -10,11 +10,14 @@ accounts it holds, so submit, take and cancel are each one script (`contracts.lo
   waiting are served in proportion to their weights, whatever the order they submitted in; an
   account that arrives while another has a backlog waits for about one job per account ahead
   of it, not for the backlog; and an idle account keeps no credit (its next job starts at the
-  clock).
+  clock). Once nothing waits at a priority, the clock moves to the latest finish tag and the
+  tags are dropped (the rule for an idle server), so the tags hold only accounts served
+  within the current busy period.
 - **Priorities.** `interactive` jobs and `batch` jobs wait in separate queues, each fair as
-  above. A worker takes an interactive job whenever one waits, except that when no batch job
-  has been taken for `batch_aging` seconds, the next batch job goes first: a batch backlog
-  always moves, by at least one job per aging period per shard.
+  above. A worker takes an interactive job whenever one waits, except that when batch jobs
+  have waited `batch_aging` seconds since one was last taken (or since they began to wait,
+  if later), the next batch job goes first: a batch backlog always moves, by at least one job
+  per aging period per shard, and a batch job that just came never jumps interactive ones.
 - **Workers take, nobody pushes.** A job waits in its queue, not in the job stream: a worker
   with a free slot runs `TAKE`, which moves the next job into the shard's job stream and reads
   it through the consumer group in the same step. From there on, delivery is the job stream's,
@@ -24,7 +27,10 @@ accounts it holds, so submit, take and cancel are each one script (`contracts.lo
 - **Shards in turn.** A worker reads every shard of its pool, one reader each, sharing its
   slots (`worker.intake`): slots go to the readers in turn, so the shards with waiting jobs
   are served alike, and fairness between accounts holds within a shard.
-- **Cancel** of a waiting job takes it out of its queue, in the script that ends it.
+- **Cancel** of a waiting job takes it out of its queue, in the script that ends it, and
+  gives its account back the turn the job held: a cancelled backlog leaves no debt (the next
+  job is not put behind everyone's backlog) and gains no credit (at most one turn past the
+  clock is kept, as for a job just served).
 
 Submit bumps a one-entry ready stream per queue: an idle worker waits on it with a blocking
 `XREAD` from the id `TAKE` last answered, so it wakes for the next submit and misses none.

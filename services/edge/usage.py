@@ -83,16 +83,31 @@ class Quotas:
         )
 
     async def _charged_accounts(self, days: list[str]) -> list[tuple[str, str]]:
-        """Every (account, day) some job was charged to, from each shard's daily sets."""
-        shards = range(self.keys.shards)
+        """Every (account, day) some job was charged to, from each shard's daily sets, newest
+        day first: the sets' sizes are read first, and only the days up to the one that
+        passes `MAX_REPORT_ENTRIES` are read, so a report over many accounts and days holds
+        no more than a page and one day's accounts."""
+        sets = [
+            [self.keys.usage_accounts(shard, day) for shard in range(self.keys.shards)]
+            for day in days
+        ]
         async with self.redis.pipeline(transaction=False) as pipe:
-            for day in days:
-                for shard in shards:
-                    pipe.smembers(self.keys.usage_accounts(shard, day))
+            for day_sets in sets:
+                for key in day_sets:
+                    pipe.scard(key)
+            sizes: list[int] = await pipe.execute()
+        shards, wanted, total = self.keys.shards, 0, 0
+        while wanted < len(days) and total <= MAX_REPORT_ENTRIES:
+            total += sum(sizes[wanted * shards : (wanted + 1) * shards])
+            wanted += 1
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for day_sets in sets[:wanted]:
+                for key in day_sets:
+                    pipe.smembers(key)
             members: list[set[str]] = await pipe.execute()
         pairs: list[tuple[str, str]] = []
-        for index, day in enumerate(days):
-            accounts = set().union(*members[index * len(shards) : (index + 1) * len(shards)])
+        for index, day in enumerate(days[:wanted]):
+            accounts = set().union(*members[index * shards : (index + 1) * shards])
             pairs += [(who, day) for who in sorted(accounts)]
         return pairs
 

@@ -85,8 +85,9 @@ class Settings(BaseSettings):
         gt=0,
         le=86400,
         allow_inf_nan=False,
-        description="While interactive jobs keep a pool busy, a batch job is still taken when "
-        "none was for this long (per shard).",
+        description="While interactive jobs keep a pool busy, a batch job is still taken once "
+        "batch jobs have waited this long since one was last taken, or since they began to "
+        "wait (per shard).",
     )
     quota_window_seconds: QuotaWindowSeconds = Field(
         default=DEFAULT_QUOTA_WINDOW_SECONDS,

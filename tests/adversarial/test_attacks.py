@@ -119,10 +119,12 @@ async def test_a_huge_request_head_is_refused_before_it_is_buffered(stack: Stack
 
 SHARED_KEY_KINDS = (
     *("jobs", "stats", "limits", "workers", "worker", "dead", "layout"),
-    *("wait", "tags", "queue", "ready"),  # a pool's queue of a shard (bounded by its cap)
+    *("queue", "ready"),
 )
 """Keys of a pool (per shard), a worker or the deployment: a fixed number however many
-users come."""
+users come. A pool's queue state (`queue`: clocks, and counts of accounts that wait) and its
+ready stream (one entry) stay; its waiting jobs (`wait`) and finish tags (`tags`, one member
+per account served lately) go once nothing waits."""
 
 
 async def test_every_key_a_users_submit_makes_expires(stack: Stack) -> None:

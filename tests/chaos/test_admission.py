@@ -11,6 +11,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from contracts.errors import WS_CLOSE_SLOW_CONSUMER
+from contracts.jobs import Priority
 from tests.chaos.checker import check, follow
 from tests.chaos.helpers import submit, worker
 from tests.support.client import assert_complete, ws_connect, ws_follow
@@ -70,7 +71,9 @@ def test_duplicate_submits_racing_with_one_idempotency_key_make_one_job(
     assert len(set(ids)) == 1
     assert other != ids[0]  # keys are per user
     client = chaos_stack.redis()
-    assert sum(client.xlen(s) for s in chaos_stack.keys.job_streams("quick")) == 2
+    keys = chaos_stack.keys  # jobs wait in their pool's queues until a worker takes them
+    queues = [keys.waiting("quick", shard, p) for shard in range(keys.shards) for p in Priority]
+    assert sum(client.zcard(queue) for queue in queues) == 2
 
 
 async def test_a_client_that_stops_reading_is_cut_off_and_others_are_not_slowed(
