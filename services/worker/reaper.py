@@ -67,13 +67,18 @@ class Reaper:
         self._cursors = dict.fromkeys(self.streams, "0-0")
 
     async def sweep(self) -> int:
-        """One pass over every shard stream; returns how many entries it claimed."""
-        claimed = 0
-        for shard, stream in enumerate(self.streams):
-            room = self._reserve()
-            if not room:
-                break
-            claimed += await self._sweep_stream(shard, stream, room)
+        """One pass over every shard stream, under the slots free as it begins (a slot it
+        gave back between two streams would go to a waiting reader at once); returns how
+        many entries it claimed."""
+        claimed, room = 0, [self._reserve()]
+        try:
+            for shard, stream in enumerate(self.streams):
+                if not room[0]:
+                    break
+                claimed += await self._sweep_stream(shard, stream, room)
+        finally:
+            for _ in range(room[0]):
+                self.slots.release()
         return claimed
 
     def _reserve(self) -> int:
@@ -84,24 +89,21 @@ class Reaper:
             room += 1
         return room
 
-    async def _sweep_stream(self, shard: int, stream: str, room: int) -> int:
-        """Claim up to `room` entries of one stream, each run under one of `room` slots the
-        caller took; the slots not used go back."""
-        try:
-            reply = await self.redis.xautoclaim(
-                stream, GROUP, self.consumer, self.lease_ms, self._cursors[stream], count=room
-            )
-            # Redis 6.2 answers [cursor, entries]; 7.x adds the ids of deleted entries.
-            cursor, entries = reply[0], reply[1]
-            self._cursors[stream] = cursor if isinstance(cursor, str) else cursor.decode()
-            for message_id, fields in entries:
-                if not fields:  # deleted while pending: nothing to run
-                    await self.redis.xack(stream, GROUP, message_id)
-                elif await self._take(shard, Entry(stream, message_id), fields):
-                    room -= 1  # the job's task releases its slot
-        finally:
-            for _ in range(room):
-                self.slots.release()
+    async def _sweep_stream(self, shard: int, stream: str, room: list[int]) -> int:
+        """Claim up to `room[0]` entries of one stream, each run under one of the slots the
+        caller took (`room[0]` counts those left: each job's task releases its own); how
+        many it claimed."""
+        reply = await self.redis.xautoclaim(
+            stream, GROUP, self.consumer, self.lease_ms, self._cursors[stream], count=room[0]
+        )
+        # Redis 6.2 answers [cursor, entries]; 7.x adds the ids of deleted entries.
+        cursor, entries = reply[0], reply[1]
+        self._cursors[stream] = cursor if isinstance(cursor, str) else cursor.decode()
+        for message_id, fields in entries:
+            if not fields:  # deleted while pending: nothing to run
+                await self.redis.xack(stream, GROUP, message_id)
+            elif await self._take(shard, Entry(stream, message_id), fields):
+                room[0] -= 1
         return len(entries)
 
     async def _take(self, shard: int, entry: Entry, fields: dict[str, str]) -> bool:
