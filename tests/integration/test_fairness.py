@@ -117,7 +117,9 @@ def test_two_flooding_users_share_the_pool_by_weight(stack: Stack, placement: st
     }
     stack.worker("sim", env={"WORKER_CONCURRENCY": "2"})
     order = start_order(all_succeeded(edge, jobs))
-    served = Counter(order[:60])  # while both still have jobs waiting
+    # 60 jobs while both still have jobs waiting, past the worker's first take from each
+    # shard (made before it knows what the shards hold)
+    served = Counter(order[8:68])
     assert 2.55 <= served["heavy"] / served["light"] <= 3.45, served
 
 
