@@ -186,6 +186,10 @@ class JobList(BaseModel):
     next_cursor: str | None = None
 
 
+QUEUE_REPORT_USERS = 100
+"""The most accounts a pool's queue report lists."""
+
+
 class UserQueue(BaseModel):
     """One account's jobs waiting in one pool."""
 
@@ -195,12 +199,16 @@ class UserQueue(BaseModel):
 
 
 class PoolQueue(BaseModel):
-    """What waits in one pool, in total and by account (operators only)."""
+    """What waits in one pool, in total and by account (operators only): the accounts with
+    the most jobs waiting, at most `QUEUE_REPORT_USERS` of them, most first."""
 
     pool: str
     interactive: int
     batch: int
     users: list[UserQueue]
+    other_users: int = Field(
+        default=0, description="Accounts with jobs waiting that `users` leaves out."
+    )
 
 
 class QueueReport(BaseModel):

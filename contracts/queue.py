@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from contracts import log
-from contracts.jobs import PoolQueue, Priority, UserQueue
+from contracts.jobs import QUEUE_REPORT_USERS, PoolQueue, Priority, UserQueue
 from contracts.keys import GROUP, Keys
 
 
@@ -115,25 +115,28 @@ async def positions(
 
 
 async def pool_queue(redis: Redis, keys: Keys, pool: str) -> PoolQueue:
-    """What waits in a pool, summed over its shards, by account."""
+    """What waits in a pool, summed over its shards, by account: the `QUEUE_REPORT_USERS`
+    accounts with the most jobs waiting. A queue of a shard may hold thousands of accounts:
+    its state is read a page at a time (`HSCAN`), so other requests go on meanwhile."""
     users: dict[str, dict[Priority, int]] = {}
     for shard in range(keys.shards):
-        state = await redis.hgetall(keys.queue_state(pool, shard))
-        for field, value in state.items():
-            kind, _, rest = _text(field).partition(":")
-            priority, _, owner = rest.partition(":")
-            if kind == "n" and priority in Priority.__members__ and int(value) > 0:
+        fields = redis.hscan_iter(keys.queue_state(pool, shard), match="n:*", count=1000)
+        async for field, value in fields:
+            priority, _, owner = _text(field).removeprefix("n:").partition(":")
+            if priority in Priority.__members__ and int(value) > 0:
                 counts = users.setdefault(owner, dict.fromkeys(Priority, 0))
                 counts[Priority(priority)] += int(value)
     rows = [
         UserQueue(user=owner, interactive=c[Priority.interactive], batch=c[Priority.batch])
-        for owner, c in sorted(users.items())
+        for owner, c in users.items()
     ]
+    rows.sort(key=lambda row: (-(row.interactive + row.batch), row.user))
     return PoolQueue(
         pool=pool,
         interactive=sum(row.interactive for row in rows),
         batch=sum(row.batch for row in rows),
-        users=rows,
+        users=rows[:QUEUE_REPORT_USERS],
+        other_users=max(len(rows) - QUEUE_REPORT_USERS, 0),
     )
 
 

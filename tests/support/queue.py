@@ -23,10 +23,18 @@ def owner_in(keys: Keys, shard: int) -> str:
 
 
 async def queue_job(
-    redis: Redis, keys: Keys, pool: str, shard: int, *, tokens: int, prompt: str = "go"
+    redis: Redis,
+    keys: Keys,
+    pool: str,
+    shard: int,
+    *,
+    tokens: int,
+    prompt: str = "go",
+    owner: str | None = None,
 ) -> str:
-    """Queue a chat job of `tokens` tokens in `shard`'s stream of `pool`; its id."""
-    owner = owner_in(keys, shard)
+    """Queue a chat job of `tokens` tokens in `shard`'s queue of `pool` (or in `owner`'s
+    shard's); its id."""
+    owner = owner or owner_in(keys, shard)
     job_id = keys.new_job_id(owner)
     envelope = JobEnvelope(
         id=job_id,

@@ -16,7 +16,9 @@ describe('QueueTable', () => {
       interactive: 1,
       batch: index,
     }))
-    render(<QueueTable pools={[{ pool: 'sim', interactive: 25, batch: 300, users }]} />)
+    render(
+      <QueueTable pools={[{ pool: 'sim', interactive: 25, batch: 300, users, other_users: 0 }]} />,
+    )
 
     const rows = within(screen.getByTestId('queue-sim')).getAllByRole('row')
     expect(rows).toHaveLength(USERS_SHOWN + 1)
@@ -27,8 +29,20 @@ describe('QueueTable', () => {
     expect(cells('queue-sim-rest')).toEqual(['5', '10'])
   })
 
+  it('counts the users the server left out of its report in the rest', () => {
+    const users = [{ user: 'alice', interactive: 0, batch: 90 }]
+    const pool = { pool: 'sim', interactive: 9, batch: 95, users, other_users: 7 }
+    render(<QueueTable pools={[pool]} />)
+    expect(within(screen.getByTestId('queue-sim-rest')).getByRole('rowheader').textContent).toBe(
+      '7 more users',
+    )
+    expect(cells('queue-sim-rest')).toEqual(['9', '5'])
+  })
+
   it('says so when nothing waits', () => {
-    render(<QueueTable pools={[{ pool: 'sim', interactive: 0, batch: 0, users: [] }]} />)
+    render(
+      <QueueTable pools={[{ pool: 'sim', interactive: 0, batch: 0, users: [], other_users: 0 }]} />,
+    )
     expect(screen.getByText('No job is waiting.')).toBeTruthy()
   })
 })

@@ -1,6 +1,7 @@
 import type { PoolQueue, UserQueue } from '../contracts/jobs.gen.ts'
 
-/** Users listed per pool, most waiting jobs first; the rest are summed in one row. */
+/** Users listed per pool, most waiting jobs first; the rest (with those the server left out
+ * of its report, `other_users`) are summed in one row. */
 export const USERS_SHOWN = 20
 
 const waitingOf = (user: UserQueue) => user.interactive + user.batch
@@ -8,14 +9,15 @@ const waitingOf = (user: UserQueue) => user.interactive + user.batch
 function PoolRows({ pool }: { pool: PoolQueue }) {
   const users = [...pool.users].sort((left, right) => waitingOf(right) - waitingOf(left))
   const shown = users.slice(0, USERS_SHOWN)
-  const rest = users.slice(USERS_SHOWN)
-  const sum = (key: 'interactive' | 'batch') => rest.reduce((total, user) => total + user[key], 0)
+  const rest = users.length - shown.length + pool.other_users
+  const sum = (key: 'interactive' | 'batch') =>
+    pool[key] - shown.reduce((total, user) => total + user[key], 0)
   return (
     <tbody data-testid={`queue-${pool.pool}`}>
       {shown.map((user, index) => (
         <tr key={user.user} data-testid={`queue-${pool.pool}-${user.user}`}>
           {index === 0 && (
-            <th scope="rowgroup" rowSpan={shown.length + (rest.length > 0 ? 1 : 0)}>
+            <th scope="rowgroup" rowSpan={shown.length + (rest > 0 ? 1 : 0)}>
               {pool.pool}
               <span className="queue-total">
                 {pool.interactive} interactive, {pool.batch} batch
@@ -29,10 +31,10 @@ function PoolRows({ pool }: { pool: PoolQueue }) {
           <td className="number">{user.batch}</td>
         </tr>
       ))}
-      {rest.length > 0 && (
+      {rest > 0 && (
         <tr data-testid={`queue-${pool.pool}-rest`}>
           <th scope="row" className="muted">
-            {rest.length} more user{rest.length === 1 ? '' : 's'}
+            {rest} more user{rest === 1 ? '' : 's'}
           </th>
           <td className="number">{sum('interactive')}</td>
           <td className="number">{sum('batch')}</td>

@@ -123,13 +123,18 @@ export interface QueueReport {
   data: PoolQueue[];
 }
 /**
- * What waits in one pool, in total and by account (operators only).
+ * What waits in one pool, in total and by account (operators only): the accounts with
+ * the most jobs waiting, at most `QUEUE_REPORT_USERS` of them, most first.
  */
 export interface PoolQueue {
   pool: string;
   interactive: number;
   batch: number;
   users: UserQueue[];
+  /**
+   * Accounts with jobs waiting that `users` leaves out.
+   */
+  other_users: number;
 }
 /**
  * One account's jobs waiting in one pool.

@@ -132,7 +132,7 @@ describe('createApi', () => {
     expect(new Headers(fetch.mock.calls[0][1]?.headers).has('Authorization')).toBe(false)
   })
   it("reads the queue by user, and a non-operator's 403 as an ApiError", async () => {
-    const report = { data: [{ pool: 'sim', interactive: 1, batch: 0, users: [] }] }
+    const report = { data: [{ pool: 'sim', interactive: 1, batch: 0, users: [], other_users: 0 }] }
     const allowed = apiAnswering(answer(200, JSON.stringify(report)))
     await expect(allowed.api.getQueue()).resolves.toEqual(report)
     expect(allowed.fetch.mock.calls[0][0]).toBe('/v1/queue')

@@ -75,6 +75,7 @@ describe('SystemMonitor.retainQueue', () => {
       { user: 'alice', interactive: 0, batch: 90 },
       { user: 'bob', interactive: 1, batch: 0 },
     ],
+    other_users: 0,
   }
 
   it('polls the queue by user at the same cadence, and only while held', async () => {

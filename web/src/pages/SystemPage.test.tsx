@@ -46,8 +46,9 @@ describe('SystemPage', () => {
           { user: 'alice', interactive: 0, batch: 90 },
           { user: 'bob', interactive: 2, batch: 0 },
         ],
+        other_users: 0,
       },
-      { pool: 'embed', interactive: 0, batch: 0, users: [] },
+      { pool: 'embed', interactive: 0, batch: 0, users: [], other_users: 0 },
     )
     renderWithRelay(<SystemPage />, harness)
 
