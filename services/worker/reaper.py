@@ -3,13 +3,15 @@ their workers.
 
 Every `reaper_interval_seconds` each worker claims (`XAUTOCLAIM`, a cursor per shard stream)
 entries of its pool that have been idle longer than the lease: their worker stopped renewing
-it, or handed them back as it stopped. It claims only while it has a free slot (the slots its
-shard readers draw on too: concurrency is per process), and takes the slots before it claims,
-one entry per slot. A claimed job runs again here as a new attempt (its clients get
-`job-reset`; the old attempt's writes are fenced out). An entry delivered more than
-`max_deliveries` times goes to its shard's dead-letter stream instead, and its job ends
-`failed` with `dead_lettered`: one script (`EventLog.dead_letter`) moves the entry,
-acknowledges it and ends the job, as the job and both streams share the shard's slot.
+it, or handed them back as it stopped. It claims only under slots it took first (the slots its
+shard readers draw on too: concurrency is per process), one entry per slot: the slots free as
+it begins, or, when every slot is busy and such an entry waits, the next slot to free, ahead
+of the readers (so a backlog does not keep a dead worker's job waiting). A claimed job runs
+again here as a new attempt (its clients get `job-reset`; the old attempt's writes are
+fenced out). An entry delivered more than `max_deliveries` times goes to its shard's
+dead-letter stream instead, and its job ends `failed` with `dead_lettered`: one script
+(`EventLog.dead_letter`) moves the entry, acknowledges it and ends the job, as the job and
+both streams share the shard's slot.
 After each pass the reaper trims every shard stream below its oldest pending entry, so
 acknowledged jobs do not pile up.
 """
@@ -71,6 +73,9 @@ class Reaper:
         gave back between two streams would go to a waiting reader at once); returns how
         many entries it claimed."""
         claimed, room = 0, [self._reserve()]
+        if not room[0] and await self._overdue():  # every slot busy, a dead worker's job waits
+            await self.slots.take_first()
+            room[0] = 1 + self._reserve()
         try:
             for shard, stream in enumerate(self.streams):
                 if not room[0]:
@@ -80,6 +85,15 @@ class Reaper:
             for _ in range(room[0]):
                 self.slots.release()
         return claimed
+
+    async def _overdue(self) -> bool:
+        """Whether a shard stream holds an entry idle past the lease (to claim)."""
+        for stream in self.streams:
+            if await self.redis.xpending_range(
+                stream, GROUP, min="-", max="+", count=1, idle=self.lease_ms
+            ):
+                return True
+        return False
 
     def _reserve(self) -> int:
         """Take every free slot, up to `CLAIM_BATCH`: the reaper claims no more entries than

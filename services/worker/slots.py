@@ -16,8 +16,9 @@ that frees goes to the claim that comes first:
    share of the pool is its weight over the weights of everyone waiting, whichever shard
    it is in (the shard's queue shares the shard's turns among its accounts the same way).
 
-The reaper takes slots only when they are free at once (`try_take`): its claims are jobs a
-worker lost, run under slots nobody waited for.
+The reaper takes the slots free as it sweeps (`try_take`); when none is free and a worker's
+job waits to be reclaimed, it waits for the next one ahead of every reader (`take_first`):
+a dead worker's job does not wait for a backlog to drain.
 """
 
 import asyncio
@@ -64,6 +65,8 @@ class Slots:
         self._claims: dict[Claimant, int] = {}
         """Readers that wait for a slot, or take while backlogged; by arrival."""
         self._order = itertools.count()
+        self._first: list[asyncio.Future[None]] = []
+        """The reaper's waits for a slot: they come before every reader's claim."""
 
     async def take(self, claimant: Claimant, claim: Claim) -> None:
         """Wait until a slot is given to this claim (for ever once the slots are closed);
@@ -99,6 +102,23 @@ class Slots:
             claimant.reserved = False
             self.release()
 
+    async def take_first(self) -> None:
+        """Wait for the next slot ahead of every reader's claim: for the reaper, which has
+        jobs of dead workers to run (they waited out a lease already)."""
+        if not self.closed and self.free:
+            self.free -= 1
+            return
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._first.append(granted)
+        try:
+            await granted
+        except asyncio.CancelledError:
+            if granted in self._first:
+                self._first.remove(granted)
+            elif granted.done() and not granted.cancelled():
+                self.release()
+            raise
+
     def try_take(self) -> bool:
         """Take a free slot at once, or say there is none (nobody waits for a free slot)."""
         if self.closed or not self.free:
@@ -115,6 +135,9 @@ class Slots:
         self.closed = True
 
     def _grant(self) -> None:
+        while self.free and self._first and not self.closed:
+            self.free -= 1
+            self._first.pop(0).set_result(None)
         while self.free and self._claims and not self.closed:
             now = time.monotonic()
             claimant = min(self._claims, key=lambda c: self._rank(c, now))

@@ -1,6 +1,6 @@
 """A bounded nemesis soak: random kills, pauses and Redis restarts under steady load.
 
-`RELAYLINE_SOAK_SECONDS` sets how long faults are injected (60 s in `make test`, at most 180;
+`RELAYLINE_SOAK_SECONDS` sets how long faults are injected (30 s in `make test`, at most 180;
 `make chaos` runs longer). The random choices come from a seed printed at the start
 (`RELAYLINE_SOAK_SEED` replays a run). Every job that got a 202 is followed by a client that
 reconnects through both edges, and all transcripts go through the same checker.
@@ -22,7 +22,7 @@ from tests.support.stack import Edge, Stack, Worker, auth
 
 pytestmark = pytest.mark.chaos
 
-SOAK_SECONDS = min(float(os.environ.get("RELAYLINE_SOAK_SECONDS", "60")), 3600)
+SOAK_SECONDS = min(float(os.environ.get("RELAYLINE_SOAK_SECONDS", "30")), 3600)
 
 
 @pytest.mark.timeout(SOAK_SECONDS + 400)

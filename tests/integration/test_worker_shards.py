@@ -168,3 +168,34 @@ async def test_a_worker_set_to_another_shard_count_stops_with_the_setting_to_cha
     assert f"set WORKER_SHARDS={stack.keys.shards}" in log
     assert "Traceback" not in log
     assert not await redis.exists(*Keys(stack.prefix, 4).job_streams("sim"))  # touched nothing
+
+
+async def test_a_dead_workers_job_is_taken_over_ahead_of_a_backlog(
+    stack: Stack, redis: Redis
+) -> None:
+    keys = stack.keys
+    env = {
+        "WORKER_CONCURRENCY": "1",
+        "WORKER_LEASE_SECONDS": "1",
+        "WORKER_REAPER_INTERVAL_SECONDS": "0.2",
+    }
+    dying = stack.worker("slow", env=env)
+    lost = await queue_job(redis, keys, "slow", 2, tokens=20)
+    await async_wait_for(lambda: _status_is(redis, keys, lost, "running"), what="it to run")
+    dying.kill()  # kill -9: its lease runs out 1 s after its last renewal
+    backlog = [await queue_job(redis, keys, "slow", 2, tokens=10) for _ in range(10)]
+    stack.worker("slow", env=env)  # its one slot always has a backlog job to take
+
+    await async_wait_for(lambda: ended(redis, keys, [lost, *backlog]), timeout=60, what="all")
+    starts = {job_id: await _last_start(redis, keys, job_id) for job_id in [lost, *backlog]}
+    after = [job_id for job_id in backlog if starts[job_id] > starts[lost]]
+    assert len(after) >= 5, f"the lost job ran again after {10 - len(after)} of the backlog's 10"
+
+
+async def _status_is(redis: Redis, keys: Keys, job_id: str, wanted: str) -> bool:
+    return await status(redis, keys, job_id) == wanted
+
+
+async def _last_start(redis: Redis, keys: Keys, job_id: str) -> float:
+    starts = [e["ts"] for e in await events(redis, keys, job_id) if e["type"] == "job-start"]
+    return float(starts[-1])

@@ -99,3 +99,21 @@ def test_closed_slots_give_out_nothing() -> None:
         return given or slots.try_take()
 
     assert asyncio.run(main()) is False
+
+
+def test_the_reaper_gets_the_next_slot_ahead_of_every_reader() -> None:
+    async def main() -> list[str]:
+        slots = Slots(1)
+        assert slots.try_take()  # busy: the reader and the reaper both wait
+        reader = asyncio.create_task(slots.take(Claimant(), Claim(True, 1000.0)))
+        await asyncio.sleep(0)
+        reaper = asyncio.create_task(slots.take_first())
+        await asyncio.sleep(0)
+        slots.release()
+        await asyncio.sleep(0)
+        done = [name for name, task in (("reader", reader), ("reaper", reaper)) if task.done()]
+        reader.cancel()
+        await asyncio.gather(reader, reaper, return_exceptions=True)
+        return done
+
+    assert asyncio.run(main()) == ["reaper"]
