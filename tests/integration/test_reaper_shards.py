@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
 from tests.support.queue import queue_job, status, take_as
+from tests.support.wait import async_wait_for
 from worker.heartbeat import ensure_groups
 from worker.leases import Entry
 from worker.reaper import Reaper
@@ -95,16 +96,29 @@ async def test_the_reaper_claims_from_a_shard_stream_other_than_the_first(
     assert slots.free == 1
 
 
-async def test_the_reaper_claims_nothing_without_a_free_slot(redis: Redis, keys: Keys) -> None:
+async def test_the_reaper_claims_only_under_a_slot_and_gets_the_next_one_first(
+    redis: Redis, keys: Keys
+) -> None:
     _, entry = await abandoned_entry(redis, keys, deliveries=1)
     run = Claimed()
     slots = Slots(1)
     assert slots.try_take()  # a shard reader runs a job
+    sweeping = asyncio.create_task(reaper(redis, keys, slots, run).sweep())
 
-    assert await reaper(redis, keys, slots, run).sweep() == 0
+    async def waits_for_the_slot() -> bool:
+        return bool(slots._first)
 
-    assert run.runs == []
+    await async_wait_for(waits_for_the_slot, what="the reaper to wait for a slot")
+    assert run.runs == []  # nothing claimed while every slot is busy
     assert await consumers(redis, entry) == ["dead-worker"]
+    slots.release()  # the reader's job ended: the slot goes to the reaper first
+    assert await asyncio.wait_for(sweeping, 10) == 1
+
+    async def ran() -> bool:
+        return bool(run.runs)
+
+    await async_wait_for(ran, what="the claimed job to run")
+    assert [claimed.id for claimed, _ in run.runs] == [entry.id]
 
 
 async def test_the_reaper_dead_letters_into_the_jobs_own_shard(redis: Redis, keys: Keys) -> None:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -149,6 +150,8 @@ class Stack:
             EDGE_GUEST_SECRET=self.guest_secret,
             HF_HUB_OFFLINE="1",
             PYTHONUNBUFFERED="1",
+            # A stopping worker hands its jobs back after 1 s, not 10 (tests set their own).
+            WORKER_SHUTDOWN_GRACE_SECONDS="1",
         )
         env.update(extra or {})
         return env
@@ -204,11 +207,18 @@ class Stack:
         finally:
             client.close()
 
-    def close(self) -> None:
-        for process in reversed(self.processes):
-            if process.alive():
-                process.signal(signal.SIGCONT)
-                process.stop()
+    def close(self, timeout: float = 15) -> None:
+        """Stop every process at once (SIGTERM), and SIGKILL those not gone in `timeout`."""
+        alive = [process for process in reversed(self.processes) if process.alive()]
+        for process in alive:
+            process.signal(signal.SIGCONT)
+            process.popen.terminate()
+        deadline = time.monotonic() + timeout
+        for process in alive:
+            try:
+                process.popen.wait(max(deadline - time.monotonic(), 0.01))
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def _ready(edge: Edge) -> bool:
