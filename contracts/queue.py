@@ -24,9 +24,11 @@ accounts it holds, so submit, take and cancel are each one script (`contracts.lo
   as before: at-least-once through the group's pending entries, leases, the reaper and the
   dead-letter stream. A worker holds no job it cannot start, so the order is decided when a
   slot frees, not when a job is submitted.
-- **Shards in turn.** A worker reads every shard of its pool, one reader each, sharing its
-  slots (`worker.intake`): slots go to the readers in turn, so the shards with waiting jobs
-  are served alike, and fairness between accounts holds within a shard.
+- **Shards by weight.** A worker reads every shard of its pool, one reader each, sharing its
+  slots (`worker.slots`): a freed slot goes to a reader whose shard has an interactive job
+  waiting, then by the summed weights of the accounts waiting in each shard (what `TAKE`
+  reports), so an account's share of the pool is its weight over everyone waiting, whichever
+  shard it is in.
 - **Cancel** of a waiting job takes it out of its queue, in the script that ends it, and
   gives its account back the turn the job held: a cancelled backlog leaves no debt (the next
   job is not put behind everyone's backlog) and gains no credit (at most one turn past the

@@ -7,8 +7,8 @@ on it too). A reader takes a slot *before* it takes a job, so the worker never h
 than it has slots: a job it cannot start now stays in its queue, where the next free slot of
 any worker takes whichever job is fairly next. In a loop:
 
-1. wait for a free slot (a worker with none takes nothing); slots go to waiting readers in
-   turn, so the shards with work are served alike;
+1. wait for a slot (a worker with none takes nothing): `Slots` gives a freed one to the reader
+   whose claim comes first (interactive work, then by the shards' weights; `worker.slots`);
 2. take it, and run `TAKE` on the shard's queue: it moves the next job into the job stream and
    reads one entry through the group, in one step. An entry runs in a task of its own under
    that slot (so the reader goes on while slots remain), through FastStream's `consume`: the
