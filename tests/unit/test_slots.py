@@ -2,10 +2,12 @@
 shards' weights (`worker.slots`)."""
 
 import asyncio
+import time
 from collections import Counter
 
 import pytest
 
+from tests.support.wait import async_wait_for
 from worker.slots import Claim, Claimant, Slots
 
 
@@ -57,10 +59,16 @@ def test_an_interactive_claim_goes_before_every_batch_claim() -> None:
 
 def test_a_batch_claim_that_waited_its_aging_time_goes_first() -> None:
     async def main() -> list[str]:
-        slots = Slots(1, batch_aging=0.05)
+        aging = 0.001
+        slots = Slots(1, batch_aging=aging)
         assert slots.try_take()  # the one slot is busy
         batch = asyncio.create_task(slots.take(Claimant(), Claim(False, 1.0)))
-        await asyncio.sleep(0.1)  # the batch claim has waited past its aging time
+        aged_at = time.monotonic() + aging
+
+        async def aged() -> bool:  # the batch claim has waited its aging time
+            return time.monotonic() > aged_at
+
+        await async_wait_for(aged, what="the batch claim's aging time")
         chat = asyncio.create_task(slots.take(Claimant(), Claim(True, 1.0)))
         await asyncio.sleep(0)
         slots.release()
@@ -92,7 +100,8 @@ def test_closed_slots_give_out_nothing() -> None:
         slots = Slots(2)
         slots.close()
         waiting = asyncio.create_task(slots.take(Claimant(), Claim(True, 1.0)))
-        await asyncio.sleep(0.01)
+        for _ in range(3):  # a slot is given within take() itself, if at all
+            await asyncio.sleep(0)
         given = waiting.done()
         waiting.cancel()
         await asyncio.gather(waiting, return_exceptions=True)
