@@ -18,9 +18,7 @@ from enum import Enum
 from typing import Any, cast
 
 from faststream import FastStream
-from faststream.exceptions import NackMessage
 from faststream.redis import StreamSub
-from faststream.redis.annotations import RedisStreamMessage
 from redis.asyncio import Redis
 
 from contracts.connect import connect
@@ -113,7 +111,7 @@ class Worker:
             keys,
             pool.name,
             settings.worker_id,
-            self.run_claimed,
+            self.run_entry,
             slots=self.slots,
             lease_seconds=settings.lease_seconds,
             max_deliveries=settings.max_deliveries,
@@ -146,21 +144,10 @@ class Worker:
                 queue=QueueOfShard(
                     self.keys, self.pool.name, shard, self.settings.batch_aging_seconds
                 ),
+                run=self.run_entry,
                 title=f"jobs:{self.pool.name}:{shard}",
             )
-            reader(self.handle)
-
-    async def handle(self, body: JobEnvelope, message: RedisStreamMessage) -> None:
-        """One job delivered by FastStream."""
-        raw_id = message.raw_message["message_ids"][0]
-        message_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-        entry = Entry(message.raw_message["channel"], message_id)
-        outcome = await self.execute(entry, body)
-        if outcome is Outcome.keep:
-            raise NackMessage()
-        if outcome is Outcome.done:
-            await self.acknowledge(entry)
-        # FastStream acknowledges again: a no-op
+            reader(describe_job)
 
     async def execute(self, entry: Entry, envelope: JobEnvelope) -> "Outcome":
         """Run one delivered job; what becomes of its entry."""
@@ -186,8 +173,9 @@ class Worker:
         # ended must not wait for the reaper.
         await with_retry(lambda: self.redis.xack(entry.stream, GROUP, entry.id), 30)
 
-    async def run_claimed(self, entry: Entry, envelope: JobEnvelope) -> None:
-        """A job the reaper took over from a dead worker (or one a draining worker handed back)."""
+    async def run_entry(self, entry: Entry, envelope: JobEnvelope) -> None:
+        """A job delivered to this worker: taken by a shard reader, or taken over by the
+        reaper from a dead worker (or from a draining one that handed it back)."""
         if await self.execute(entry, envelope) is Outcome.done:
             await self.acknowledge(entry)
 
@@ -230,6 +218,11 @@ class Worker:
         with contextlib.suppress(Exception):
             await self.heartbeat.leave()
         await self.redis.aclose()
+
+
+def describe_job(body: JobEnvelope) -> None:
+    """The job streams' messages, as FastStream's AsyncAPI document describes them. Never
+    called: readers hand jobs to `Worker.run_entry` (see `worker.intake`)."""
 
 
 def create_worker(settings: Settings, registry: Registry | None = None) -> WorkerApp:

@@ -11,9 +11,13 @@ any worker takes whichever job is fairly next. In a loop:
    whose claim comes first (interactive work, then by the shards' weights; `worker.slots`);
 2. take it, and run `TAKE` on the shard's queue: it moves the next job into the job stream and
    reads one entry through the group, in one step. An entry runs in a task of its own under
-   that slot (so the reader goes on while slots remain), through FastStream's `consume`: the
-   handler and the acknowledgement are FastStream's as for any subscriber (an entry the
-   handler refuses with `NackMessage` stays pending). Nothing waits: the slot goes back, and
+   that slot (so the reader goes on while slots remain), handed to the worker's `run` as the
+   reaper hands it the entries it claims: the worker acknowledges what it must (most entries
+   are acknowledged by their `job-end`'s script). FastStream's per-message path (decoding
+   through dependency injection, which runs a thread hop per message, its middlewares and a
+   second XACK) is not used: it cost more than the rest of a no-op job
+   (docs/benchmarks.md). The subscriber's registered call describes the stream's messages
+   (`JobEnvelope`) in FastStream's AsyncAPI document. Nothing waits: the slot goes back, and
 3. wait for a submit to the shard's queue: a blocking `XREAD` of its ready stream from the id
    `TAKE` answered, then go to 1. It wakes as soon as a job is queued, or after
    `polling_interval`.
@@ -33,7 +37,6 @@ from faststream._internal.broker.registrator import Registrator
 from faststream._internal.endpoint.subscriber.call_item import CallsCollection
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.configs import RedisBrokerConfig
-from faststream.redis.message import DefaultStreamMessage
 from faststream.redis.subscriber.config import (
     RedisSubscriberConfig,
     RedisSubscriberSpecificationConfig,
@@ -45,8 +48,11 @@ from faststream.redis.subscriber.usecases.stream_subscriber import (
 )
 from typing_extensions import override
 
+from contracts.jobs import JobEnvelope
 from contracts.keys import Keys
+from contracts.log import ENVELOPE_FIELD
 from contracts.queue import PoolQueues
+from worker.leases import Entry, RunEntry
 from worker.slots import MIN_WEIGHT, Claim, Claimant, Slots
 
 
@@ -73,10 +79,12 @@ class ShardReader(StreamSubscriber):
         *,
         slots: Slots,
         queue: QueueOfShard,
+        run: RunEntry,
     ) -> None:
         super().__init__(config, specification, calls)
         self.slots = slots
         self.queue = queue
+        self.run = run
         self.jobs: set[asyncio.Task[None]] = set()
         self.claimant = Claimant()
         self.claim = Claim(interactive=True, weight=1.0)
@@ -121,17 +129,16 @@ class ShardReader(StreamSubscriber):
             return False, backlog
         entry_id, fields = taken.entry
         self.last_id = entry_id.decode()
-        message = DefaultStreamMessage(
-            type="stream", channel=self.stream_sub.name, message_ids=[entry_id], data=fields
-        )
-        job = asyncio.create_task(self._run(message))
+        entry = Entry(self.stream_sub.name, self.last_id)
+        envelope = JobEnvelope.model_validate_json(fields[ENVELOPE_FIELD.encode()])
+        job = asyncio.create_task(self._run(entry, envelope))
         self.jobs.add(job)
         job.add_done_callback(self.jobs.discard)
         return True, backlog
 
-    async def _run(self, message: DefaultStreamMessage) -> None:
+    async def _run(self, entry: Entry, envelope: JobEnvelope) -> None:
         try:
-            await self.consume(message)
+            await self.run(entry, envelope)
         finally:
             self.slots.release()
 
@@ -164,10 +171,18 @@ class ShardReader(StreamSubscriber):
 
 
 def shard_reader(
-    broker: RedisBroker, stream: StreamSub, *, slots: Slots, queue: QueueOfShard, title: str
+    broker: RedisBroker,
+    stream: StreamSub,
+    *,
+    slots: Slots,
+    queue: QueueOfShard,
+    run: RunEntry,
+    title: str,
 ) -> ShardReader:
     """Register a `ShardReader` of `stream` with `broker`: what `broker.subscriber(stream=…)`
-    does for a stream (FastStream's `create_subscriber`), with our subscriber class."""
+    does for a stream (FastStream's `create_subscriber`), with our subscriber class. Call the
+    result with a function of a `JobEnvelope`: it names the stream's messages in FastStream's
+    AsyncAPI document (jobs run through `run`)."""
     outer = cast(RedisBrokerConfig, broker.config)
     calls = CallsCollection[Any]()
     specification = StreamSubscriberSpecification(
@@ -177,6 +192,6 @@ def shard_reader(
         stream_sub=stream,
     )
     config = RedisSubscriberConfig(stream_sub=stream, _outer_config=outer)
-    reader = ShardReader(config, specification, calls, slots=slots, queue=queue)
+    reader = ShardReader(config, specification, calls, slots=slots, queue=queue, run=run)
     Registrator.subscriber(broker, reader)  # what `RedisRegistrator.subscriber` calls
     return reader.add_call(parser_=None, decoder_=None, dependencies_=())

@@ -14,12 +14,14 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP
 
 log = logging.getLogger("relayline.worker")
@@ -30,6 +32,10 @@ class Entry(NamedTuple):
 
     stream: str
     id: str
+
+
+RunEntry = Callable[[Entry, JobEnvelope], Awaitable[None]]
+"""What runs a delivered job to its end, acknowledging its entry as needed (`Worker.run_entry`)."""
 
 
 async def deliveries(redis: Redis, entry: Entry) -> int:

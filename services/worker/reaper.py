@@ -19,7 +19,6 @@ acknowledged jobs do not pile up.
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -31,12 +30,11 @@ from contracts.events import JobEnd
 from contracts.jobs import JobEnvelope, JobStatus
 from contracts.keys import GROUP, Keys
 from contracts.log import ENVELOPE_FIELD
-from worker.leases import Entry, deliveries
+from worker.leases import Entry, RunEntry, deliveries
 from worker.slots import Slots
 
 log = logging.getLogger("relayline.worker")
 
-RunClaimed = Callable[[Entry, JobEnvelope], Awaitable[None]]
 CLAIM_BATCH = 4
 """The most entries one `XAUTOCLAIM` takes."""
 
@@ -48,7 +46,7 @@ class Reaper:
         keys: Keys,
         pool: str,
         consumer: str,
-        run_claimed: RunClaimed,
+        run_entry: RunEntry,
         *,
         slots: Slots,
         lease_seconds: float,
@@ -60,7 +58,7 @@ class Reaper:
         self.pool = pool
         self.streams = keys.job_streams(pool)
         self.consumer = consumer
-        self.run_claimed = run_claimed
+        self.run_entry = run_entry
         self.slots = slots
         self.lease_ms = int(lease_seconds * 1000)
         self.max_deliveries = max_deliveries
@@ -135,7 +133,7 @@ class Reaper:
 
     async def _run(self, entry: Entry, envelope: JobEnvelope) -> None:
         try:
-            await self.run_claimed(entry, envelope)
+            await self.run_entry(entry, envelope)
         finally:
             self.slots.release()
 
