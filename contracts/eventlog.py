@@ -15,10 +15,11 @@ from redis.asyncio import Redis
 
 from contracts import log
 from contracts.durability import NO_WAIT, Durability, committed
-from contracts.events import JobEnd, JobQueued
+from contracts.events import JobEnd, JobQueued, JobReset, JobStart
 from contracts.jobs import Priority
 from contracts.keys import GROUP, Keys, account
 from contracts.log import AppendResult
+from contracts.usage import DEFAULT_QUOTA_WINDOW_SECONDS, charge
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,19 @@ class SubmitAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class Started:
+    """What `start` answered: `ok` with the new attempt, or why the job must not run."""
+
+    result: AppendResult
+    attempt: int = 0
+    seq: int = 0
+    """The seq of the attempt's `job-start`."""
+    steps: int = 0
+    """The attempt's steps written (its `job-reset` and `job-start`): its appends go on from
+    the next one."""
+
+
+@dataclass(frozen=True, slots=True)
 class AppendAnswer:
     result: AppendResult
     seq: int
@@ -77,11 +91,14 @@ class EventLog:
         keys: Keys,
         retention_seconds: int,
         durability: Durability = NO_WAIT,
+        quota_window_seconds: int = DEFAULT_QUOTA_WINDOW_SECONDS,
     ) -> None:
         self.redis = redis
         self.keys = keys
         self.retention_seconds = retention_seconds
         self.durability = durability
+        self.quota_window_seconds = quota_window_seconds
+        """The quota window a job-end charges its usage to (see `contracts.usage`)."""
         self._submit = redis.register_script(log.SUBMIT)
         self._start = redis.register_script(log.START)
         self._append = redis.register_script(log.APPEND)
@@ -148,12 +165,20 @@ class EventLog:
         )
         return _submit_answer(_text(result))
 
-    async def start(self, job_id: str, *, worker: str, now: float) -> tuple[AppendResult, int]:
-        """Begin a new attempt: its number, or why the job must not run (`missing`, `ended`)."""
-        result, attempt = await self._start(
-            keys=[self.keys.job(job_id), self.keys.events(job_id)], args=[worker, repr(now)]
+    async def start(
+        self, job_id: str, *, worker: str, now: float, floor: int = 0, reason: str = ""
+    ) -> Started:
+        """Begin a new attempt and append its `job-start` (after a `job-reset` giving `reason`,
+        for any attempt after the first) in one step: its number, the seq of its `job-start`
+        and the steps it wrote; or why the job must not run (`missing`, `ended`). `floor`: as
+        for `append`."""
+        start = JobStart(job_id=job_id, seq=1, ts=now, attempt=1, worker=worker)
+        reset = JobReset(job_id=job_id, seq=1, ts=now, attempt=1, reason=reason)
+        result, attempt, seq, steps = await self._start(
+            keys=[self.keys.job(job_id), self.keys.events(job_id)],
+            args=[worker, repr(now), _unnumbered(start), floor, _unnumbered(reset)],
         )
-        return AppendResult(result), int(attempt)
+        return Started(AppendResult(result), int(attempt), int(seq), int(steps))
 
     async def append(
         self,
@@ -166,9 +191,10 @@ class EventLog:
         entry_id: str | None = None,
     ) -> AppendAnswer:
         """Write one event of an attempt; a `job-end` also ends the job (its output goes to
-        the record only) and, given the `entry_id` of the job in its shard's job stream,
-        acknowledges it in the same step. `step` numbers the attempt's appends (1, 2, ...),
-        so an append that is retried is written once. `floor` is the highest seq this writer
+        the record only), charges its owner its usage (`contracts.usage`) and, given the
+        `entry_id` of the job in its shard's job stream, acknowledges it, in the same step.
+        `step` numbers the attempt's appends (`start` wrote the first ones: its `steps`), so an
+        append that is retried is written once. `floor` is the highest seq this writer
         was given for the job: a log that lost events past it (a failover) is not written to
         (`regressed`)."""
         keys: tuple[str, ...] = _end_keys(self.keys, job)
@@ -183,7 +209,11 @@ class EventLog:
                 event.usage.model_dump_json() if event.usage else "null",
                 event.error.model_dump_json() if event.error else "null",
             ]
-            args = [attempt, payload, *end, step, floor]
+            usage_keys, usage_args = charge(
+                self.keys, job.owner, job.pool, event, self.quota_window_seconds
+            )
+            keys = (*keys, *usage_keys)
+            args = [attempt, payload, *end, step, floor, *usage_args]
             if entry_id is not None:
                 keys = (*keys, self.keys.jobs(job.pool, self.keys.shard_of_job(job.id)))
                 args += [GROUP, entry_id]
@@ -268,6 +298,11 @@ def _end_keys(keys: Keys, job: JobRef) -> tuple[str, ...]:
         keys.user_active(job.owner),
         keys.user_stored(job.owner),
     )
+
+
+def _unnumbered(event: JobStart | JobReset) -> str:
+    """An attempt's event as `START` takes it: without `seq` and `attempt`, which it adds."""
+    return event.model_dump_json(exclude={"seq", "attempt"})
 
 
 def _text(value: object) -> str:

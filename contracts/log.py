@@ -35,7 +35,8 @@ write through these scripts, so these rules hold whoever writes:
   size of the stored output. A user thus holds at most its budget plus one job's output at
   once from a burst, and at most twice that over any retention period.
 
-An event's JSON is passed without its `seq`; the script prepends `{"seq":N,`.
+An event's JSON is passed without its `seq`; the script prepends `{"seq":N,` (and `START`, which
+numbers the attempt, `"attempt":A,` to the attempt's `job-reset` and `job-start`).
 """
 
 from enum import IntEnum
@@ -78,9 +79,10 @@ class AppendResult(IntEnum):
 
 
 _APPEND = """
-local function append(job, events, payload)
+local function append(job, events, payload, fields)
   local seq = redis.call('HINCRBY', job, 'seq', 1)
-  redis.call('XADD', events, '0-' .. seq, 'e', '{"seq":' .. seq .. ',' .. string.sub(payload, 2))
+  redis.call('XADD', events, '0-' .. seq, 'e',
+             '{"seq":' .. seq .. ',' .. (fields or '') .. string.sub(payload, 2))
   return seq
 end
 local function drained(bucket, rate)
@@ -119,6 +121,21 @@ local function finish(job, events, stats, active, stored, status, now, retention
   redis.call('EXPIRE', job, retention)
   local log_ttl = tonumber(redis.call('HGET', job, 'log_ttl') or retention)
   redis.call('EXPIRE', events, math.min(log_ttl, tonumber(retention)))
+end
+local function charge_usage(keys, args)
+  -- keys: the owner's usage of the day, its window counter, the shard's accounts of the day
+  -- args: model, prompt tokens, completion tokens, the usage's TTL, the window's TTL, account
+  redis.call('HINCRBY', keys[1], args[1] .. ':prompt', args[2])
+  redis.call('HINCRBY', keys[1], args[1] .. ':completion', args[3])
+  redis.call('HINCRBY', keys[1], args[1] .. ':jobs', 1)
+  redis.call('EXPIRE', keys[1], args[4])
+  local tokens = tonumber(args[2]) + tonumber(args[3])
+  if tokens > 0 then
+    redis.call('INCRBY', keys[2], string.format('%d', tokens))
+    redis.call('EXPIRE', keys[2], args[5])
+  end
+  redis.call('SADD', keys[3], args[6])
+  redis.call('EXPIRE', keys[3], args[4])
 end
 local function is_terminal(status)
   return status == 'succeeded' or status == 'failed' or status == 'cancelled'
@@ -238,7 +255,7 @@ enqueue(KEYS[3], KEYS[9], KEYS[10], ARGV[15], ARGV[16], tonumber(ARGV[17]), ARGV
 local position = redis.call('ZRANK', KEYS[3], ARGV[1])
 if ARGV[15] == 'batch' then position = position + redis.call('ZCARD', KEYS[8]) end
 -- The payload is our own JobQueued JSON (no client text), with `"position":null`.
-append(KEYS[1], KEYS[2], string.gsub(ARGV[5], '"position":null', '"position":' .. position, 1))
+append(KEYS[1], KEYS[2], (string.gsub(ARGV[5], '"position":null', '"position":' .. position, 1)))
 redis.call('XADD', KEYS[11], 'MAXLEN', '1', '*', 'p', ARGV[15])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
 local horizon = tonumber(ARGV[11])
@@ -306,14 +323,28 @@ return {0, ready, '', {}, unpack(left)}
 START = (
     _APPEND
     + """
--- KEYS: job, events.  ARGV: worker, now
--- Returns {result, attempt}: the new attempt number, or why the job must not run.
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
-if is_terminal(redis.call('HGET', KEYS[1], 'status')) then return {-2, 0} end
+-- KEYS: job, events.  ARGV: worker, now, the job-start's JSON (without seq and attempt),
+--       the highest seq the worker was given for the job (floor), and for a job-reset before
+--       the job-start (an attempt after the first): its JSON (without seq and attempt)
+-- Begins a new attempt and appends its job-reset (any attempt after the first) and its
+-- job-start, in one step; the attempt's appends go on from step 1 or 2. A record whose seq is
+-- below `floor` (it lost the end of its log) is first raised to it.
+-- Returns {result, attempt, seq of the job-start, steps written}: or why the job must not run.
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0, 0} end
+local record = redis.call('HMGET', KEYS[1], 'status', 'seq')
+if is_terminal(record[1]) then return {-2, 0, 0, 0} end
+if tonumber(record[2] or 0) < tonumber(ARGV[4]) then redis.call('HSET', KEYS[1], 'seq', ARGV[4]) end
 local attempt = redis.call('HINCRBY', KEYS[1], 'attempt', 1)
+local fields = '"attempt":' .. attempt .. ','
+local steps = 1
+if attempt > 1 and ARGV[5] then
+  append(KEYS[1], KEYS[2], ARGV[5], fields)
+  steps = 2
+end
+local seq = append(KEYS[1], KEYS[2], ARGV[3], fields)
 redis.call('HSET', KEYS[1], 'status', 'running', 'worker', ARGV[1], 'started_at', ARGV[2],
-           'step', 0)
-return {1, attempt}
+           'step', steps)
+return {1, attempt, seq, steps}
 """
 )
 
@@ -321,10 +352,13 @@ APPEND = (
     _APPEND
     + """
 -- KEYS: job, events, pool stats, owner's unfinished jobs, owner's stored-output bucket,
---       and for a job-end that acknowledges its queue entry: the job's shard job stream
+--       and for a job-end: the owner's usage of the day, its quota window's counter, the
+--       shard's accounts of the day (see contracts.usage), and when it acknowledges its queue
+--       entry: the job's shard job stream
 -- ARGV: attempt, payload, end status ('' unless job-end), now, retention, output, usage, error,
 --       step (1, 2, 3 ... within the attempt), floor (the highest seq the worker was given),
---       and with the sixth key: the group, the entry id
+--       and for a job-end: the usage charge's six arguments (contracts.usage), then with the
+--       job stream: the group, the entry id
 -- Returns {result, seq, cancel requested (0/1)}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
 local record = redis.call('HMGET', KEYS[1], 'status', 'attempt', 'cancel', 'step', 'seq')
@@ -340,9 +374,10 @@ end
 redis.call('HSET', KEYS[1], 'step', ARGV[9])
 local seq = append(KEYS[1], KEYS[2], ARGV[2])
 if ARGV[3] ~= '' then
+  charge_usage({KEYS[6], KEYS[7], KEYS[8]}, {unpack(ARGV, 11, 16)})
   finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[3], ARGV[4], ARGV[5], ARGV[6],
          ARGV[7], ARGV[8])
-  if KEYS[6] then redis.call('XACK', KEYS[6], ARGV[11], ARGV[12]) end
+  if KEYS[9] then redis.call('XACK', KEYS[9], ARGV[17], ARGV[18]) end
 end
 return {1, seq, record[3] and 1 or 0}
 """

@@ -1,10 +1,9 @@
-"""Token usage and quotas: what a job costs its owner, where that is counted, and the script
-that charges it.
+"""Token usage and quotas: what a job costs its owner, and where that is counted.
 
-A worker charges every job once, right before it appends the job's `job-end`, with the
-engine's real usage (`JobEnd.usage`: prompt + completion tokens; an embeddings job's inputs
-are its prompt tokens). The charge (`CHARGE`, called through `UsageLedger.charge`) adds, in one
-step and in the job's shard (the owner's account's):
+A worker charges every job once, in the same step as it appends the job's `job-end` (the
+event log's `APPEND`; `charge` names its keys and arguments), with the engine's real usage
+(`JobEnd.usage`: prompt + completion tokens; an embeddings job's inputs are its prompt
+tokens). The charge adds, in the job's shard (the owner's account's):
 
 - the tokens and one job to the account's hash of the job's UTC day (`Keys.usage`), by model;
   it lives `USAGE_RETENTION_DAYS` past its last charge;
@@ -14,11 +13,11 @@ step and in the job's shard (the owner's account's):
   (`RELAYLINE_QUOTA_WINDOW_SECONDS` sets both);
 - the account to its shard's set of the day's charged accounts (`Keys.usage_accounts`).
 
-Both the day and the window are those of the `job-end`'s `ts`. The job's record gets
-`charged` (the attempt that charged it) with `HSETNX`: a retried call, and any later attempt
-of the job, charges nothing more. A job that ends without usage (failed, cancelled, lost)
-counts as a job with no tokens; a job ended by the edge or the reaper (cancelled while
-queued, dead-lettered) is not charged at all.
+Both the day and the window are those of the `job-end`'s `ts`. A job ends once, so it is
+charged once: a retried append of its `job-end` and any later attempt's end are refused
+before they charge. A job that ends without usage (failed, cancelled, lost) counts as a job
+with no tokens; a job ended by the edge or the reaper (cancelled while queued, dead-lettered)
+is not charged at all.
 
 The edge refuses a submit while the window's counter holds the owner's quota or more
 (`edge.usage`): a job admitted under the quota may take it past by its own size.
@@ -27,13 +26,11 @@ The edge refuses a submit while the window's counter holds the owner's quota or 
 import math
 import time
 from datetime import UTC, datetime
-from enum import IntEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
-from contracts.eventlog import JobRef
 from contracts.events import JobEnd
 from contracts.keys import Keys, account
 
@@ -68,77 +65,36 @@ def _clamp(tokens: int) -> int:
     return min(max(0, tokens), MAX_TOKENS_PER_JOB)
 
 
-class ChargeResult(IntEnum):
-    ok = 1
-    duplicate = 2
-    """The job was charged before (a retried call, an earlier attempt)."""
-    missing = -1
-    ended = -2
-    fenced = -3
-    """Not the job's current attempt: a newer one runs (and will charge)."""
-
-
-CHARGE = """
--- KEYS: job, the owner's usage of the day, the owner's window counter, the shard's accounts
---       of the day
--- ARGV: attempt, model, prompt tokens, completion tokens, the usage's TTL, the window's
---       TTL, the owner's account
--- Returns a ChargeResult.
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local record = redis.call('HMGET', KEYS[1], 'attempt', 'status')
-if tonumber(record[1]) ~= tonumber(ARGV[1]) then return -3 end
-local status = record[2]
-if status == 'succeeded' or status == 'failed' or status == 'cancelled' then return -2 end
-if redis.call('HSETNX', KEYS[1], 'charged', ARGV[1]) == 0 then return 2 end
-redis.call('HINCRBY', KEYS[2], ARGV[2] .. ':prompt', ARGV[3])
-redis.call('HINCRBY', KEYS[2], ARGV[2] .. ':completion', ARGV[4])
-redis.call('HINCRBY', KEYS[2], ARGV[2] .. ':jobs', 1)
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-local tokens = tonumber(ARGV[3]) + tonumber(ARGV[4])
-if tokens > 0 then
-  redis.call('INCRBY', KEYS[3], string.format('%d', tokens))
-  redis.call('EXPIRE', KEYS[3], ARGV[6])
-end
-redis.call('SADD', KEYS[4], ARGV[7])
-redis.call('EXPIRE', KEYS[4], ARGV[5])
-return 1
-"""
+def charge(
+    keys: Keys, owner: str, pool: str, end: JobEnd, window_seconds: int
+) -> tuple[list[str], list[Any]]:
+    """The keys and arguments of the usage charge of a job of `owner` on `pool` that ends
+    with `end`, as the event log's job-end `APPEND` takes them (its `charge_usage`)."""
+    day = utc_day(end.ts)
+    usage = end.usage
+    prompt = _clamp(usage.prompt_tokens) if usage else 0
+    completion = _clamp(usage.completion_tokens) if usage else 0
+    return [
+        keys.usage(owner, day),
+        keys.quota_used(owner, window_start(end.ts, window_seconds)),
+        keys.usage_accounts(keys.shard_of_user(owner), day),
+    ], [
+        pool,
+        prompt,
+        completion,
+        USAGE_RETENTION_SECONDS,
+        window_seconds,
+        account(owner),
+    ]
 
 
 class UsageLedger:
-    """The typed calls of the usage keys, for the workers (charge) and the edge (read)."""
+    """The reads of the usage keys, for the edge."""
 
     def __init__(self, redis: Redis, keys: Keys, window_seconds: int) -> None:
         self.redis = redis
         self.keys = keys
         self.window_seconds = window_seconds
-        self._charge = redis.register_script(CHARGE)
-
-    async def charge(self, job: JobRef, *, attempt: int, end: JobEnd) -> ChargeResult:
-        """Charge the job's owner for `end`'s usage, once per job (see the module's doc)."""
-        keys = self.keys
-        day = utc_day(end.ts)
-        usage = end.usage
-        prompt = _clamp(usage.prompt_tokens) if usage else 0
-        completion = _clamp(usage.completion_tokens) if usage else 0
-        result = await self._charge(
-            keys=[
-                keys.job(job.id),
-                keys.usage(job.owner, day),
-                keys.quota_used(job.owner, window_start(end.ts, self.window_seconds)),
-                keys.usage_accounts(keys.shard_of_user(job.owner), day),
-            ],
-            args=[
-                attempt,
-                job.pool,
-                prompt,
-                completion,
-                USAGE_RETENTION_SECONDS,
-                self.window_seconds,
-                account(job.owner),
-            ],
-        )
-        return ChargeResult(int(result))
 
     async def used(self, user: str, now: float | None = None) -> int:
         """The tokens a user's account used in the window holding `now` (default: now)."""

@@ -92,6 +92,8 @@ class ShardReader(StreamSubscriber):
         self.after: str | None = None
         """Wait for the ready stream to pass this id before the next take (None: take now)."""
         self._queues: PoolQueues | None = None
+        self._sub: StreamSub | None = None
+        """`stream_sub`, kept: FastStream's property deep-copies it on every read."""
 
     @override
     async def _get_msgs(self, read: ReadCallable) -> None:
@@ -114,8 +116,9 @@ class ShardReader(StreamSubscriber):
             self._queues = PoolQueues(
                 self._client, self.queue.keys, self.queue.pool, batch_aging=self.queue.aging
             )
+        sub = self._stream()
         taken = await self._queues.take(
-            self.queue.shard, consumer=self.stream_sub.consumer or "", now=time.time()
+            self.queue.shard, consumer=sub.consumer or "", now=time.time()
         )
         waiting, backlog = taken.waiting, None
         if waiting.interactive or waiting.batch:  # claim a slot again at once
@@ -129,12 +132,17 @@ class ShardReader(StreamSubscriber):
             return False, backlog
         entry_id, fields = taken.entry
         self.last_id = entry_id.decode()
-        entry = Entry(self.stream_sub.name, self.last_id)
+        entry = Entry(sub.name, self.last_id)
         envelope = JobEnvelope.model_validate_json(fields[ENVELOPE_FIELD.encode()])
         job = asyncio.create_task(self._run(entry, envelope))
         self.jobs.add(job)
         job.add_done_callback(self.jobs.discard)
         return True, backlog
+
+    def _stream(self) -> StreamSub:
+        if self._sub is None:
+            self._sub = self.stream_sub
+        return self._sub
 
     async def _run(self, entry: Entry, envelope: JobEnvelope) -> None:
         try:
@@ -150,7 +158,7 @@ class ShardReader(StreamSubscriber):
         reply = await self._client.xread(
             {self.queue.keys.ready(self.queue.pool, self.queue.shard): self.after},
             count=1,
-            block=self.stream_sub.polling_interval,
+            block=self._stream().polling_interval,
         )
         self.after = None  # a take at least once per polling interval
         for _, entries in cast(

@@ -12,8 +12,8 @@ the pool's `max_output_bytes` is stopped and the job ends `failed` with `output_
 (engines that can, stop before the cap on their own: a chat answer ends with
 `finish_reason: "length"`).
 
-Right before the `job-end` is written, the job's owner is charged its usage, once per job
-(`contracts.usage`): the tokens the edge checks quotas against.
+The `job-end`'s append charges the job's owner its usage, once per job (`contracts.usage`):
+the tokens the edge checks quotas against.
 
 A log that lost events this worker wrote (Redis failed over to a replica that had not
 received them) is never written past: the attempt starts again, and its `job-reset` takes a
@@ -28,13 +28,13 @@ from typing import Any
 from redis.asyncio import Redis
 
 from contracts.durability import NO_WAIT, Durability
-from contracts.eventlog import EventLog, JobRef
-from contracts.events import JobEnd, JobReset, JobStart
+from contracts.eventlog import EventLog, JobRef, Started
+from contracts.events import JobEnd
 from contracts.jobs import JobEnvelope, JobStatus
 from contracts.keys import Keys
 from contracts.log import AppendResult
 from contracts.pools import DEFAULT_LIMITS, ModelKind
-from contracts.usage import DEFAULT_QUOTA_WINDOW_SECONDS, UsageLedger
+from contracts.usage import DEFAULT_QUOTA_WINDOW_SECONDS
 from worker.attempt import END, Attempt, Event, job_end, timed_out
 from worker.engines.base import Emit, Engine, JobContext
 from worker.errors import JobLost, LogRegressed
@@ -54,17 +54,16 @@ class _Log:
         self,
         runner: "JobRunner",
         envelope: JobEnvelope,
-        attempt: int,
-        floor: int,
+        started: Started,
         entry_id: str | None,
     ) -> None:
         self.runner = runner
         self.job = JobRef(envelope.id, envelope.model, envelope.owner)
-        self.attempt = attempt
-        self.floor = floor  # the highest seq Redis gave this worker for the job
+        self.attempt = started.attempt
+        self.floor = started.seq  # the highest seq Redis gave this worker for the job
         self.entry_id = entry_id  # the job's queue entry, acknowledged with the job-end
         self.cancel_requested = False
-        self.step = 0
+        self.step = started.steps  # START wrote the attempt's job-reset and job-start
 
     async def append(self, event: Event) -> None:
         """Write one event. A lost answer (Redis restarting, a dropped connection) is retried
@@ -89,15 +88,6 @@ class _Log:
             raise JobLost(answer.result.name, fenced=answer.result == AppendResult.fenced)
         self.floor = max(self.floor, answer.seq)
         self.cancel_requested = self.cancel_requested or answer.cancel_requested
-
-    async def charge(self, end: JobEnd) -> None:
-        """Charge the job's owner for its usage, right before its `job-end` is written; once
-        per job whatever is retried (see `contracts.usage`). A refusal (a newer attempt, an
-        ended job) is left to the `job-end`'s append, which is refused alike."""
-        await with_retry(
-            lambda: self.runner.usage.charge(self.job, attempt=self.attempt, end=end),
-            self.runner.append_retry_seconds,
-        )
 
     async def poll_cancel(self) -> bool:
         requested = await self.runner.log.cancel_requested(self.job.id)
@@ -129,8 +119,7 @@ class JobRunner:
         self.append_retry_seconds = append_retry_seconds
         self.max_seconds = max_seconds
         self.max_output_bytes = max_output_bytes
-        self.log = EventLog(redis, keys, retention_seconds, durability)
-        self.usage = UsageLedger(redis, keys, quota_window_seconds)
+        self.log = EventLog(redis, keys, retention_seconds, durability, quota_window_seconds)
 
     async def run(self, envelope: JobEnvelope, entry_id: str | None = None) -> bool:
         """Run the job to its end. Given the id of its entry in the job stream, the `job-end`
@@ -149,21 +138,15 @@ class JobRunner:
         self, envelope: JobEnvelope, floor: int, reason: str, entry_id: str | None
     ) -> bool:
         job_id = envelope.id
-        result, attempt = await self.log.start(job_id, worker=self.worker_id, now=time.time())
-        if result != AppendResult.ok:
-            log.info("job %s not run: %s", job_id, result.name)
-            return False
-        events = _Log(self, envelope, attempt, floor, entry_id)
-        if attempt > 1:
-            await events.append(
-                JobReset(job_id=job_id, seq=1, ts=time.time(), attempt=attempt, reason=reason)
-            )
-        await events.append(
-            JobStart(job_id=job_id, seq=1, ts=time.time(), attempt=attempt, worker=self.worker_id)
+        started = await self.log.start(
+            job_id, worker=self.worker_id, now=time.time(), floor=floor, reason=reason
         )
-        context = JobContext(job_id, envelope.input, envelope.params, attempt)
+        if started.result != AppendResult.ok:
+            log.info("job %s not run: %s", job_id, started.result.name)
+            return False
+        events = _Log(self, envelope, started, entry_id)
+        context = JobContext(job_id, envelope.input, envelope.params, started.attempt)
         end = await self._drive(context, events)
-        await events.charge(end)
         await events.append(end)
         return entry_id is not None
 

@@ -93,10 +93,12 @@ async def test_a_submit_and_a_job_end_are_on_the_replica_when_they_return(
         assert copy.zscore(waiting, job_id) is not None  # queued on the replica too
 
         events = EventLog(redis, KEYS, 600, durability)
-        _, attempt = await events.start(job_id, worker="w", now=1.0)
+        started = await events.start(job_id, worker="w", now=1.0)
         end = JobEnd(job_id=job_id, seq=1, ts=2.0, status=JobStatus.succeeded, output="ok")
         job = JobRef(job_id, "sim", "alice")
-        await events.append(job, attempt=attempt, step=1, floor=0, event=end)
+        await events.append(
+            job, attempt=started.attempt, step=started.steps + 1, floor=0, event=end
+        )
         assert _waits(master) == 2  # the job-end waited (the start is no commit point)
         assert copy.hget(KEYS.job(job_id), "status") == "succeeded"
     finally:

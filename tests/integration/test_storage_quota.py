@@ -52,10 +52,12 @@ async def level(redis: Redis, stack: Stack, user: str = "alice") -> int:
 async def end_with_output(redis: Redis, stack: Stack, job_id: str, output: object) -> None:
     """What a worker does: start the job, then write its job-end with the output."""
     events = EventLog(redis, stack.keys, 86400)
-    _, attempt = await events.start(job_id, worker="w", now=1.0)
+    started = await events.start(job_id, worker="w", now=1.0)
     end = JobEnd(job_id=job_id, seq=1, ts=1.0, status=JobStatus.succeeded, output=output)
     job = JobRef(job_id, "sim", "alice")
-    answer = await events.append(job, attempt=attempt, step=1, floor=0, event=end)
+    answer = await events.append(
+        job, attempt=started.attempt, step=started.steps + 1, floor=0, event=end
+    )
     assert answer.result == AppendResult.ok
 
 

@@ -1,6 +1,7 @@
-"""The usage charge (`contracts.usage.CHARGE`) against a real Redis, in process: once per
-job, into the day and window of the job's end, in the owner's account's shard, every key
-expiring; and the runner charges a job's real usage before its `job-end`."""
+"""The usage charge (the job-end `APPEND` of `contracts.log`, its keys and arguments from
+`contracts.usage.charge`) against a real Redis, in process: once per job, into the day and
+window of the job's end, in the owner's account's shard, every key expiring; and the runner
+charges a job's real usage with its `job-end`."""
 
 import time
 import uuid
@@ -13,7 +14,7 @@ from redis.asyncio import Redis
 from redis.crc import key_slot
 
 from contracts.connect import connect
-from contracts.eventlog import EventLog, JobRef
+from contracts.eventlog import EventLog, JobRef, Started
 from contracts.events import JobEnd, Usage
 from contracts.jobs import JobStatus
 from contracts.keys import GUEST_TAG_LENGTH, Keys, account
@@ -23,7 +24,6 @@ from contracts.pools import ModelKind
 from contracts.usage import (
     MAX_TOKENS_PER_JOB,
     USAGE_RETENTION_SECONDS,
-    ChargeResult,
     UsageLedger,
     utc_day,
     window_start,
@@ -55,11 +55,11 @@ async def redis(redis_server_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-async def started(redis: Redis, keys: Keys, owner: str = "alice") -> tuple[JobRef, int]:
+async def started(redis: Redis, keys: Keys, owner: str = "alice") -> tuple[JobRef, Started]:
     """A job of `owner` submitted by the edge's store and started by a worker."""
     job_id, _ = await stub_store(redis, keys).submit(owner, REQUEST)
-    _, attempt = await EventLog(redis, keys, 60).start(job_id, worker="w", now=END_TS)
-    return JobRef(job_id, "p", owner), attempt
+    start = await EventLog(redis, keys, 60).start(job_id, worker="w", now=END_TS)
+    return JobRef(job_id, "p", owner), start
 
 
 def end(job: JobRef, prompt: int = 7, completion: int = 5, ts: float = END_TS) -> JobEnd:
@@ -67,14 +67,24 @@ def end(job: JobRef, prompt: int = 7, completion: int = 5, ts: float = END_TS) -
     return JobEnd(job_id=job.id, seq=1, ts=ts, status=JobStatus.succeeded, usage=usage)
 
 
+async def end_job(
+    redis: Redis, keys: Keys, job: JobRef, start: Started, event: JobEnd, step: int = 0
+) -> AppendResult:
+    """What a worker does last: append the job-end (`step`: the attempt's next by default)."""
+    answer = await EventLog(redis, keys, 60, quota_window_seconds=WINDOW).append(
+        job, attempt=start.attempt, step=step or start.steps + 1, floor=start.seq, event=event
+    )
+    return answer.result
+
+
 async def test_a_job_is_charged_once_into_its_day_and_window(redis: Redis, keys: Keys) -> None:
     ledger = UsageLedger(redis, keys, WINDOW)
-    job, attempt = await started(redis, keys)
-    assert await ledger.charge(job, attempt=attempt, end=end(job)) == ChargeResult.ok
-    # a retried call, then a later attempt of the same job: nothing more
-    assert await ledger.charge(job, attempt=attempt, end=end(job)) == ChargeResult.duplicate
-    _, again = await EventLog(redis, keys, 60).start(job.id, worker="w2", now=END_TS)
-    assert await ledger.charge(job, attempt=again, end=end(job, 100)) == ChargeResult.duplicate
+    job, start = await started(redis, keys)
+    assert await end_job(redis, keys, job, start, end(job)) == AppendResult.ok
+    # a retried append, then a later attempt of the same job: nothing more
+    assert await end_job(redis, keys, job, start, end(job, 100)) == AppendResult.duplicate
+    again = await EventLog(redis, keys, 60).start(job.id, worker="w2", now=END_TS)
+    assert again.result == AppendResult.ended
     usage_key = keys.usage("alice", "2026-03-01")
     assert await redis.hgetall(usage_key) == {"p:prompt": "7", "p:completion": "5", "p:jobs": "1"}
     assert await ledger.used("alice", END_TS) == 12
@@ -90,8 +100,8 @@ async def test_a_job_is_charged_once_into_its_day_and_window(redis: Redis, keys:
 async def test_the_next_day_and_window_count_apart(redis: Redis, keys: Keys) -> None:
     ledger = UsageLedger(redis, keys, WINDOW)
     for ts in (END_TS, END_TS + 60):  # 23:59:30, then 00:00:30 the next day
-        job, attempt = await started(redis, keys)
-        assert await ledger.charge(job, attempt=attempt, end=end(job, ts=ts)) == ChargeResult.ok
+        job, start = await started(redis, keys)
+        assert await end_job(redis, keys, job, start, end(job, ts=ts)) == AppendResult.ok
     for day in ("2026-03-01", "2026-03-02"):
         assert await redis.hget(keys.usage("alice", day), "p:jobs") == "1"
     assert await ledger.used("alice", END_TS) == 12
@@ -104,16 +114,16 @@ async def test_an_old_attempt_an_ended_or_missing_job_charges_nothing(
 ) -> None:
     ledger = UsageLedger(redis, keys, WINDOW)
     job, first = await started(redis, keys)
-    events = EventLog(redis, keys, 60)
-    _, second = await events.start(job.id, worker="w2", now=END_TS)
-    assert await ledger.charge(job, attempt=first, end=end(job)) == ChargeResult.fenced
-    answer = await events.append(job, attempt=second, step=1, floor=0, event=end(job))
-    assert answer.result == AppendResult.ok
-    assert await ledger.charge(job, attempt=second, end=end(job)) == ChargeResult.ended
-    gone = JobRef(keys.new_job_id("alice"), "p", "alice")
-    assert await ledger.charge(gone, attempt=1, end=end(gone)) == ChargeResult.missing
-    assert not await redis.exists(keys.job(gone.id)), "no record made for a missing job"
+    second = await EventLog(redis, keys, 60).start(job.id, worker="w2", now=END_TS)
+    assert await end_job(redis, keys, job, first, end(job)) == AppendResult.fenced
     assert await ledger.used("alice", END_TS) == 0
+    assert await end_job(redis, keys, job, second, end(job, 1, 1)) == AppendResult.ok
+    assert await end_job(redis, keys, job, second, end(job), step=9) == AppendResult.ended
+    assert await ledger.used("alice", END_TS) == 2
+    gone = JobRef(keys.new_job_id("alice"), "p", "alice")
+    assert await end_job(redis, keys, gone, second, end(gone)) == AppendResult.missing
+    assert not await redis.exists(keys.job(gone.id)), "no record made for a missing job"
+    assert await ledger.used("alice", END_TS) == 2
 
 
 async def test_hostile_owners_are_charged_in_their_own_shard(redis: Redis, keys: Keys) -> None:
@@ -130,8 +140,8 @@ async def test_hostile_owners_are_charged_in_their_own_shard(redis: Redis, keys:
         f"guest-{tag}-two",
     ]
     for owner in owners:
-        job, attempt = await started(redis, keys, owner)
-        assert await ledger.charge(job, attempt=attempt, end=end(job)) == ChargeResult.ok
+        job, start = await started(redis, keys, owner)
+        assert await end_job(redis, keys, job, start, end(job)) == AppendResult.ok
         day = utc_day(END_TS)
         slots = {
             key_slot(key.encode())
@@ -157,8 +167,8 @@ async def test_hostile_owners_are_charged_in_their_own_shard(redis: Redis, keys:
 
 async def test_absurd_usage_is_clamped(redis: Redis, keys: Keys) -> None:
     ledger = UsageLedger(redis, keys, WINDOW)
-    job, attempt = await started(redis, keys)
-    await ledger.charge(job, attempt=attempt, end=end(job, prompt=-50, completion=1 << 62))
+    job, start = await started(redis, keys)
+    await end_job(redis, keys, job, start, end(job, prompt=-50, completion=1 << 62))
     assert await ledger.used("alice", END_TS) == MAX_TOKENS_PER_JOB
     assert await redis.hget(keys.usage("alice", "2026-03-01"), "p:prompt") == "0"
 
@@ -192,7 +202,6 @@ async def test_the_runner_charges_the_engines_usage(
         "p:completion": "3",
         "p:jobs": "1",
     }
-    assert await redis.hget(keys.job(end_event["job_id"]), "charged") == "1"
     assert await UsageLedger(redis, keys, 86400).used("alice", end_event["ts"]) == 14
 
 
@@ -212,10 +221,9 @@ async def test_the_report_reads_every_shard(
     owners = [f"user-{index}" for index in range(12)]
     try:
         for owner in owners:
-            job, attempt = await started(client, keys, owner)
-            now = time.time()
-            charged = await quotas.ledger.charge(job, attempt=attempt, end=end(job, ts=now))
-            assert charged == ChargeResult.ok
+            job, start = await started(client, keys, owner)
+            charged = await end_job(client, keys, job, start, end(job, ts=time.time()))
+            assert charged == AppendResult.ok
         assert len({keys.shard_of_user(owner) for owner in owners}) > 3
         mine = await quotas.report("user-3", days=2)
         assert [(row.user, row.model, row.total_tokens) for row in mine.data] == [
@@ -225,8 +233,8 @@ async def test_the_report_reads_every_shard(
         everyone = await quotas.report("user-3", days=2, everyone=True)
         assert sorted(row.user for row in everyone.data) == sorted(owners)
         await quotas.check("user-3")  # 12 of 20 used: admitted, and its job passes it
-        job, attempt = await started(client, keys, "user-3")
-        await quotas.ledger.charge(job, attempt=attempt, end=end(job, ts=time.time()))
+        job, start = await started(client, keys, "user-3")
+        await end_job(client, keys, job, start, end(job, ts=time.time()))
         with pytest.raises(TooManyRequests) as refused:
             await quotas.check("user-3")
         assert refused.value.code == "token_quota"

@@ -48,7 +48,7 @@ def recording_log(keys: Keys, seen: list[list[str]]) -> EventLog:
     # the submit recorder also stands for TAKE, so it answers what TAKE answers
     take_answer: tuple[Any, ...] = (0, "0-0", "", [], 0, "0", 0, "0")
     event_log._submit = Recorder(take_answer, seen)  # type: ignore[assignment]
-    event_log._start = Recorder((1, 1), seen)  # type: ignore[assignment]
+    event_log._start = Recorder((1, 1, 1, 1), seen)  # type: ignore[assignment]
     event_log._append = Recorder((1, 2, 0), seen)  # type: ignore[assignment]
     event_log._cancel = Recorder("cancelled", seen)  # type: ignore[assignment]
     event_log._dead_letter = Recorder(1, seen)  # type: ignore[assignment]
@@ -83,9 +83,9 @@ async def every_script(event_log: EventLog, job: JobRef) -> None:
     await queues.take(event_log.keys.shard_of_job(job.id), consumer="w", now=1.0)
     await event_log.start(job.id, worker="w", now=1.0)
     delta = TextDelta(job_id=job.id, seq=1, ts=1.0, delta="a")
-    await event_log.append(job, attempt=1, step=1, floor=0, event=delta)
+    await event_log.append(job, attempt=1, step=2, floor=0, event=delta)
     end = JobEnd(job_id=job.id, seq=1, ts=1.0, status=JobStatus.succeeded, output="a")
-    await event_log.append(job, attempt=1, step=2, floor=0, event=end, entry_id="1-0")
+    await event_log.append(job, attempt=1, step=3, floor=0, event=end, entry_id="1-0")
     cancelled = JobEnd(job_id=job.id, seq=1, ts=1.0, status=JobStatus.cancelled)
     await event_log.cancel(job, cancelled)
     error = ErrorDetail(code=ErrorCode.dead_lettered, message="m")
