@@ -5,6 +5,7 @@ alike.
 """
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -12,8 +13,10 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import to_json
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from contracts import log
+from contracts.batch import ScriptBatch
 from contracts.durability import NO_WAIT, Durability, committed
 from contracts.events import JobEnd, JobQueued, JobReset, JobStart
 from contracts.jobs import Priority
@@ -92,6 +95,7 @@ class EventLog:
         retention_seconds: int,
         durability: Durability = NO_WAIT,
         quota_window_seconds: int = DEFAULT_QUOTA_WINDOW_SECONDS,
+        batch: ScriptBatch | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -99,6 +103,8 @@ class EventLog:
         self.durability = durability
         self.quota_window_seconds = quota_window_seconds
         """The quota window a job-end charges its usage to (see `contracts.usage`)."""
+        self.batch = batch
+        """Where a worker's starts and appends go: one pipeline per turn of its loop."""
         self._submit = redis.register_script(log.SUBMIT)
         self._start = redis.register_script(log.START)
         self._append = redis.register_script(log.APPEND)
@@ -174,9 +180,10 @@ class EventLog:
         for `append`."""
         start = JobStart(job_id=job_id, seq=1, ts=now, attempt=1, worker=worker)
         reset = JobReset(job_id=job_id, seq=1, ts=now, attempt=1, reason=reason)
-        result, attempt, seq, steps = await self._start(
-            keys=[self.keys.job(job_id), self.keys.events(job_id)],
-            args=[worker, repr(now), _unnumbered(start), floor, _unnumbered(reset)],
+        result, attempt, seq, steps = await self._write(
+            self._start,
+            [self.keys.job(job_id), self.keys.events(job_id)],
+            [worker, repr(now), _unnumbered(start), floor, _unnumbered(reset)],
         )
         return Started(AppendResult(result), int(attempt), int(seq), int(steps))
 
@@ -217,14 +224,26 @@ class EventLog:
             if entry_id is not None:
                 keys = (*keys, self.keys.jobs(job.pool, self.keys.shard_of_job(job.id)))
                 args += [GROUP, entry_id]
-            what = f"the end of job {job.id}"
-            result, seq, cancel = await committed(
-                self.redis, self.durability, what, self._append, keys=keys, args=args
+            result, seq, cancel = await self._write(
+                self._append, keys, args, commit=f"the end of job {job.id}"
             )
         else:
             args = [attempt, payload, *_NOT_AN_END, step, floor]
-            result, seq, cancel = await self._append(keys=keys, args=args)
+            result, seq, cancel = await self._write(self._append, keys, args)
         return AppendAnswer(AppendResult(result), int(seq), bool(cancel))
+
+    async def _write(
+        self, script: AsyncScript, keys: Sequence[str], args: list[Any], commit: str = ""
+    ) -> Any:
+        """A worker's write: in the batch of this turn of the loop, if any; a `commit` (what
+        it is, for the warning) waits for the replicas as `durability` asks."""
+        if commit and self.durability.replicas:
+            return await committed(
+                self.redis, self.durability, commit, script, keys=keys, args=args
+            )
+        if self.batch is not None:
+            return await self.batch(script, keys, args)
+        return await script(keys=keys, args=args)
 
     async def cancel_requested(self, job_id: str) -> bool:
         return bool(await self.redis.hget(self.keys.job(job_id), "cancel"))

@@ -39,10 +39,12 @@ Submit bumps a one-entry ready stream per queue: an idle worker waits on it with
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
 from contracts import log
+from contracts.batch import ScriptBatch
 from contracts.jobs import QUEUE_REPORT_USERS, PoolQueue, Priority, UserQueue
 from contracts.keys import GROUP, Keys
 
@@ -63,7 +65,8 @@ class Taken:
     waits), what waits after it, and the ready stream's last id: a submit after the take
     moves it."""
 
-    entry: tuple[bytes, dict[bytes, bytes]] | None
+    entry: tuple[str, str] | None
+    """The entry's id and its envelope (`log.ENVELOPE_FIELD`)."""
     waiting: Waiting
     ready_id: str
 
@@ -71,30 +74,46 @@ class Taken:
 class PoolQueues:
     """The queues of one pool, one per shard, as a worker takes from them."""
 
-    def __init__(self, redis: Redis, keys: Keys, pool: str, *, batch_aging: float) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        pool: str,
+        *,
+        batch_aging: float,
+        batch: ScriptBatch | None = None,
+    ) -> None:
         self.redis, self.keys, self.pool = redis, keys, pool
         self.batch_aging = batch_aging
+        self.batch = batch
+        """Where takes go: one pipeline per turn of the worker's loop (`contracts.batch`)."""
         self._take = redis.register_script(log.TAKE)
 
     async def take(self, shard: int, *, consumer: str, now: float) -> Taken:
         """Move the shard's next job into its job stream and read one entry for `consumer`
         through the group (an entry the stream held undelivered comes first)."""
         keys, pool = self.keys, self.pool
-        found, ready, entry_id, flat, *left = await self._take(
-            keys=[
-                keys.jobs(pool, shard),
-                *(keys.waiting(pool, shard, priority) for priority in Priority),
-                *(keys.finish_tags(pool, shard, priority) for priority in Priority),
-                keys.queue_state(pool, shard),
-                keys.ready(pool, shard),
-            ],
-            args=[GROUP, consumer, keys.job_key_prefix(shard), repr(now), self.batch_aging],
-        )
+        script_keys = [
+            keys.jobs(pool, shard),
+            *(keys.waiting(pool, shard, priority) for priority in Priority),
+            *(keys.finish_tags(pool, shard, priority) for priority in Priority),
+            keys.queue_state(pool, shard),
+            keys.ready(pool, shard),
+        ]
+        args: list[Any] = [GROUP, consumer, keys.job_key_prefix(shard), repr(now), self.batch_aging]
+        if self.batch is not None:
+            answer = await self.batch(self._take, script_keys, args)
+        else:
+            answer = await self._take(keys=script_keys, args=args)
+        found, ready, entry_id, flat, *left = answer
         interactive, interactive_weight, batch, batch_weight = left
         waiting = Waiting(
             int(interactive), float(interactive_weight), int(batch), float(batch_weight)
         )
-        entry = (entry_id, dict(zip(flat[::2], flat[1::2], strict=True))) if int(found) else None
+        entry = None
+        if int(found):
+            fields = {_text(name): value for name, value in zip(flat[::2], flat[1::2], strict=True)}
+            entry = (_text(entry_id), _text(fields[log.ENVELOPE_FIELD]))
         return Taken(entry, waiting, _text(ready))
 
 

@@ -27,6 +27,7 @@ from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
 from contracts.layout import LayoutMismatch, check_layout
 from contracts.pools import load_pools
+from contracts.queue import PoolQueues
 from worker.broker import broker_for
 from worker.engines.registry import Registry, default_registry
 from worker.errors import JobLost
@@ -105,6 +106,13 @@ class Worker:
             durability=Durability(settings.redis_wait_replicas, settings.redis_wait_timeout_ms),
             quota_window_seconds=settings.quota_window_seconds,
         )
+        self.queues = PoolQueues(
+            redis,
+            keys,
+            pool.name,
+            batch_aging=settings.batch_aging_seconds,
+            batch=self.runner.log.batch,  # takes and writes share the loop's pipelines
+        )
         self.leases = Leases(redis, settings.worker_id, settings.lease_seconds)
         self.reaper = Reaper(
             redis,
@@ -141,9 +149,7 @@ class Worker:
                     polling_interval=self.settings.polling_interval_ms,
                 ),
                 slots=self.slots,
-                queue=QueueOfShard(
-                    self.keys, self.pool.name, shard, self.settings.batch_aging_seconds
-                ),
+                queue=QueueOfShard(self.queues, shard),
                 run=self.run_entry,
                 title=f"jobs:{self.pool.name}:{shard}",
             )

@@ -49,8 +49,6 @@ from faststream.redis.subscriber.usecases.stream_subscriber import (
 from typing_extensions import override
 
 from contracts.jobs import JobEnvelope
-from contracts.keys import Keys
-from contracts.log import ENVELOPE_FIELD
 from contracts.queue import PoolQueues
 from worker.leases import Entry, RunEntry
 from worker.slots import MIN_WEIGHT, Claim, Claimant, Slots
@@ -58,13 +56,10 @@ from worker.slots import MIN_WEIGHT, Claim, Claimant, Slots
 
 @dataclass(frozen=True, slots=True)
 class QueueOfShard:
-    """Which queue a `ShardReader` takes from."""
+    """Which queue a `ShardReader` takes from: its pool's, in one shard."""
 
-    keys: Keys
-    pool: str
+    queues: PoolQueues
     shard: int
-    aging: float
-    """Batch aging, seconds (see `contracts.queue`)."""
 
 
 class ShardReader(StreamSubscriber):
@@ -91,7 +86,6 @@ class ShardReader(StreamSubscriber):
         """What the shard's queue holds, as it last said (or a submit's priority)."""
         self.after: str | None = None
         """Wait for the ready stream to pass this id before the next take (None: take now)."""
-        self._queues: PoolQueues | None = None
         self._sub: StreamSub | None = None
         """`stream_sub`, kept: FastStream's property deep-copies it on every read."""
 
@@ -112,12 +106,8 @@ class ShardReader(StreamSubscriber):
     async def _take_one(self) -> tuple[bool, Claim | None]:
         """Take the shard's next job and run it under the slot taken: whether it did, and
         the claim of what the shard has left (None: nothing)."""
-        if self._queues is None:
-            self._queues = PoolQueues(
-                self._client, self.queue.keys, self.queue.pool, batch_aging=self.queue.aging
-            )
         sub = self._stream()
-        taken = await self._queues.take(
+        taken = await self.queue.queues.take(
             self.queue.shard, consumer=sub.consumer or "", now=time.time()
         )
         waiting, backlog = taken.waiting, None
@@ -130,10 +120,9 @@ class ShardReader(StreamSubscriber):
             self.after = taken.ready_id
         if taken.entry is None:
             return False, backlog
-        entry_id, fields = taken.entry
-        self.last_id = entry_id.decode()
+        self.last_id, body = taken.entry
         entry = Entry(sub.name, self.last_id)
-        envelope = JobEnvelope.model_validate_json(fields[ENVELOPE_FIELD.encode()])
+        envelope = JobEnvelope.model_validate_json(body)
         job = asyncio.create_task(self._run(entry, envelope))
         self.jobs.add(job)
         job.add_done_callback(self.jobs.discard)
@@ -155,8 +144,9 @@ class ShardReader(StreamSubscriber):
         `polling_interval` for one (a timeout also lets the next take find what the stream
         holds undelivered: entries the reaper or an older release queued)."""
         assert self.after is not None
+        queues = self.queue.queues
         reply = await self._client.xread(
-            {self.queue.keys.ready(self.queue.pool, self.queue.shard): self.after},
+            {queues.keys.ready(queues.pool, self.queue.shard): self.after},
             count=1,
             block=self._stream().polling_interval,
         )

@@ -27,6 +27,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from contracts.batch import ScriptBatch
 from contracts.durability import NO_WAIT, Durability
 from contracts.eventlog import EventLog, JobRef, Started
 from contracts.events import JobEnd
@@ -119,7 +120,9 @@ class JobRunner:
         self.append_retry_seconds = append_retry_seconds
         self.max_seconds = max_seconds
         self.max_output_bytes = max_output_bytes
-        self.log = EventLog(redis, keys, retention_seconds, durability, quota_window_seconds)
+        self.log = EventLog(
+            redis, keys, retention_seconds, durability, quota_window_seconds, ScriptBatch(redis)
+        )
 
     async def run(self, envelope: JobEnvelope, entry_id: str | None = None) -> bool:
         """Run the job to its end. Given the id of its entry in the job stream, the `job-end`

@@ -94,9 +94,7 @@ class Queue:
         )
         if taken.entry is None:
             return None
-        fields = cast(dict[str, str], taken.entry[1])  # a client that decodes responses
-        envelope = json.loads(fields["__data__"])
-        return str(envelope["id"])
+        return str(json.loads(taken.entry[1])["id"])
 
     async def take_all(self) -> list[str]:
         order = []

@@ -1,0 +1,92 @@
+"""Script calls batched per turn of the event loop: every call made while the loop runs one
+turn goes to Redis in one pipeline, one round trip for all of them.
+
+A worker runs many jobs at once, and each writes its events one script call at a time
+(`contracts.eventlog`). Sent one by one, each call costs a socket write, a connection taken
+from the pool and given back, and a wake of the loop for its answer. `ScriptBatch` sends the
+calls of one turn together: a worker with 32 running jobs writes their events in a few round
+trips instead of 32. A call made alone goes out as it would without the batch.
+
+Each call keeps its own answer: a script's error is raised to its caller only, and a lost
+connection to every caller of the batch (which retry as they would a call of their own). A
+caller's calls stay in order, since each waits for its answer before the next. A script that
+Redis does not hold (after a restart) is loaded and its call made again, as `AsyncScript`
+does. A Cluster client's pipeline sends each node its calls, each script call to the node of
+its keys' slot.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+Call = tuple[AsyncScript, Sequence[Any], Sequence[Any], "asyncio.Future[Any]"]
+
+
+class ScriptBatch:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._calls: list[Call] = []
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        """Run `script` with `keys` and `args` in the pipeline of this turn of the loop."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Any] = loop.create_future()
+        self._calls.append((script, keys, args, answer))
+        if len(self._calls) == 1:  # the turn's first call: send them all once it ends
+            loop.call_soon(self._send)
+        return await answer
+
+    def _send(self) -> None:
+        calls, self._calls = self._calls, []
+        task = asyncio.create_task(self._run(calls))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _run(self, calls: list[Call]) -> None:
+        try:
+            if len(calls) == 1:
+                script, keys, args, answer = calls[0]
+                results: list[Any] = [await _direct(script, keys, args)]
+            else:
+                results = await self._pipeline(calls)
+        except asyncio.CancelledError:  # the loop is closing
+            for *_, answer in calls:
+                answer.cancel()
+            raise
+        except Exception as exc:  # the connection failed: every caller gets the error
+            for *_, answer in calls:
+                if not answer.done():
+                    answer.set_exception(exc)
+            return
+        for (*_, answer), result in zip(calls, results, strict=True):
+            if answer.done():  # its caller was cancelled
+                continue
+            if isinstance(result, Exception):
+                answer.set_exception(result)
+            else:
+                answer.set_result(result)
+
+    async def _pipeline(self, calls: list[Call]) -> list[Any]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for script, keys, args, _ in calls:
+                # by name: a Cluster client's pipeline refuses its `evalsha` method, but
+                # sends the command itself to the node of the keys' slot
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            results: list[Any] = await pipe.execute(raise_on_error=False)
+        for index, result in enumerate(results):
+            if isinstance(result, NoScriptError):  # loaded again, then called alone
+                script, keys, args, _ = calls[index]
+                try:
+                    results[index] = await _direct(script, keys, args)
+                except Exception as exc:
+                    results[index] = exc
+        return results
+
+
+async def _direct(script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+    return await script(keys=keys, args=args)
