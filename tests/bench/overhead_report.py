@@ -20,17 +20,18 @@ HOW_TO_READ = """\
 
 - **Worker drain.** Relayline: 4,000 chat jobs of pool `bench-drain` (simulated engine, no
   latency or pacing, 4 tokens: job-start, one text-delta, job-end; concurrency 32) are
-  POSTed to the edge as 8 users, one per shard, while no worker of the pool runs; then one
-  `relayline worker --pool bench-drain` process starts. Baseline: 4,000 entries of the same
-  size (`__data__`: a job envelope) are XADDed to one stream with a consumer group made at 0;
-  then one process runs a FastStream 0.7 `RedisBroker` subscriber,
-  `StreamSub(stream, group=..., consumer=...)` with `max_workers=32` (FastStream's concurrent
-  subscriber), whose handler takes the body as a dict and does nothing, so FastStream XACKs
-  it. For both, the bench polls Redis every 20 ms (the pool's per-shard ended-job counts;
-  the group's last delivered id less its pending entries) and counts from the first finished
-  job to the last, so the process's start-up is left out: jobs/s, and the process's CPU time
-  (user + system, /proc) over the same window per job. Ratio: Relayline's jobs/s over the
-  baseline's.
+  POSTed to the edge (32 kept-alive connections) as 8 users, one per shard, while no worker
+  of the pool runs; then one `relayline worker --pool bench-drain` process starts.
+  Baseline: 4,000 entries of the same size (`__data__`: a job envelope) are XADDed to one
+  stream with a consumer group made at 0; then one process runs a FastStream 0.7
+  `RedisBroker` subscriber, `StreamSub(stream, group=..., consumer=...)` with
+  `max_workers=32` (FastStream's concurrent subscriber) and FastStream's defaults otherwise
+  (its XREADGROUP has no COUNT: one read takes every waiting entry), whose handler takes
+  the body as a dict and does nothing, so FastStream XACKs it. For both, the bench polls
+  Redis every 20 ms (the pool's per-shard ended-job counts; the group's last delivered id
+  less its pending entries) and counts from the first finished job to the last, so the
+  process's start-up is left out: jobs/s, and the process's CPU time (user + system, /proc)
+  over the same window per job. Ratio: Relayline's jobs/s over the baseline's.
 - **Edge accept.** `wrk -t1 -c64 -d10s` with a Lua script that POSTs one small valid job
   (pool `bench-accept`, which no worker serves, so its backlog grows; queue cap and per-user
   limits lifted) to `/v1/jobs` of one edge process, and fails the run if any answer is not
