@@ -97,13 +97,14 @@ def relayline(code: Code, url: str, workdir: Path) -> Figures:
     try:
         check_imports(stack, code)
         edge = stack.edge(env=_edge_env(stack, code))
+        _progress(f"{code.name}: WS submit → job-end")
+        worker = stack.worker(ZERO_POOL, env=code.env())
+        latencies = asyncio.run(_latencies(edge))
+        worker.stop()
         _progress(f"{code.name}: edge accept")
         accepted = _accept(edge.url, edge.popen.pid)
         _progress(f"{code.name}: worker drain")
         drained = asyncio.run(_drain(stack, code, edge))
-        _progress(f"{code.name}: WS submit → job-end")
-        stack.worker(ZERO_POOL, env=code.env())
-        latencies = asyncio.run(_latencies(edge))
     finally:
         stack.close()
     return Figures(drained, accepted, latencies)
