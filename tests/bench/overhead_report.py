@@ -32,14 +32,14 @@ HOW_TO_READ = """\
   less its pending entries) and counts from the first finished job to the last, so the
   process's start-up is left out: jobs/s, and the process's CPU time (user + system, /proc)
   over the same window per job. Ratio: Relayline's jobs/s over the baseline's.
-- **Edge accept.** `wrk -t1 -c64 -d10s` with a Lua script that POSTs one small valid job
-  (pool `bench-accept`, which no worker serves, so its backlog grows; queue cap and per-user
-  limits lifted) to `/v1/jobs` of one edge process, and fails the run if any answer is not
-  202. Baseline: the same wrk command against a FastAPI app whose `POST /v1/jobs` answers 202
-  with `{"id", "status"}` without reading the body, on uvicorn with the edge's settings
-  (one process, loop `auto` = uvloop, httptools; the edge adds its read deadlines and
-  connection cap to httptools). req/s, wrk's p50 latency, and the server process's CPU per
-  request. Ratio: Relayline's req/s over the baseline's.
+- **Edge accept.** `wrk -t1 -c64 -d10s --timeout=30s` with a Lua script that POSTs one small
+  valid job (pool `bench-accept`, which no worker serves, so its backlog grows; queue cap and
+  per-user limits lifted) to `/v1/jobs` of one edge process, and fails the run if any answer
+  is not 202 or any socket fails. Baseline: the same wrk command against a FastAPI app
+  whose `POST /v1/jobs` answers 202 with `{"id", "status"}` without reading the body, on
+  uvicorn with the edge's settings (one process, loop `auto` = uvloop, httptools; the edge
+  adds its read deadlines and connection cap to httptools). req/s, wrk's p50 latency, and
+  the server process's CPU per request. Ratio: Relayline's req/s over the baseline's.
 - **WS submit → job-end.** Relayline: one WebSocket submits 200 jobs of pool `bench-zero`
   (4 tokens, default coalescing) one after the other, each timed from the submit to the
   arrival of its `job-end` (tests/bench/latency.py), with one worker running. Baseline: a

@@ -36,11 +36,14 @@ end
 
 @dataclass(frozen=True)
 class Load:
-    """What `wrk` sends: `connections` at once for `seconds`, from `threads` threads."""
+    """What `wrk` sends: `connections` at once for `seconds`, from `threads` threads; an
+    answer later than `timeout` seconds counts as a failed request (wrk's default, 2 s, is
+    reached on a busy machine)."""
 
     connections: int = 64
     seconds: int = 10
     threads: int = 1
+    timeout: int = 30
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ def post(url: str, body: Any, headers: dict[str, str], load: Load, status: int =
         script = Path(folder) / "post.lua"
         script.write_text(_lua(body, headers, status))
         args = [binary, f"-t{load.threads}", f"-c{load.connections}", f"-d{load.seconds}s"]
+        args.append(f"--timeout={load.timeout}s")
         ran = subprocess.run(
             [*args, "-s", str(script), url], capture_output=True, text=True, check=False
         )
