@@ -4,6 +4,7 @@ start-up is not counted)."""
 
 import asyncio
 import json
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -27,11 +28,13 @@ _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length: *(\d+)", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Drained:
-    """What one consumer did between its first finished job and its last."""
+    """What one consumer did between its first finished job and its last, and the CPU time
+    it and the Redis server used meanwhile."""
 
     jobs: int
     seconds: float
     cpu_seconds: float
+    redis_cpu_seconds: float
 
     @property
     def jobs_per_second(self) -> float:
@@ -41,24 +44,33 @@ class Drained:
     def cpu_ms_per_job(self) -> float:
         return 1000 * self.cpu_seconds / self.jobs
 
+    @property
+    def redis_cpu_ms_per_job(self) -> float:
+        return 1000 * self.redis_cpu_seconds / self.jobs
+
 
 @dataclass(frozen=True)
 class _Sample:
     at: float
     done: int
     cpu: float
+    redis_cpu: float
 
 
-async def follow(process: Process, done: Callable[[], Awaitable[int]], total: int) -> Drained:
+async def follow(
+    process: Process, done: Callable[[], Awaitable[int]], total: int, redis_pid: int | None
+) -> Drained:
     """Poll `done` (jobs finished so far) until it reaches `total`, sampling the CPU time of
-    `process` at each poll; measure from the first poll that saw a finished job."""
+    `process` and of the Redis server (NaN without its pid) at each poll; measure from the
+    first poll that saw a finished job."""
     samples: list[_Sample] = []
 
     async def drained() -> bool:
         if not process.alive():
             raise BenchFailure(f"{process.name} exited:\n{process.log()[-4000:]}")
         count = await done()
-        samples.append(_Sample(time.perf_counter(), count, cpu_seconds(process.popen.pid)))
+        redis = cpu_seconds(redis_pid) if redis_pid else math.nan
+        samples.append(_Sample(time.perf_counter(), count, cpu_seconds(process.popen.pid), redis))
         return count >= total
 
     await async_wait_for(drained, DRAIN_TIMEOUT, f"{process.name} to finish {total} jobs")
@@ -66,7 +78,12 @@ async def follow(process: Process, done: Callable[[], Awaitable[int]], total: in
     last = samples[-1]
     if last.done - first.done < total // 2:
         raise BenchFailure(f"{process.name}: too few jobs measured ({first} .. {last})")
-    return Drained(last.done - first.done, last.at - first.at, last.cpu - first.cpu)
+    return Drained(
+        last.done - first.done,
+        last.at - first.at,
+        last.cpu - first.cpu,
+        last.redis_cpu - first.redis_cpu,
+    )
 
 
 def _post(path: str, body: Any, api_key: str) -> bytes:

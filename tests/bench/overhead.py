@@ -23,6 +23,7 @@ import time
 import traceback
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -32,7 +33,7 @@ from relayline.redis_server import free_port
 from tests.bench import baselines, wrk
 from tests.bench.drain import Drained, ended_jobs, follow, queue_through_edge
 from tests.bench.latency import ws_submit_latencies
-from tests.bench.machine import cpu_seconds, machine_info
+from tests.bench.machine import cpu_seconds, machine_info, redis_pid
 from tests.bench.overhead_report import Accepted, Figures, render
 from tests.bench.report import DOC, write_section
 from tests.bench.versions import Code, check_imports, checkout, old_commit
@@ -79,7 +80,8 @@ async def _drain(stack: Stack, code: Code, edge: Edge) -> Drained:
     worker = stack.worker(DRAIN_POOL, env=code.env(), wait=False)
     redis = Redis.from_url(stack.redis_url)
     try:
-        return await follow(worker, lambda: ended_jobs(redis, stack.keys, DRAIN_POOL), DRAIN_JOBS)
+        done = partial(ended_jobs, redis, stack.keys, DRAIN_POOL)
+        return await follow(worker, done, DRAIN_JOBS, redis_pid(stack.redis_url))
     finally:
         await redis.aclose()
         worker.stop()
@@ -134,7 +136,8 @@ async def _baseline_drain(redis: Redis, url: str, stream: str, workdir: Path) ->
     await baselines.queue_entries(redis, stream, DRAIN_JOBS)
     subscriber = baselines.spawn("subscriber", [url, stream, str(CONCURRENCY)], workdir)
     try:
-        return await follow(subscriber, lambda: baselines.acknowledged(redis, stream), DRAIN_JOBS)
+        done = partial(baselines.acknowledged, redis, stream)
+        return await follow(subscriber, done, DRAIN_JOBS, redis_pid(url))
     finally:
         subscriber.stop()
 

@@ -31,7 +31,8 @@ HOW_TO_READ = """\
   Redis every 20 ms (the pool's per-shard ended-job counts; the group's last delivered id
   less its pending entries) and counts from the first finished job to the last, so the
   process's start-up is left out: jobs/s, and the process's CPU time (user + system, /proc)
-  over the same window per job. Ratio: Relayline's jobs/s over the baseline's.
+  over the same window per job, with the Redis server's in parentheses. Ratio: Relayline's
+  jobs/s over the baseline's.
 - **Edge accept.** `wrk -t1 -c64 -d10s --timeout=30s` with a Lua script that POSTs one small
   valid job (pool `bench-accept`, which no worker serves, so its backlog grows; queue cap and
   per-user limits lifted) to `/v1/jobs` of one edge process, and fails the run if any answer
@@ -84,7 +85,8 @@ class Figures:
 def _cells(figures: Figures) -> list[str]:
     drain, accept = figures.drain, figures.accept
     return [
-        f"{drain.jobs_per_second:,.0f} jobs/s, {drain.cpu_ms_per_job:.2f} CPU ms/job",
+        f"{drain.jobs_per_second:,.0f} jobs/s, {drain.cpu_ms_per_job:.2f} CPU ms/job "
+        f"(Redis {drain.redis_cpu_ms_per_job:.2f})",
         f"{accept.answered.per_second:,.0f} req/s, p50 {ms(accept.answered.p50)}, "
         f"{accept.cpu_ms_per_request:.2f} CPU ms/req",
         f"{ms(figures.p50)} (p99 {ms(percentile(figures.latencies, 99))})",
