@@ -8,9 +8,12 @@ exactly: tests/bench/overhead_report.py):
    FastAPI endpoint on the same uvicorn;
 3. WS submit → `job-end` p50, unloaded, against a hand-written Redis Streams round trip.
 
-`--before COMMIT` measures that commit's services too (from `git archive`,
-tests/bench/versions.py) against the same baselines. Writes its section of
-docs/benchmarks.md; exits non-zero (and leaves the document alone) if anything fails."""
+`--before COMMIT` (`make bench BENCH_BEFORE=COMMIT`) measures that commit's services too (from
+`git archive`, tests/bench/versions.py) against the same baselines. Its processes are driven
+through the fixed interface (HTTP, WebSocket, `relayline edge|worker`), but the drain's end
+is read from the pool's stats key as this checkout names it (`Keys.pool_stats`): a commit
+with other key names cannot be measured so. Writes its section of docs/benchmarks.md; exits
+non-zero (and leaves the document alone) if anything fails."""
 
 import argparse
 import asyncio
@@ -192,7 +195,10 @@ def run(before: str | None, workdir: Path) -> tuple[dict[str, Figures], Figures,
 def _facts(before: str | None, began: float, date: str, load: str) -> dict[str, str]:
     command = "`make bench` (`.venv/bin/python -m tests.bench.overhead`)"
     if before:
-        command = f"`.venv/bin/python -m tests.bench.overhead --before {before}`"
+        command = (
+            f"`make bench BENCH_BEFORE={before}` "
+            f"(`.venv/bin/python -m tests.bench.overhead --before {before}`)"
+        )
     return {
         "Command": command,
         "Date": date,
