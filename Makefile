@@ -29,11 +29,13 @@ lint: $(STAMPS)/python $(STAMPS)/web  ## ruff, mypy --strict, TypeScript
 	$(VENV)/bin/mypy
 	npm --prefix web run typecheck
 
-bench: $(STAMPS)/system-test $(STAMPS)/python  ## benchmarks; writes docs/benchmarks.md
+# `make bench BENCH_BEFORE=<commit>`: the overhead benchmark measures that commit's services too.
+bench: $(STAMPS)/system-test $(STAMPS)/system-bench $(STAMPS)/python  ## benchmarks; writes docs/benchmarks.md
 	$(PY) -m tests.bench
 	$(PY) -m tests.bench.chat
 	$(PY) -m tests.bench.topologies
 	$(PY) -m tests.bench.fairness
+	$(PY) -m tests.bench.overhead $(if $(BENCH_BEFORE),--before $(BENCH_BEFORE))
 
 contracts: $(STAMPS)/python $(STAMPS)/web  ## regenerate JSON Schema and TypeScript types
 	$(PY) -m contracts.generate
@@ -42,6 +44,10 @@ deps: $(STAMPS)/system-test $(STAMPS)/python $(STAMPS)/web
 
 $(STAMPS)/system-test: infra/scripts/install-system.sh
 	bash infra/scripts/install-system.sh redis chromium
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/system-bench: infra/scripts/install-system.sh
+	bash infra/scripts/install-system.sh redis wrk
 	@mkdir -p $(STAMPS) && touch $@
 
 # torch first, pinned: the CPU build; anything else would pull the multi-GB CUDA build.

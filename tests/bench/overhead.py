@@ -1,0 +1,232 @@
+"""`make bench`, part 5: Relayline's overhead against what it is built on (issue 12), each
+measure next to its baseline from the same run on the same machine (what each measures
+exactly: tests/bench/overhead_report.py):
+
+1. worker drain: one `relayline worker` drains a backlog of no-op jobs, against a bare
+   FastStream subscriber draining as many stream entries;
+2. edge accept: `wrk` POSTs a small job to `/v1/jobs` of one edge, against a do-nothing
+   FastAPI endpoint on the same uvicorn;
+3. WS submit → `job-end` p50, unloaded, against a hand-written Redis Streams round trip.
+
+`--before COMMIT` (`make bench BENCH_BEFORE=COMMIT`) measures that commit's services too (from
+`git archive`, tests/bench/versions.py) against the same baselines. Its processes are driven
+through the fixed interface (HTTP, WebSocket, `relayline edge|worker`), but the drain's end
+is read from the pool's stats key as this checkout names it (`Keys.pool_stats`): a commit
+with other key names cannot be measured so. Writes its section of docs/benchmarks.md; exits
+non-zero (and leaves the document alone) if anything fails."""
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from contracts.keys import Keys
+from relayline.redis_server import free_port
+from tests.bench import baselines, wrk
+from tests.bench.drain import Drained, ended_jobs, follow, queue_through_edge
+from tests.bench.latency import ws_submit_latencies
+from tests.bench.machine import cpu_seconds, machine_info, redis_pid
+from tests.bench.overhead_report import Accepted, Figures, render
+from tests.bench.report import DOC, write_section
+from tests.bench.versions import Code, check_imports, checkout, old_commit
+from tests.bench.wsclient import chat_request, open_ws
+from tests.support.queue import owner_in
+from tests.support.redis import redis_url
+from tests.support.stack import API_KEYS, LIFTED_LIMITS, Edge, Process, Stack, auth
+from tests.support.wait import wait_for
+
+POOLS = Path(__file__).with_name("pools.toml")
+DRAIN_POOL, ACCEPT_POOL, ZERO_POOL = "bench-drain", "bench-accept", "bench-zero"
+DRAIN_JOBS, CONCURRENCY, TOKENS, LOW_LOAD_JOBS = 4000, 32, 4, 200
+"""CONCURRENCY is `bench-drain`'s in tests/bench/pools.toml, given to the baseline too."""
+LOAD = wrk.Load(connections=64, seconds=10)
+
+
+def _drain_keys(keys: Keys) -> dict[str, str]:
+    """An API key and user per shard, so the drain's backlog spans every shard."""
+    return {f"drain-key-{shard}": owner_in(keys, shard) for shard in range(keys.shards)}
+
+
+def _edge_env(stack: Stack, code: Code) -> dict[str, str]:
+    """Limits lifted as tests/bench/__main__.py does, and a queue cap out of reach."""
+    users = {**API_KEYS, **_drain_keys(stack.keys)}
+    return {
+        "EDGE_API_KEYS": ",".join(f"{key}:{user}" for key, user in users.items()),
+        "EDGE_MAX_ACTIVE_JOBS_PER_USER": "10000000",
+        "EDGE_MAX_QUEUED_PER_POOL": "10000000",
+        **LIFTED_LIMITS,
+        **code.env(),
+    }
+
+
+def _accept(url: str, pid: int) -> Accepted:
+    """wrk against `url`'s `/v1/jobs`, and the CPU the server process `pid` used meanwhile."""
+    cpu = cpu_seconds(pid)
+    answered = wrk.post(f"{url}/v1/jobs", chat_request(ACCEPT_POOL, TOKENS), auth(), LOAD)
+    return Accepted(answered, cpu_seconds(pid) - cpu)
+
+
+async def _drain(stack: Stack, code: Code, edge: Edge) -> Drained:
+    """Queue the backlog through the edge while no worker of its pool runs, then start one."""
+    await queue_through_edge(edge, DRAIN_POOL, list(_drain_keys(stack.keys)), DRAIN_JOBS, TOKENS)
+    worker = stack.worker(DRAIN_POOL, env=code.env(), wait=False)
+    redis = Redis.from_url(stack.redis_url)
+    try:
+        done = partial(ended_jobs, redis, stack.keys, DRAIN_POOL)
+        return await follow(worker, done, DRAIN_JOBS, redis_pid(stack.redis_url))
+    finally:
+        await redis.aclose()
+        worker.stop()
+
+
+async def _latencies(edge: Edge) -> list[float]:
+    async with open_ws(edge) as connection:
+        return await ws_submit_latencies(connection, LOW_LOAD_JOBS, TOKENS, ZERO_POOL)
+
+
+def relayline(code: Code, url: str, workdir: Path) -> Figures:
+    """Every Relayline figure of `code`, with its own edge and workers on the Redis at `url`."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    stack = Stack(url, workdir, pools_file=POOLS)
+    try:
+        check_imports(stack, code)
+        edge = stack.edge(env=_edge_env(stack, code))
+        _progress(f"{code.name}: WS submit → job-end")
+        worker = stack.worker(ZERO_POOL, env=code.env())
+        latencies = asyncio.run(_latencies(edge))
+        worker.stop()
+        _progress(f"{code.name}: edge accept")
+        accepted = _accept(edge.url, edge.popen.pid)
+        _progress(f"{code.name}: worker drain")
+        drained = asyncio.run(_drain(stack, code, edge))
+    finally:
+        stack.close()
+    return Figures(drained, accepted, latencies)
+
+
+def _listening(server: Process, port: int) -> bool:
+    if not server.alive():
+        raise RuntimeError(f"{server.name} exited:\n{server.log()}")
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def _baseline_accept(workdir: Path) -> Accepted:
+    port = free_port()
+    server = baselines.spawn("http", [str(port)], workdir)
+    try:
+        wait_for(lambda: _listening(server, port), timeout=30, what=f"{server.name} listening")
+        return _accept(f"http://127.0.0.1:{port}", server.popen.pid)
+    finally:
+        server.stop()
+
+
+async def _baseline_drain(redis: Redis, url: str, stream: str, workdir: Path) -> Drained:
+    await baselines.queue_entries(redis, stream, DRAIN_JOBS)
+    subscriber = baselines.spawn("subscriber", [url, stream, str(CONCURRENCY)], workdir)
+    try:
+        done = partial(baselines.acknowledged, redis, stream)
+        return await follow(subscriber, done, DRAIN_JOBS, redis_pid(url))
+    finally:
+        subscriber.stop()
+
+
+async def _baseline_round_trips(redis: Redis, url: str, stream: str, workdir: Path) -> list[float]:
+    echo = baselines.spawn("echo", [url, stream], workdir)
+    try:
+        return await baselines.round_trips(redis, stream, LOW_LOAD_JOBS)
+    finally:
+        echo.stop()
+
+
+async def _baseline_streams(url: str, workdir: Path) -> tuple[Drained, list[float]]:
+    """The drain of a bare FastStream subscriber, then the hand-written round trips."""
+    prefix = f"bench-baseline-{uuid.uuid4().hex[:12]}"
+    redis = Redis.from_url(url)
+    try:
+        drained = await _baseline_drain(redis, url, f"{prefix}:drain", workdir)
+        _progress("baseline: Redis Streams round trip")
+        latencies = await _baseline_round_trips(redis, url, f"{prefix}:echo", workdir)
+        await redis.delete(*[key async for key in redis.scan_iter(f"{prefix}:*")])
+        return drained, latencies
+    finally:
+        await redis.aclose()
+
+
+def baseline(url: str, workdir: Path) -> Figures:
+    _progress("baseline: do-nothing FastAPI endpoint")
+    accepted = _baseline_accept(workdir)
+    _progress("baseline: bare FastStream subscriber")
+    drained, latencies = asyncio.run(_baseline_streams(url, workdir))
+    return Figures(drained, accepted, latencies)
+
+
+def _progress(what: str) -> None:
+    now = datetime.now(UTC).strftime("%H:%M:%S")
+    print(f"bench: overhead: {now} {what} ...", file=sys.stderr, flush=True)
+
+
+def run(before: str | None, workdir: Path) -> tuple[dict[str, Figures], Figures, dict[str, str]]:
+    """The baselines, then each version: `before`'s (if given), then this checkout's."""
+    versions = [old_commit(before, before, workdir / "before-tree")] if before else []
+    versions.append(checkout("this checkout"))
+    with redis_url() as url:
+        base = baseline(url, workdir)
+        figures = {
+            code.name: relayline(code, url, workdir / f"v{n}") for n, code in enumerate(versions)
+        }
+        return figures, base, machine_info(url)
+
+
+def _facts(before: str | None, began: float, date: str, load: str) -> dict[str, str]:
+    command = "`make bench` (`.venv/bin/python -m tests.bench.overhead`)"
+    if before:
+        command = (
+            f"`make bench BENCH_BEFORE={before}` "
+            f"(`.venv/bin/python -m tests.bench.overhead --before {before}`)"
+        )
+    return {
+        "Command": command,
+        "Date": date,
+        "Wall time of the run": f"{time.monotonic() - began:.0f} s",
+        "Load average when it began (1, 5, 15 min)": load,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.overhead", description=__doc__)
+    parser.add_argument("--before", metavar="COMMIT", help="also measure this commit's services")
+    before: str | None = parser.parse_args().before
+    began, load = time.monotonic(), ", ".join(f"{n:.2f}" for n in os.getloadavg())
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    workdir = Path(tempfile.mkdtemp(prefix="relayline-bench-overhead-"))
+    try:
+        figures, base, machine = run(before, workdir)
+        body = render(figures, base, {**_facts(before, began, date, load), **machine})
+    except Exception as exc:
+        traceback.print_exception(exc)
+        print(f"bench: FAILED; logs in {workdir}; {DOC} left unchanged", file=sys.stderr)
+        return 1
+    shutil.rmtree(workdir, ignore_errors=True)
+    print(body)
+    write_section(body, name="overhead")
+    print(f"bench: wrote {DOC}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The figures of tests/bench/overhead.py and its section of docs/benchmarks.md."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tests.bench.drain import Drained
+from tests.bench.report import table
+from tests.bench.stats import ms, percentile
+from tests.bench.wrk import Answered
+
+MEASURES = (
+    ("worker drain: 4,000 queued no-op jobs, one process, concurrency 32", "≥ 1.0"),
+    ("edge accept: `POST /v1/jobs`, wrk, 64 connections, 10 s", "≥ 0.6"),
+    ("WS submit → `job-end`, unloaded (200 sequential jobs), p50", "≤ 1.5 ms"),
+)
+"""Each measure and the goal of issue 12 for its ratio (for the last: Relayline's p50)."""
+
+HOW_TO_READ = """\
+### What each measure does
+
+- **Worker drain.** Relayline: 4,000 chat jobs of pool `bench-drain` (simulated engine, no
+  latency or pacing, 4 tokens: job-start, one text-delta, job-end; concurrency 32) are
+  POSTed to the edge (32 kept-alive connections) as 8 users, one per shard, while no worker
+  of the pool runs; then one `relayline worker --pool bench-drain` process starts.
+  Baseline: 4,000 entries of the same size (`__data__`: a job envelope) are XADDed to one
+  stream with a consumer group made at 0; then one process runs a FastStream 0.7
+  `RedisBroker` subscriber, `StreamSub(stream, group=..., consumer=...)` with
+  `max_workers=32` (FastStream's concurrent subscriber) and FastStream's defaults otherwise
+  (its XREADGROUP has no COUNT: one read takes every waiting entry), whose handler takes
+  the body as a dict and does nothing, so FastStream XACKs it. For both, the bench polls
+  Redis every 20 ms (the pool's per-shard ended-job counts; the group's last delivered id
+  less its pending entries) and counts from the first finished job to the last, so the
+  process's start-up is left out: jobs/s, and the process's CPU time (user + system, /proc)
+  over the same window per job, with the Redis server's in parentheses. Ratio: Relayline's
+  jobs/s over the baseline's.
+- **Edge accept.** `wrk -t1 -c64 -d10s --timeout=30s` with a Lua script that POSTs one small
+  valid job (pool `bench-accept`, which no worker serves, so its backlog grows; queue cap and
+  per-user limits lifted) to `/v1/jobs` of one edge process, and fails the run if any answer
+  is not 202 or any socket fails. Baseline: the same wrk command against a FastAPI app
+  whose `POST /v1/jobs` answers 202 with `{"id", "status"}` without reading the body, on
+  uvicorn with the edge's settings (one process, loop `auto` = uvloop, httptools; the edge
+  adds its read deadlines and connection cap to httptools). req/s, wrk's p50 latency, and
+  the server process's CPU per request. Ratio: Relayline's req/s over the baseline's.
+- **WS submit → job-end.** Relayline: one WebSocket submits 200 jobs of pool `bench-zero`
+  (4 tokens, default coalescing) one after the other, each timed from the submit to the
+  arrival of its `job-end` (tests/bench/latency.py), with one worker running. Baseline: a
+  hand-written round trip with redis.asyncio: the client XADDs a request to a stream; a
+  worker process blocked on XREADGROUP reads it, XADDs 3 events to the request's reply
+  stream (one command each), then XACKs; the client, blocked on XREAD of the reply stream,
+  stops at the third event. 200 sequential round trips after one not counted. Ratio:
+  Relayline's p50 over the baseline's.
+
+Everything runs on the one machine above: the bench client, wrk, Redis and the measured
+process share its cores, so a process bound by CPU competes with its load generator. The
+baselines run first, then each version, one after the other on one Redis server; every
+version's jobs have their own key prefix, and a version runs its round trips first (on an
+empty Redis prefix), then the edge accept, then the drain."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A wrk run against one server process, and the CPU time that process used meanwhile."""
+
+    answered: Answered
+    cpu_seconds: float
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.cpu_seconds / self.answered.requests
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Every measure of one version of Relayline, or of the baselines."""
+
+    drain: Drained
+    accept: Accepted
+    latencies: list[float]
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.latencies, 50)
+
+
+def _cells(figures: Figures) -> list[str]:
+    drain, accept = figures.drain, figures.accept
+    return [
+        f"{drain.jobs_per_second:,.0f} jobs/s, {drain.cpu_ms_per_job:.2f} CPU ms/job "
+        f"(Redis {drain.redis_cpu_ms_per_job:.2f})",
+        f"{accept.answered.per_second:,.0f} req/s, p50 {ms(accept.answered.p50)}, "
+        f"{accept.cpu_ms_per_request:.2f} CPU ms/req",
+        f"{ms(figures.p50)} (p99 {ms(percentile(figures.latencies, 99))})",
+    ]
+
+
+def _ratios(figures: Figures, base: Figures) -> list[str]:
+    return [
+        f"{figures.drain.jobs_per_second / base.drain.jobs_per_second:.2f}",
+        f"{figures.accept.answered.per_second / base.accept.answered.per_second:.2f}",
+        f"{figures.p50 / base.p50:.1f}x the time",
+    ]
+
+
+def render(versions: Mapping[str, Figures], base: Figures, facts: Mapping[str, str]) -> str:
+    """One row per measure: the baseline, then each version and its ratio, then the goal."""
+    columns = [_cells(base)]
+    header = ["measure", "baseline"]
+    for name, figures in versions.items():
+        columns += [_cells(figures), _ratios(figures, base)]
+        header += [f"Relayline ({name})" if len(versions) > 1 else "Relayline", "ratio"]
+    rows = [
+        [measure, *(column[n] for column in columns), goal]
+        for n, (measure, goal) in enumerate(MEASURES)
+    ]
+    lines = ["## Overhead against the baselines (issue 12)", ""]
+    lines += [f"- **{name}**: {value}" for name, value in facts.items()]
+    lines += ["", *table([*header, "goal"], rows), "", HOW_TO_READ]
+    return "\n".join(lines)
