@@ -196,8 +196,10 @@ class EventLog:
         floor: int,
         event: BaseModel,
         entry_id: str | None = None,
+        before: Sequence[BaseModel] = (),
     ) -> AppendAnswer:
-        """Write one event of an attempt; a `job-end` also ends the job (its output goes to
+        """Write one event of an attempt (after the events `before` it, in the same step: a
+        job's last text and its end); a `job-end` also ends the job (its output goes to
         the record only), charges its owner its usage (`contracts.usage`) and, given the
         `entry_id` of the job in its shard's job stream, acknowledges it, in the same step.
         `step` numbers the attempt's appends (`start` wrote the first ones: its `steps`), so an
@@ -205,7 +207,7 @@ class EventLog:
         was given for the job: a log that lost events past it (a failover) is not written to
         (`regressed`)."""
         keys: tuple[str, ...] = _end_keys(self.keys, job)
-        payload = log.without_seq(event)
+        payload = "\n".join(log.without_seq(each) for each in (*before, event))
         args: list[Any]
         if isinstance(event, JobEnd):
             end = [

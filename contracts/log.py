@@ -355,7 +355,8 @@ APPEND = (
 --       and for a job-end: the owner's usage of the day, its quota window's counter, the
 --       shard's accounts of the day (see contracts.usage), and when it acknowledges its queue
 --       entry: the job's shard job stream
--- ARGV: attempt, payload, end status ('' unless job-end), now, retention, output, usage, error,
+-- ARGV: attempt, payloads (one per line: JSON never holds a raw newline; a job-end comes
+--       last), end status ('' unless job-end), now, retention, output, usage, error,
 --       step (1, 2, 3 ... within the attempt), floor (the highest seq the worker was given),
 --       and for a job-end: the usage charge's six arguments (contracts.usage), then with the
 --       job stream: the group, the entry id
@@ -372,7 +373,8 @@ if tonumber(record[5]) < tonumber(ARGV[10]) then
   return {-4, tonumber(ARGV[10]), record[3] and 1 or 0}
 end
 redis.call('HSET', KEYS[1], 'step', ARGV[9])
-local seq = append(KEYS[1], KEYS[2], ARGV[2])
+local seq
+for payload in string.gmatch(ARGV[2], '[^\\n]+') do seq = append(KEYS[1], KEYS[2], payload) end
 if ARGV[3] ~= '' then
   charge_usage({KEYS[6], KEYS[7], KEYS[8]}, {unpack(ARGV, 11, 16)})
   finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[3], ARGV[4], ARGV[5], ARGV[6],

@@ -88,13 +88,17 @@ class Deltas:
             await self.flush()
 
     async def flush(self) -> None:
-        if self.buffer:
-            delta = "".join(self.buffer)
-            self.buffer.clear()
-            await self.events.append(
-                TextDelta(job_id=self.job_id, seq=1, ts=time.time(), delta=delta)
-            )
+        for delta in self.drain():
+            await self.events.append(delta)
         self.flushed_at = asyncio.get_running_loop().time()
+
+    def drain(self) -> list[TextDelta]:
+        """The text not written yet, as the `text-delta` to write with the job's end."""
+        if not self.buffer:
+            return []
+        delta = "".join(self.buffer)
+        self.buffer.clear()
+        return [TextDelta(job_id=self.job_id, seq=1, ts=time.time(), delta=delta)]
 
 
 class Attempt:
@@ -122,8 +126,9 @@ class Attempt:
         return self.deltas.due_in() if self.deltas.buffer else self.cancel_poll_seconds
 
     async def take(self, item: object) -> JobEnd | None:
+        """The job's end, once there is one: the text not written yet goes with it
+        (`deltas.drain`)."""
         if item is END or isinstance(item, BaseException):
-            await self.deltas.flush()
             if isinstance(item, BaseException):
                 return failed(self.job_id, item)
             if self.result is None:
@@ -132,7 +137,6 @@ class Attempt:
         if isinstance(item, Text):
             self.text_bytes += text_size(item.text)
             if self.text_bytes > self.max_output_bytes:
-                await self.deltas.flush()
                 return too_large(self.job_id, self.max_output_bytes)
             await self.deltas.add(item.text)
         elif isinstance(item, Progress):
@@ -146,10 +150,8 @@ class Attempt:
             try:
                 size = output_size(item.output)
             except ValueError as exc:  # what the engine returned cannot be stored as JSON
-                await self.deltas.flush()
                 return failed(self.job_id, exc)
             if size > self.max_output_bytes:
-                await self.deltas.flush()
                 return too_large(self.job_id, self.max_output_bytes)
             self.result = item
         if self.events.cancel_requested:

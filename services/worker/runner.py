@@ -23,6 +23,7 @@ seq above any a client may have seen (see `contracts.log`).
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -30,7 +31,7 @@ from redis.asyncio import Redis
 from contracts.batch import ScriptBatch
 from contracts.durability import NO_WAIT, Durability
 from contracts.eventlog import EventLog, JobRef, Started
-from contracts.events import JobEnd
+from contracts.events import JobEnd, TextDelta
 from contracts.jobs import JobEnvelope, JobStatus
 from contracts.keys import Keys
 from contracts.log import AppendResult
@@ -66,9 +67,10 @@ class _Log:
         self.cancel_requested = False
         self.step = started.steps  # START wrote the attempt's job-reset and job-start
 
-    async def append(self, event: Event) -> None:
-        """Write one event. A lost answer (Redis restarting, a dropped connection) is retried
-        for `append_retry_seconds`: the step number makes the retry safe."""
+    async def append(self, event: Event, before: Sequence[Event] = ()) -> None:
+        """Write one event (after those `before` it, in the same step). A lost answer (Redis
+        restarting, a dropped connection) is retried for `append_retry_seconds`: the step
+        number makes the retry safe."""
         self.step += 1
         step = self.step
         entry_id = self.entry_id if isinstance(event, JobEnd) else None
@@ -80,6 +82,7 @@ class _Log:
                 floor=self.floor,
                 event=event,
                 entry_id=entry_id,
+                before=before,
             ),
             self.runner.append_retry_seconds,
         )
@@ -149,11 +152,12 @@ class JobRunner:
             return False
         events = _Log(self, envelope, started, entry_id)
         context = JobContext(job_id, envelope.input, envelope.params, started.attempt)
-        end = await self._drive(context, events)
-        await events.append(end)
+        end, text = await self._drive(context, events)
+        await events.append(end, before=text)
         return entry_id is not None
 
-    async def _drive(self, context: JobContext, events: _Log) -> JobEnd:
+    async def _drive(self, context: JobContext, events: _Log) -> tuple[JobEnd, list[TextDelta]]:
+        """Run the engine to the job's end: the end, and the text to write with it."""
         queue: asyncio.Queue[Emit | BaseException | object] = asyncio.Queue(maxsize=256)
         pump = asyncio.create_task(self._pump(context, queue))
         attempt = Attempt(
@@ -168,8 +172,7 @@ class JobRunner:
             while True:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
-                    await attempt.deltas.flush()
-                    return timed_out(context.id, self.max_seconds)
+                    return timed_out(context.id, self.max_seconds), attempt.deltas.drain()
                 try:
                     async with asyncio.timeout(min(attempt.wait(), remaining)):  # no task per item
                         item = await queue.get()
@@ -177,10 +180,10 @@ class JobRunner:
                     if attempt.deltas.buffer:
                         await attempt.deltas.flush()
                     elif await events.poll_cancel():
-                        return job_end(context.id, JobStatus.cancelled)
+                        return job_end(context.id, JobStatus.cancelled), []
                     continue
                 if (end := await attempt.take(item)) is not None:
-                    return end
+                    return end, attempt.deltas.drain()
         finally:
             await self._stop(pump, context.id)
 
