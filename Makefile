@@ -34,6 +34,7 @@ bench: $(STAMPS)/system-test $(STAMPS)/python  ## benchmarks; writes docs/benchm
 	$(PY) -m tests.bench.chat
 	$(PY) -m tests.bench.topologies
 	$(PY) -m tests.bench.fairness
+	$(PY) -m tests.bench.capacity
 
 contracts: $(STAMPS)/python $(STAMPS)/web  ## regenerate JSON Schema and TypeScript types
 	$(PY) -m contracts.generate
