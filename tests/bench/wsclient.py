@@ -17,6 +17,8 @@ from tests.support.client import CHAT_INPUT
 from tests.support.stack import Edge, auth
 
 Event = dict[str, Any]
+WALL_OFFSET = time.time() - time.perf_counter()
+"""Adds to a `perf_counter()` time to give wall-clock time, comparable with an event's `ts`."""
 
 
 @dataclass
@@ -42,6 +44,13 @@ class Transcript:
             if event["type"] == event_type:
                 return at
         return None
+
+    def delays(self) -> list[float]:
+        """From the first `text-delta` on, each event's time from its `ts` (when the worker
+        made it) to its arrival here."""
+        first = self.first_text_at()
+        pairs = zip(self.events, self.times, strict=True)
+        return [at + WALL_OFFSET - e["ts"] for e, at in pairs if first is not None and at >= first]
 
     def first_text_at(self) -> float | None:
         return self.arrived_at("text-delta")
