@@ -36,6 +36,7 @@ bench: $(STAMPS)/system-test $(STAMPS)/system-bench $(STAMPS)/python  ## benchma
 	$(PY) -m tests.bench.topologies
 	$(PY) -m tests.bench.fairness
 	$(PY) -m tests.bench.overhead $(if $(BENCH_BEFORE),--before $(BENCH_BEFORE))
+	$(PY) -m tests.bench.capacity
 
 contracts: $(STAMPS)/python $(STAMPS)/web  ## regenerate JSON Schema and TypeScript types
 	$(PY) -m contracts.generate

@@ -27,13 +27,20 @@ from contracts.wire import (
 )
 from edge.deps import EdgeState, close_quietly
 from edge.errors import ApiError, describe_validation_error, redis_failure
-from edge.fanout import LOST, Outbox, is_end
+from edge.fanout import LOST, Item, Outbox, is_end
 from edge.guards import check_message
 from edge.jobs import submit_job
 from edge.metrics import EVENTS_SENT, SLOW_CLIENTS
 from edge.positions import check_position, has_nothing_after
+from edge.wsframes import FramesClosed, frame_of, frame_writer
 
 log = logging.getLogger("relayline.edge")
+
+SEND_BATCH_CHARS = 64 << 10
+"""The most a sender writes at once (as characters of JSON; one larger message goes alone):
+about the transport's high-water mark, past which the sender waits for the socket to
+drain, so a slow client's events wait in its bounded outbox, not in the transport."""
+WS_EVENTS_SENT = EVENTS_SENT.labels("ws")
 
 
 class Connection:
@@ -76,22 +83,37 @@ class Connection:
             self.state.hub.drop(self.outbox)
 
     async def _send_loop(self) -> None:
-        hub = self.state.hub
+        """Sends what the outbox holds: with the edge's frame writer, every ready message in
+        one write (an event's frame built once for all its watchers, edge.wsframes)."""
+        writer = frame_writer(self.websocket.scope)
         while True:
-            job_id, seq, data = await self.outbox.get()
-            if seq == LOST and job_id is not None:
-                self.last_sent.pop(job_id, None)
-                hub.unsubscribe(self.outbox, job_id)
-            elif job_id is not None:
-                last = self.last_sent.get(job_id)
-                if last is None or seq <= last:
-                    continue
-                self.last_sent[job_id] = seq
-                if is_end(data):
-                    del self.last_sent[job_id]
-                    hub.unsubscribe(self.outbox, job_id)
-                EVENTS_SENT.labels("ws").inc()
-            await self.websocket.send_text(data)
+            items = await self.outbox.get_many(SEND_BATCH_CHARS)
+            messages = [data for item in items if (data := self._sendable(item)) is not None]
+            if writer is None:
+                for data in messages:
+                    await self.websocket.send_text(data)
+                continue
+            try:
+                await writer.write(b"".join(frame_of(data) for data in messages))
+            except FramesClosed:
+                return
+
+    def _sendable(self, item: Item) -> str | None:
+        """The message to send for `item`, or None for an event already sent."""
+        job_id, seq, data = item
+        if seq == LOST and job_id is not None:
+            self.last_sent.pop(job_id, None)
+            self.state.hub.unsubscribe(self.outbox, job_id)
+        elif job_id is not None:
+            last = self.last_sent.get(job_id)
+            if last is None or seq <= last:
+                return None
+            self.last_sent[job_id] = seq
+            if is_end(data):
+                del self.last_sent[job_id]
+                self.state.hub.unsubscribe(self.outbox, job_id)
+            WS_EVENTS_SENT.inc()
+        return data
 
     async def _reply(
         self, message: Pong | Subscribed | Unsubscribed | Submitted | WireError

@@ -74,6 +74,21 @@ class Outbox:
         self._writable.set()
         return item
 
+    async def get_many(self, max_bytes: int) -> list[Item]:
+        """The items ready now, in order, up to `max_bytes` (at least one: waits for it)."""
+        while not self._items:
+            self._readable.clear()
+            await self._readable.wait()
+        items = [self._items.popleft()]
+        size = len(items[0][2])
+        while self._items and size + len(self._items[0][2]) <= max_bytes:
+            item = self._items.popleft()
+            size += len(item[2])
+            items.append(item)
+        self._bytes -= size
+        self._writable.set()
+        return items
+
     def deliver(self, job_id: str, seq: int, data: str) -> None:
         """Called by the reader; never blocks."""
         subscription = self.subscriptions.get(job_id)

@@ -32,6 +32,7 @@ from edge.metrics import FANOUT_READS
 from edge.outbox import Outbox
 from edge.shards import Outage, ReaderFor, Shard, Watch, send_wake
 from edge.watch_errors import log_gone, read_failed
+from edge.wsframes import Shared
 
 log = logging.getLogger("relayline.fanout")
 
@@ -225,7 +226,7 @@ class Reader:
             if seq <= watch.position:
                 continue
             watch.position = seq
-            data = fields[EVENT_FIELD]
+            data = Shared(fields[EVENT_FIELD])  # framed once for every local watcher
             if is_end(data):
                 del self.watches[job_id]
                 self._spawn(self._deliver_end(job_id, seq, data, list(watch.outboxes)))
@@ -240,5 +241,6 @@ class Reader:
         except ResponseError as exc:
             self._fail(job_id, outboxes, read_failed(job_id, exc))
             return
+        shared = Shared(complete)
         for outbox in outboxes:
-            outbox.deliver(job_id, seq, complete)
+            outbox.deliver(job_id, seq, shared)

@@ -30,6 +30,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
     from edge.main import create_app, going_away
     from edge.protocol import FD_RESERVE, edge_http_protocol, fit_fd_limit
     from edge.settings import Settings
+    from edge.wsframes import EdgeWebSocketProtocol
 
     settings = Settings()
     app = create_app(settings)
@@ -53,6 +54,9 @@ def cmd_edge(args: argparse.Namespace) -> int:
         # the event loop, and one large `job-end` (an embeddings output of 16 MB) would stall
         # every client of the edge for over a second.
         ws_per_message_deflate=False,
+        # uvicorn's sans-I/O websockets protocol, offering the app a writer of whole frames:
+        # an event's frame is built once for all its watchers (edge/wsframes.py).
+        ws=EdgeWebSocketProtocol,
         timeout_graceful_shutdown=5,
         # A read deadline and a connection cap (edge/protocol.py); not `limit_concurrency`,
         # which neither sees sockets that send no headers nor applies to WebSockets.

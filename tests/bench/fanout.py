@@ -113,6 +113,11 @@ def _timing_rows(scenario: str, transcripts: list[Transcript], started: float) -
         (scenario, "inter-event gap p50", ms(percentile(gaps, 50))),
         (scenario, "inter-event gap p99", ms(percentile(gaps, 99))),
         (scenario, "inter-event gap max", ms(max(gaps, default=nan))),
+        *latency_rows(
+            scenario,
+            "event ts → arrival (worker write, Redis, edge, client)",
+            [delay for t in transcripts for delay in t.delays()],
+        ),
         *latency_rows(scenario, "submit → job-end", latencies),
         (scenario, "submit → job-end max", ms(max(latencies))),
         *latency_rows(

@@ -17,6 +17,8 @@ from tests.support.client import CHAT_INPUT
 from tests.support.stack import Edge, auth
 
 Event = dict[str, Any]
+WALL_OFFSET = time.time() - time.perf_counter()
+"""Adds to a `perf_counter()` time to give wall-clock time, comparable with an event's `ts`."""
 
 
 @dataclass
@@ -43,6 +45,13 @@ class Transcript:
                 return at
         return None
 
+    def delays(self) -> list[float]:
+        """From the first `text-delta` on, each event's time from its `ts` (when the worker
+        made it) to its arrival here."""
+        first = self.first_text_at()
+        pairs = zip(self.events, self.times, strict=True)
+        return [at + WALL_OFFSET - e["ts"] for e, at in pairs if first is not None and at >= first]
+
     def first_text_at(self) -> float | None:
         return self.arrived_at("text-delta")
 
@@ -68,9 +77,11 @@ class Transcript:
             raise BenchFailure(f"job {self.job_id} ended {ends[0].get('status')}: {ends[0]}")
 
 
-def open_ws(edge: Edge) -> Any:
-    """`connect(...)` to the edge's WebSocket as alice; use with `async with` or `await`."""
-    return connect(edge.ws_url, additional_headers=auth(), open_timeout=30, max_size=2**22)
+def open_ws(edge: Edge | str) -> Any:
+    """`connect(...)` to the edge's WebSocket (an `Edge`, or its `ws_url`) as alice; use with
+    `async with` or `await`."""
+    url = edge if isinstance(edge, str) else edge.ws_url
+    return connect(url, additional_headers=auth(), open_timeout=30, max_size=2**22)
 
 
 def chat_request(model: str, max_tokens: int) -> dict[str, Any]:
@@ -131,8 +142,14 @@ async def subscribe_and_follow(
     gate: asyncio.Semaphore | None = None,
 ) -> Transcript:
     """Subscribe from seq 0 and follow; `gate` is held until the first event arrives."""
-    transcript = Transcript(job_id, sent_at)
     async with _gate(gate):
-        await connection.send(json.dumps({"type": "subscribe", "job_id": job_id, "after": 0}))
-        await _read(connection, transcript, first_only=True)
+        transcript = await subscribe(connection, job_id, sent_at)
     return await follow(connection, transcript)
+
+
+async def subscribe(connection: ClientConnection, job_id: str, sent_at: float) -> Transcript:
+    """Subscribe from seq 0; returns once the job's first event arrived."""
+    transcript = Transcript(job_id, sent_at)
+    await connection.send(json.dumps({"type": "subscribe", "job_id": job_id, "after": 0}))
+    await _read(connection, transcript, first_only=True)
+    return transcript

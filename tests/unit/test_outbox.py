@@ -25,3 +25,23 @@ async def test_one_large_event_passes_alone_and_catch_up_waits_for_room() -> Non
     assert (await outbox.get())[1] == 1
     await asyncio.wait_for(second, 5)
     assert (await outbox.get())[1] == 2
+
+
+async def test_a_sender_takes_every_ready_item_in_order_up_to_a_size() -> None:
+    outbox = Outbox(size=1000, max_bytes=1000, on_overflow=lambda: None)
+    outbox.subscriptions["j"] = Subscription(live=True)
+    for seq in range(1, 6):
+        outbox.deliver("j", seq, "x" * 30)
+    assert [seq for _, seq, _ in await outbox.get_many(100)] == [1, 2, 3]
+    assert [seq for _, seq, _ in await outbox.get_many(1000)] == [4, 5]
+    outbox.deliver("j", 6, "x" * 500)  # larger than the size asked: taken alone
+    assert [seq for _, seq, _ in await outbox.get_many(100)] == [6]
+    # the room taken is given back: a full outbox takes events again
+    full = Outbox(size=2, max_bytes=1000, on_overflow=lambda: None)
+    full.subscriptions["j"] = Subscription(live=True)
+    full.deliver("j", 1, "a")
+    full.deliver("j", 2, "b")
+    await full.get_many(1000)
+    full.deliver("j", 3, "c")
+    full.deliver("j", 4, "d")
+    assert not full.overflowed
