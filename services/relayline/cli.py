@@ -72,8 +72,9 @@ def cmd_edge(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    import asyncio
     import time
+
+    import uvloop
 
     from worker.app import create_worker
     from worker.settings import Settings
@@ -83,7 +84,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         settings.concurrency = args.concurrency
     while True:
         app = create_worker(settings)
-        asyncio.run(app.run())
+        uvloop.run(app.run())  # the edge's loop too (uvicorn's default where uvloop is installed)
         if app.signalled:
             return 0
         logging.getLogger("relayline.worker").warning(
