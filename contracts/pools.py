@@ -59,7 +59,7 @@ class PoolConfig(BaseModel):
     kind: ModelKind
     engine: str = Field(description="A registered engine name, e.g. 'embeddings'.")
     model: str = Field(default="", description="What the engine loads: a name or a folder.")
-    concurrency: int = Field(default=1, ge=1, le=256, description="Jobs one worker runs at once.")
+    concurrency: int = Field(default=1, ge=1, le=1024, description="Jobs one worker runs at once.")
     default: bool = Field(default=True, description="Started by `relayline up`.")
     options: dict[str, Any] = Field(default_factory=dict, description="Engine-specific options.")
     max_seconds: float = Field(

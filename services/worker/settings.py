@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     )
     worker_id: str = Field(default_factory=_default_worker_id)
     concurrency: int | None = Field(
-        default=None, ge=1, le=256, description="Jobs run at once; default: the pool's setting."
+        default=None, ge=1, le=1024, description="Jobs run at once; default: the pool's setting."
     )
     heartbeat_seconds: float = Field(default=2.0, gt=0)
     coalesce_ms: int = Field(
