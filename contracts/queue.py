@@ -38,6 +38,7 @@ Submit bumps a one-entry ready stream per queue: an idle worker waits on it with
 `XREAD` from the id `TAKE` last answered, so it wakes for the next submit and misses none.
 """
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,13 +94,7 @@ class PoolQueues:
         """Move the shard's next job into its job stream and read one entry for `consumer`
         through the group (an entry the stream held undelivered comes first)."""
         keys, pool = self.keys, self.pool
-        script_keys = [
-            keys.jobs(pool, shard),
-            *(keys.waiting(pool, shard, priority) for priority in Priority),
-            *(keys.finish_tags(pool, shard, priority) for priority in Priority),
-            keys.queue_state(pool, shard),
-            keys.ready(pool, shard),
-        ]
+        script_keys = _take_keys(keys, pool, shard)
         args: list[Any] = [GROUP, consumer, keys.job_key_prefix(shard), repr(now), self.batch_aging]
         if self.batch is not None:
             answer = await self.batch(self._take, script_keys, args)
@@ -115,6 +110,18 @@ class PoolQueues:
             fields = {_text(name): value for name, value in zip(flat[::2], flat[1::2], strict=True)}
             entry = (_text(entry_id), _text(fields[log.ENVELOPE_FIELD]))
         return Taken(entry, waiting, _text(ready))
+
+
+@functools.lru_cache(maxsize=1024)
+def _take_keys(keys: Keys, pool: str, shard: int) -> tuple[str, ...]:
+    """TAKE's keys for one shard's queue of a pool (the same for every take)."""
+    return (
+        keys.jobs(pool, shard),
+        *(keys.waiting(pool, shard, priority) for priority in Priority),
+        *(keys.finish_tags(pool, shard, priority) for priority in Priority),
+        keys.queue_state(pool, shard),
+        keys.ready(pool, shard),
+    )
 
 
 async def positions(

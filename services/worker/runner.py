@@ -45,6 +45,7 @@ from worker.retry import with_retry
 log = logging.getLogger("relayline.worker")
 
 STOP_GRACE_SECONDS = 5.0
+_EMPTY = object()
 MAX_LOG_RESTARTS = 3
 """Attempts one worker starts for a job whose log keeps losing its end (failovers)."""
 
@@ -174,8 +175,13 @@ class JobRunner:
                 if remaining <= 0:
                     return timed_out(context.id, self.max_seconds), attempt.deltas.drain()
                 try:
-                    async with asyncio.timeout(min(attempt.wait(), remaining)):  # no task per item
-                        item = await queue.get()
+                    item = queue.get_nowait()  # the engine is ahead: no timer to set
+                except asyncio.QueueEmpty:
+                    item = _EMPTY
+                try:
+                    if item is _EMPTY:
+                        async with asyncio.timeout(min(attempt.wait(), remaining)):  # no task
+                            item = await queue.get()
                 except TimeoutError:
                     if attempt.deltas.buffer:
                         await attempt.deltas.flush()
@@ -191,6 +197,8 @@ class JobRunner:
         """Cancel the engine's task, which closes its iterator: the engine stops its model.
         An engine that ignores the cancel is left behind after `STOP_GRACE_SECONDS`: the job
         still ends and its slot is freed."""
+        if pump.done():
+            return
         pump.cancel()
         done, _ = await asyncio.wait({pump}, timeout=STOP_GRACE_SECONDS)
         if not done:
