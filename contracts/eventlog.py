@@ -14,6 +14,7 @@ from pydantic_core import to_json
 from redis.asyncio import Redis
 
 from contracts import log
+from contracts.batch import ScriptBatch
 from contracts.durability import NO_WAIT, Durability, committed
 from contracts.events import JobEnd, JobQueued
 from contracts.jobs import Priority
@@ -77,8 +78,12 @@ class EventLog:
         keys: Keys,
         retention_seconds: int,
         durability: Durability = NO_WAIT,
+        batch: ScriptBatch | None = None,
     ) -> None:
         self.redis = redis
+        self.batch = batch
+        """Submits share their trip to Redis with other script calls (`contracts.batch`);
+        not when they wait for replicas (`WAIT` counts one connection's writes)."""
         self.keys = keys
         self.retention_seconds = retention_seconds
         self.durability = durability
@@ -108,44 +113,45 @@ class EventLog:
         shard = keys.shard_of_job(job.id)
         other = Priority.batch if priority is Priority.interactive else Priority.interactive
         queued = JobQueued(job_id=job.id, seq=1, ts=now)
-        result = await committed(
-            self.redis,
-            self.durability,
-            f"the submit of job {job.id}",
-            self._submit,
-            keys=[
-                keys.job(job.id),
-                keys.events(job.id),
-                keys.waiting(job.pool, shard, priority),
-                keys.user_jobs(job.owner),
-                keys.idempotency(job.owner, idempotency_key or "-"),
-                keys.user_active(job.owner),
-                keys.user_stored(job.owner),
-                keys.waiting(job.pool, shard, other),
-                keys.finish_tags(job.pool, shard, priority),
-                keys.queue_state(job.pool, shard),
-                keys.ready(job.pool, shard),
-            ],
-            args=[
-                job.id,
-                job.owner,
-                job.pool,
-                repr(now),
-                log.without_seq(queued),
-                envelope,
-                idempotency_ttl if idempotency_key else 0,
-                admission.queue_cap,
-                admission.max_active,
-                log_ttl,
-                listing_horizon,
-                admission.budget,
-                admission.hold,
-                repr(admission.drain_rate),
-                priority.value,
-                account(job.owner),
-                repr(admission.weight),
-            ],
-        )
+        script_keys = [
+            keys.job(job.id),
+            keys.events(job.id),
+            keys.waiting(job.pool, shard, priority),
+            keys.user_jobs(job.owner),
+            keys.idempotency(job.owner, idempotency_key or "-"),
+            keys.user_active(job.owner),
+            keys.user_stored(job.owner),
+            keys.waiting(job.pool, shard, other),
+            keys.finish_tags(job.pool, shard, priority),
+            keys.queue_state(job.pool, shard),
+            keys.ready(job.pool, shard),
+        ]
+        script_args = [
+            job.id,
+            job.owner,
+            job.pool,
+            repr(now),
+            log.without_seq(queued),
+            envelope,
+            idempotency_ttl if idempotency_key else 0,
+            admission.queue_cap,
+            admission.max_active,
+            log_ttl,
+            listing_horizon,
+            admission.budget,
+            admission.hold,
+            repr(admission.drain_rate),
+            priority.value,
+            account(job.owner),
+            repr(admission.weight),
+        ]
+        if self.batch is not None and not self.durability.replicas:
+            result = await self.batch.call(self._submit, script_keys, script_args)
+        else:
+            what = f"the submit of job {job.id}"
+            result = await committed(
+                self.redis, self.durability, what, self._submit, keys=script_keys, args=script_args
+            )
         return _submit_answer(_text(result))
 
     async def start(self, job_id: str, *, worker: str, now: float) -> tuple[AppendResult, int]:
