@@ -7,11 +7,18 @@ request that cannot fit with `400 context_length_exceeded`. A pool whose workers
 published yet is not checked here; its worker checks again, exactly, before it generates.
 
 Counting is CPU work, so it never runs on the event loop: tokenizers are built and prompts
-counted in a small executor of the edge's own (`TOKENIZER_THREADS`). Before that, a cheap
-check refuses what cannot fit from its length in bytes alone: when the tokenizer keeps every
-byte of its input (no normalizer, byte-level pre-tokenizing), each token covers at most the
-bytes of the longest token in its vocabulary, so a prompt longer than the room times that
-has more tokens than the room.
+counted in a small executor of the edge's own (`TOKENIZER_THREADS`). Before that, two cheap
+checks decide from a prompt's length in UTF-8 bytes alone, when the tokenizer keeps every
+byte of its input (no normalizer, pre-tokenizers that only split or map bytes to symbols):
+
+- each token covers at most the bytes of the longest token in its vocabulary, so a prompt
+  longer than the room times that has more tokens than the room: refused uncounted;
+- a BPE model starts from one symbol per byte (byte-level) or per character (at least a
+  byte; byte fallback gives one symbol per byte) and only merges them, and a special token
+  replaces at least one byte, so a text has at most as many tokens as bytes, plus one for
+  the space byte-level pre-tokenizing may put in front: a prompt whose bytes fit the room
+  (with that one more per message) fits, and is not counted. Most prompts are far below
+  the context: their submits never wait for the tokenizer.
 """
 
 import asyncio
@@ -45,6 +52,8 @@ class _Cached:
     tokenizer: Tokenizer | None
     max_token_bytes: int | None
     """Bytes of input one token covers at most; None when the tokenizer may drop bytes."""
+    token_per_byte: bool = False
+    """Whether a text has at most one token per UTF-8 byte, plus one (see the module)."""
 
 
 def utf8_size(text: str) -> int:
@@ -83,6 +92,8 @@ class ContextChecker:
         room = limits.max_context - overhead - wanted
         if cached.max_token_bytes:
             size = sum(utf8_size(content) for content in contents)
+            if cached.token_per_byte and size + len(contents) <= room:
+                return  # at most one token per byte: it fits, uncounted
             if size > max(room, 0) * cached.max_token_bytes:
                 least = overhead + -(-size // cached.max_token_bytes)
                 raise _too_long(limits, f"at least {least}", wanted)
@@ -108,13 +119,23 @@ def _count(tokenizer: Tokenizer, contents: list[str]) -> int:
 def _parse(raw: str | None) -> _Cached:
     """Published limits, their tokenizer and its bytes per token; runs in the executor."""
     limits = ModelLimits.model_validate_json(raw) if raw else None
-    tokenizer, max_token_bytes = None, None
+    tokenizer, max_token_bytes, token_per_byte = None, None, False
     if limits and limits.tokenizer:
         tokenizer = Tokenizer.from_str(limits.tokenizer)
-        if _keeps_every_byte(json.loads(limits.tokenizer)):
+        spec = json.loads(limits.tokenizer)
+        if _keeps_every_byte(spec):
             vocabulary = tokenizer.get_vocab(with_added_tokens=True)
             max_token_bytes = max((utf8_size(token) for token in vocabulary), default=0) or None
-    return _Cached(time.monotonic(), raw, limits, tokenizer, max_token_bytes)
+            token_per_byte = _merges_bytes(spec)
+    return _Cached(time.monotonic(), raw, limits, tokenizer, max_token_bytes, token_per_byte)
+
+
+def _merges_bytes(spec: dict[str, Any]) -> bool:
+    """Whether the model only merges symbols of at least a byte each (BPE), and every added
+    token replaces at least one byte: then a text has at most a token per byte (plus one)."""
+    model = spec.get("model") or {}
+    added = spec.get("added_tokens") or []
+    return model.get("type") == "BPE" and all(token.get("content") for token in added)
 
 
 def _keeps_every_byte(spec: dict[str, Any]) -> bool:

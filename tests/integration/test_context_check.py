@@ -2,6 +2,8 @@
 check refuses what cannot fit before any counting, and a job's input bytes are capped."""
 
 import asyncio
+import json
+import random
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,7 +15,7 @@ from contracts.jobs import ChatInput, ChatParams, JobRequest
 from contracts.keys import Keys
 from contracts.models import ModelLimits
 from contracts.pools import ModelKind, PoolConfig, PoolsConfig
-from edge.context import ContextChecker, _keeps_every_byte
+from edge.context import ContextChecker, _keeps_every_byte, _merges_bytes, utf8_size
 from edge.errors import BadRequest, PayloadTooLarge
 from edge.store import JobStore
 
@@ -41,7 +43,9 @@ def chat(content: str) -> ChatInput:
 
 
 async def test_counting_a_large_prompt_leaves_the_event_loop_free(redis: Redis) -> None:
-    checker = await checker_for(redis, max_context=10**7)  # no byte bound: it must be counted
+    # 900 KB: more bytes than the room (so not fitting uncounted), too few to be refused
+    # uncounted: it must be counted
+    checker = await checker_for(redis, max_context=600_000)
     await checker.check_chat("chat", chat("warm"), ChatParams())  # the tokenizer is cached
     check = asyncio.create_task(checker.check_chat("chat", chat("relay " * 150_000), ChatParams()))
     pings = 0
@@ -66,6 +70,57 @@ async def test_prompts_near_the_context_are_counted_exactly(redis: Redis) -> Non
     with pytest.raises(BadRequest) as refused:
         await checker.check_chat("chat", chat("relay " * 600), ChatParams())
     assert "at least" not in refused.value.message  # short enough to be counted
+
+
+async def test_a_prompt_whose_bytes_fit_the_room_is_not_counted(redis: Redis) -> None:
+    checker = await checker_for(redis, max_context=512)
+    await checker.check_chat("chat", chat("warm"), ChatParams())  # limits cached
+    checker._executor.shutdown()  # from now on, a count fails
+    room = 512 - 10  # max_tokens=10; the test's limits have no template overhead
+    await checker.check_chat("chat", chat("é" * ((room - 1) // 2)), ChatParams(max_tokens=10))
+    with pytest.raises(RuntimeError):  # one byte more: it must be counted
+        await checker.check_chat("chat", chat("x" * room), ChatParams(max_tokens=10))
+
+
+def _texts(seed: int) -> list[str]:
+    """Texts a tokenizer might split badly: any code point, emoji, specials, space runs."""
+    rng = random.Random(seed)
+    pieces = ["<|end|>", "<|user|>", " ", "  ", "\n", "\t", "é", "😀", "日本", "x", "1234"]
+    texts = []
+    for _ in range(300):
+        kind = rng.random()
+        if kind < 0.3:
+            text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 60)))
+        elif kind < 0.6:
+            text = bytes(rng.randrange(256) for _ in range(rng.randint(1, 80))).decode(
+                "utf-8", "replace"
+            )
+        else:
+            code_points = (rng.randrange(0x110000) for _ in range(rng.randint(1, 40)))
+            text = "".join(chr(c) for c in code_points if not 0xD800 <= c < 0xE000)
+        texts.append(text or "x")
+    return texts
+
+
+def test_the_tiny_models_tokenizer_gives_at_most_a_token_per_byte_plus_one() -> None:
+    from tokenizers import Tokenizer
+
+    spec = json.loads(TOKENIZER.read_text())
+    assert _keeps_every_byte(spec) and _merges_bytes(spec)
+    tokenizer = Tokenizer.from_str(TOKENIZER.read_text())
+    texts = _texts(12)
+    encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
+    for text, encoding in zip(texts, encodings, strict=True):
+        assert len(encoding.ids) <= utf8_size(text) + 1, text
+
+
+def test_the_token_per_byte_bound_is_for_bpe_models_only() -> None:
+    bpe = {"model": {"type": "BPE"}, "added_tokens": [{"content": "<|end|>"}]}
+    assert _merges_bytes(bpe)
+    assert not _merges_bytes({**bpe, "model": {"type": "WordPiece"}})
+    assert not _merges_bytes({**bpe, "model": {"type": "Unigram"}})
+    assert not _merges_bytes({**bpe, "added_tokens": [{"content": ""}]})
+    assert not _merges_bytes({})
 
 
 def test_the_byte_bound_is_used_only_for_tokenizers_that_keep_every_byte() -> None:
