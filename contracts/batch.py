@@ -34,7 +34,7 @@ class ScriptBatch:
         self._pending: list[_Call] = []
         self._sending: set[asyncio.Task[None]] = set()
 
-    async def call(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+    async def __call__(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         """What `script(keys=keys, args=args)` answers, the trip shared with other calls."""
         if self.alone:
             return await script(keys=keys, args=args)

@@ -146,7 +146,7 @@ class EventLog:
             repr(admission.weight),
         ]
         if self.batch is not None and not self.durability.replicas:
-            result = await self.batch.call(self._submit, script_keys, script_args)
+            result = await self.batch(self._submit, script_keys, script_args)
         else:
             what = f"the submit of job {job.id}"
             result = await committed(

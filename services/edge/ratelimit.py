@@ -102,7 +102,7 @@ class RateLimiter:
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
                 args = [repr(1000 / per_second), burst, 1]
-                raw = await self._batch.call(self._gcra, [key], args)
+                raw = await self._batch(self._gcra, [key], args)
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("rate limit not checked (failing open): %s", exc)
             return None

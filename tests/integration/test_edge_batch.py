@@ -58,10 +58,10 @@ async def test_concurrent_calls_share_one_pipeline_and_get_their_own_answers(
     batch = ScriptBatch(redis)
     await script(keys=[key], args=[0])  # loaded
     sizes = _count_trips(redis)
-    answers = await asyncio.gather(*(batch.call(script, [key], [1]) for _ in range(20)))
+    answers = await asyncio.gather(*(batch(script, [key], [1]) for _ in range(20)))
     assert sorted(answers) == list(range(1, 21))  # each call ran once, atomically
     assert sizes == [20]
-    assert await batch.call(script, [key], [5]) == 25  # alone: no pipeline
+    assert await batch(script, [key], [5]) == 25  # alone: no pipeline
     assert sizes == [20]
 
 
@@ -70,9 +70,9 @@ async def test_a_script_error_fails_its_own_call_only(redis: Redis) -> None:
     script = redis.register_script(ADD)
     batch = ScriptBatch(redis)
     answers = await asyncio.gather(
-        batch.call(script, [key], [1]),
-        batch.call(script, [key], ["fail"]),
-        batch.call(script, [key], [1]),
+        batch(script, [key], [1]),
+        batch(script, [key], ["fail"]),
+        batch(script, [key], [1]),
         return_exceptions=True,
     )
     assert answers[0] == 1 and answers[2] == 2
@@ -83,7 +83,7 @@ async def test_an_unknown_script_is_loaded_and_run(redis: Redis) -> None:
     key = f"t{uuid.uuid4().hex[:12]}:n"
     script = redis.register_script(ADD + f"-- {uuid.uuid4().hex}")  # never loaded yet
     batch = ScriptBatch(redis)
-    answers = await asyncio.gather(*(batch.call(script, [key], [2]) for _ in range(5)))
+    answers = await asyncio.gather(*(batch(script, [key], [2]) for _ in range(5)))
     assert sorted(answers) == [2, 4, 6, 8, 10]
 
 
@@ -93,8 +93,8 @@ async def test_a_caller_that_stops_waiting_leaves_the_others_their_answers(
     key = f"t{uuid.uuid4().hex[:12]}:n"
     script = redis.register_script(ADD)
     batch = ScriptBatch(redis)
-    gone = asyncio.ensure_future(batch.call(script, [key], [1]))
-    kept = [asyncio.ensure_future(batch.call(script, [key], [1])) for _ in range(3)]
+    gone = asyncio.ensure_future(batch(script, [key], [1]))
+    kept = [asyncio.ensure_future(batch(script, [key], [1])) for _ in range(3)]
     await asyncio.sleep(0)  # all four queued
     gone.cancel()
     assert sorted(await asyncio.gather(*kept)) in ([1, 2, 3], [2, 3, 4])
@@ -107,7 +107,7 @@ async def test_redis_unreachable_fails_every_call_of_the_batch() -> None:
     batch = ScriptBatch(redis)
     try:
         answers = await asyncio.gather(
-            *(batch.call(script, ["k"], [1]) for _ in range(3)), return_exceptions=True
+            *(batch(script, ["k"], [1]) for _ in range(3)), return_exceptions=True
         )
     finally:
         await redis.aclose()
