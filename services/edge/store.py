@@ -91,7 +91,7 @@ class JobStore:
         self.list_max_bytes = list_max_bytes
         self.tier_for = tier_for  # a user's limits and weight (guests lower, services higher)
         self.context = ContextChecker(redis, keys)
-        self.log = EventLog(redis, keys, retention_seconds, durability, batch)
+        self.log = EventLog(redis, keys, retention_seconds, durability, batch=batch)
 
     async def ensure_groups(self) -> None:
         """Create each pool's consumer group from id 0, so jobs submitted before any worker
