@@ -10,6 +10,12 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, ResponseError
 
 from contracts.batch import ScriptBatch
+from contracts.jobs import JobRequest
+from contracts.keys import Keys
+from contracts.pools import ModelKind, PoolConfig, PoolsConfig
+from edge.ratelimit import RateLimiter
+from edge.store import JobStore
+from edge.tiers import DEFAULT_TIER
 from relayline.redis_server import free_port
 
 pytestmark = pytest.mark.integration
@@ -112,3 +118,24 @@ async def test_redis_unreachable_fails_every_call_of_the_batch() -> None:
     finally:
         await redis.aclose()
     assert all(isinstance(answer, ConnectionError) for answer in answers)
+
+
+async def test_the_edges_rate_checks_and_submits_share_a_trip(redis: Redis) -> None:
+    keys = Keys(f"t{uuid.uuid4().hex[:12]}:")
+    batch = ScriptBatch(redis)
+    limiter = RateLimiter(redis, keys, batch)
+    pools = PoolsConfig(pools={"chat": PoolConfig(name="chat", kind=ModelKind.chat, engine="x")})
+    store = JobStore(
+        redis, keys, pools, retention_seconds=60, idempotency_ttl_seconds=60, batch=batch
+    )
+    request = JobRequest(model="chat", input={"messages": [{"role": "user", "content": "hi"}]})
+    await store.submit("alice", request)  # scripts loaded, the pool's limits read
+    await limiter.request("alice", DEFAULT_TIER)
+    sizes = _count_trips(redis)
+    decisions = await asyncio.gather(*(limiter.request(f"u{i}", DEFAULT_TIER) for i in range(5)))
+    submits = asyncio.gather(*(store.submit("alice", request) for _ in range(5)))
+    checks = asyncio.gather(*(limiter.request("alice", DEFAULT_TIER) for _ in range(5)))
+    submitted, checked = await asyncio.gather(submits, checks)
+    assert all(decision and decision.allowed for decision in [*decisions, *checked])
+    assert len({job_id for job_id, created in submitted if created}) == 5
+    assert sizes == [5, 10]  # five checks in one trip; then five submits and five checks
