@@ -19,6 +19,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.exceptions import ConnectionError, RedisClusterException, RedisError
 
+from contracts.packing import fast_packing
 from contracts.redis_url import Deployment, RedisTarget, parse_redis_url
 
 # How long a Sentinel may take to answer "who is the master?" before the next one is asked.
@@ -50,7 +51,7 @@ def connect(
     options["timeout"] = pool_timeout  # the blocking pool's wait for a free connection
     if target.deployment is Deployment.SENTINEL:
         return _sentinel_master(target, options)
-    return Redis.from_pool(BlockingConnectionPool.from_url(url, **options))
+    return Redis.from_pool(fast_packing(BlockingConnectionPool.from_url(url, **options)))
 
 
 def _cluster(target: RedisTarget, options: dict[str, Any]) -> RedisCluster:
@@ -82,6 +83,7 @@ def _sentinel_master(target: RedisTarget, options: dict[str, Any]) -> Redis:
         password=target.password,
         **options,
     )
+    fast_packing(client.connection_pool)
     return client
 
 

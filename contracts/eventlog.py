@@ -104,7 +104,9 @@ class EventLog:
         self.quota_window_seconds = quota_window_seconds
         """The quota window a job-end charges its usage to (see `contracts.usage`)."""
         self.batch = batch
-        """Where a worker's starts and appends go: one pipeline per turn of its loop."""
+        """Where the scripts' calls go, sharing one pipeline per turn of the loop
+        (`contracts.batch`): an edge's submits, a worker's starts and appends; not those
+        that wait for replicas (`WAIT` counts one connection's writes)."""
         self._submit = redis.register_script(log.SUBMIT)
         self._start = redis.register_script(log.START)
         self._append = redis.register_script(log.APPEND)
@@ -131,43 +133,40 @@ class EventLog:
         shard = keys.shard_of_job(job.id)
         other = Priority.batch if priority is Priority.interactive else Priority.interactive
         queued = JobQueued(job_id=job.id, seq=1, ts=now)
-        result = await committed(
-            self.redis,
-            self.durability,
-            f"the submit of job {job.id}",
-            self._submit,
-            keys=[
-                keys.job(job.id),
-                keys.events(job.id),
-                keys.waiting(job.pool, shard, priority),
-                keys.user_jobs(job.owner),
-                keys.idempotency(job.owner, idempotency_key or "-"),
-                keys.user_active(job.owner),
-                keys.user_stored(job.owner),
-                keys.waiting(job.pool, shard, other),
-                keys.finish_tags(job.pool, shard, priority),
-                keys.queue_state(job.pool, shard),
-                keys.ready(job.pool, shard),
-            ],
-            args=[
-                job.id,
-                job.owner,
-                job.pool,
-                repr(now),
-                log.without_seq(queued),
-                envelope,
-                idempotency_ttl if idempotency_key else 0,
-                admission.queue_cap,
-                admission.max_active,
-                log_ttl,
-                listing_horizon,
-                admission.budget,
-                admission.hold,
-                repr(admission.drain_rate),
-                priority.value,
-                account(job.owner),
-                repr(admission.weight),
-            ],
+        script_keys = [
+            keys.job(job.id),
+            keys.events(job.id),
+            keys.waiting(job.pool, shard, priority),
+            keys.user_jobs(job.owner),
+            keys.idempotency(job.owner, idempotency_key or "-"),
+            keys.user_active(job.owner),
+            keys.user_stored(job.owner),
+            keys.waiting(job.pool, shard, other),
+            keys.finish_tags(job.pool, shard, priority),
+            keys.queue_state(job.pool, shard),
+            keys.ready(job.pool, shard),
+        ]
+        script_args = [
+            job.id,
+            job.owner,
+            job.pool,
+            repr(now),
+            log.without_seq(queued),
+            envelope,
+            idempotency_ttl if idempotency_key else 0,
+            admission.queue_cap,
+            admission.max_active,
+            log_ttl,
+            listing_horizon,
+            admission.budget,
+            admission.hold,
+            repr(admission.drain_rate),
+            priority.value,
+            account(job.owner),
+            repr(admission.weight),
+        ]
+        result = await self._write(
+            self._submit, script_keys, script_args, commit=f"the submit of job {job.id}"
         )
         return _submit_answer(_text(result))
 
@@ -237,8 +236,8 @@ class EventLog:
     async def _write(
         self, script: AsyncScript, keys: Sequence[str], args: list[Any], commit: str = ""
     ) -> Any:
-        """A worker's write: in the batch of this turn of the loop, if any; a `commit` (what
-        it is, for the warning) waits for the replicas as `durability` asks."""
+        """A write: in the batch of this turn of the loop, if any; a `commit` (what it is,
+        for the warning) waits for the replicas as `durability` asks."""
         if commit and self.durability.replicas:
             return await committed(
                 self.redis, self.durability, commit, script, keys=keys, args=args

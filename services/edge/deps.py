@@ -41,9 +41,16 @@ async def close_quietly(socket: WebSocket, code: int, reason: str, seconds: floa
             await socket.close(code, reason)
 
 
-def edge_state(request: Request) -> EdgeState:
+def _state(request: Request) -> EdgeState:
     state: EdgeState = request.app.state.edge
     return state
+
+
+async def edge_state(request: Request) -> EdgeState:
+    """The edge's state. This and the other dependencies are `async def`, though they never
+    wait: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on every
+    request (the costliest step of a submit, when they were)."""
+    return _state(request)
 
 
 _BEARER = HTTPBearer(
@@ -52,19 +59,19 @@ _BEARER = HTTPBearer(
 )
 
 
-def current_user(
+async def current_user(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
 ) -> str:
     """The caller's user id. The bearer scheme is declared for the OpenAPI schema; the key
     itself is checked by `resolve_user`, like every other way to name a user."""
-    state = edge_state(request)
+    state = _state(request)
     return resolve_user(request.scope, state.api_keys, state.settings.guest_mode)
 
 
-def operator(request: Request, user: Annotated[str, Depends(current_user)]) -> str:
+async def operator(request: Request, user: Annotated[str, Depends(current_user)]) -> str:
     """The caller, if it is one of `EDGE_OPERATORS`; else 403."""
-    if user not in edge_state(request).settings.operator_set():
+    if user not in _state(request).settings.operator_set():
         raise Forbidden(ErrorCode.forbidden, "only an operator (EDGE_OPERATORS) may see this")
     return user
 

@@ -12,6 +12,7 @@ guests of one client address share one bucket and one count of streams (their ac
 from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts.batch import ScriptBatch
 from contracts.keys import Keys
 from edge.connections import StreamSlots, is_stream
 from edge.errors import OPENAI_PATHS, ApiError, TooManyRequests
@@ -25,11 +26,13 @@ from edge.tiers import LimitTier, TierTable
 class Guards:
     """What the middleware and the WebSocket ask; `app.state.guards`, set at start-up."""
 
-    def __init__(self, settings: Settings, redis: Redis, keys: Keys) -> None:
+    def __init__(
+        self, settings: Settings, redis: Redis, keys: Keys, batch: ScriptBatch | None = None
+    ) -> None:
         self.settings = settings
         self.api_keys = settings.api_key_map()
         self.tiers = tiers_of(settings)
-        self.rates = RateLimiter(redis, keys)
+        self.rates = RateLimiter(redis, keys, batch)
         self.slots = StreamSlots(settings.max_streams)
 
     def user_of(self, scope: Scope) -> str | None:

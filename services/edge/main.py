@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from contracts.batch import ScriptBatch
 from contracts.connect import BlockingReaders, connect
 from contracts.durability import Durability
 from contracts.keys import Keys
@@ -76,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The fan-out's blocking reads: a connection for each shard with watched jobs (on a
         # Cluster, to the node that owns the shard's slot).
         readers = BlockingReaders(settings.redis_url, redis, connections=keys.shards)
+        # Rate-limit checks and submits of concurrent requests share their trips to Redis.
+        batch = ScriptBatch(redis)
         store = JobStore(
             redis,
             keys,
@@ -88,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tier_for=tiers.tier_for,
             log_retention_seconds=settings.event_log_retention_seconds,
             durability=Durability(settings.redis_wait_replicas, settings.redis_wait_timeout_ms),
+            batch=batch,
         )
         try:
             await check_layout(redis, keys, "EDGE_SHARDS")
@@ -98,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await hub.start()
         quotas = Quotas(redis, keys, tiers, settings.quota_window_seconds)
         app.state.edge = EdgeState(settings, redis, store, hub, api_keys, quotas)
-        app.state.guards = Guards(settings, redis, keys)
+        app.state.guards = Guards(settings, redis, keys, batch)
         try:
             yield
         finally:

@@ -23,6 +23,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from contracts.batch import ScriptBatch
 from contracts.errors import WS_CLOSE_TOO_MANY, ErrorCode
 from contracts.keys import Keys
 from edge.refuse import Refusal
@@ -91,15 +92,17 @@ def duration(ms: int) -> str:
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: Keys, batch: ScriptBatch | None = None) -> None:
         self.keys = keys
         self._gcra = redis.register_script(GCRA)
+        self._batch = batch or ScriptBatch(redis)
 
     async def take(self, key: str, per_second: float, burst: int) -> Decision | None:
         """One token from a bucket; None when Redis did not answer (fail open)."""
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
-                raw = await self._gcra(keys=[key], args=[repr(1000 / per_second), burst, 1])
+                args = [repr(1000 / per_second), burst, 1]
+                raw = await self._batch(self._gcra, [key], args)
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("rate limit not checked (failing open): %s", exc)
             return None

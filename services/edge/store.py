@@ -12,6 +12,7 @@ from typing import Any, cast
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 
+from contracts.batch import ScriptBatch
 from contracts.durability import NO_WAIT, Durability
 from contracts.errors import ErrorCode
 from contracts.eventlog import Admission, EventLog, JobRef, SubmitRefusal
@@ -77,6 +78,7 @@ class JobStore:
         log_retention_seconds: int | None = None,
         list_max_bytes: int = 4 << 20,
         durability: Durability = NO_WAIT,
+        batch: ScriptBatch | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -89,7 +91,7 @@ class JobStore:
         self.list_max_bytes = list_max_bytes
         self.tier_for = tier_for  # a user's limits and weight (guests lower, services higher)
         self.context = ContextChecker(redis, keys)
-        self.log = EventLog(redis, keys, retention_seconds, durability)
+        self.log = EventLog(redis, keys, retention_seconds, durability, batch=batch)
 
     async def ensure_groups(self) -> None:
         """Create each pool's consumer group from id 0, so jobs submitted before any worker

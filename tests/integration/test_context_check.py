@@ -109,7 +109,8 @@ def test_the_tiny_models_tokenizer_gives_at_most_a_token_per_byte_plus_one() -> 
     assert _keeps_every_byte(spec) and _merges_bytes(spec)
     tokenizer = Tokenizer.from_str(TOKENIZER.read_text())
     texts = _texts(12)
-    for text, encoding in zip(texts, tokenizer.encode_batch(texts, add_special_tokens=False)):
+    encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
+    for text, encoding in zip(texts, encodings, strict=True):
         assert len(encoding.ids) <= utf8_size(text) + 1, text
 
 

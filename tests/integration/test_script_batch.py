@@ -8,15 +8,17 @@ from typing import Any, cast
 import pytest
 import redis as sync_redis
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import ConnectionError, ResponseError
 
 from contracts.batch import ScriptBatch
 from contracts.connect import connect
+from relayline.redis_server import free_port
 from tests.support.topology import Topology
 
 pytestmark = pytest.mark.integration
 
 ECHO = "return {KEYS[1], ARGV[1]}"
+ADD = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 FAILS_ON_BAD = "if ARGV[1] == 'bad' then return redis.error_reply('refused') end return ARGV[1]"
 
 
@@ -84,3 +86,34 @@ async def test_on_a_cluster_each_call_goes_to_its_slots_node(redis_cluster: Topo
             assert answers == [[key, key] for key in keys]
     finally:
         await client.aclose()
+
+
+async def test_a_caller_that_stops_waiting_leaves_the_others_their_answers(
+    redis_server_url: str,
+) -> None:
+    redis = Redis.from_url(redis_server_url, decode_responses=True)
+    try:
+        key = f"t{uuid.uuid4().hex[:12]}:n"
+        script = redis.register_script(ADD)
+        batch = ScriptBatch(redis)
+        gone = asyncio.ensure_future(batch(script, [key], [1]))
+        kept = [asyncio.ensure_future(batch(script, [key], [1])) for _ in range(3)]
+        await asyncio.sleep(0)  # all four queued
+        gone.cancel()
+        assert sorted(await asyncio.gather(*kept)) in ([1, 2, 3], [2, 3, 4])
+        assert gone.cancelled()
+    finally:
+        await redis.aclose()
+
+
+async def test_redis_unreachable_fails_every_call_of_the_batch() -> None:
+    redis = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+    script = redis.register_script(ADD)
+    batch = ScriptBatch(redis)
+    try:
+        answers = await asyncio.gather(
+            *(batch(script, ["k"], [1]) for _ in range(3)), return_exceptions=True
+        )
+    finally:
+        await redis.aclose()
+    assert all(isinstance(answer, ConnectionError) for answer in answers)

@@ -1,0 +1,75 @@
+"""The edge's script calls share their trips to Redis (`contracts.batch.ScriptBatch`, tested
+on its own in test_script_batch.py): concurrent rate checks and submits go in one pipeline."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from contracts.batch import ScriptBatch
+from contracts.jobs import JobRequest
+from contracts.keys import Keys
+from contracts.pools import ModelKind, PoolConfig, PoolsConfig
+from edge.ratelimit import RateLimiter
+from edge.store import JobStore
+from edge.tiers import DEFAULT_TIER
+
+pytestmark = pytest.mark.integration
+
+# KEYS[1] a counter; ARGV[1] how much to add, or 'fail' for a script error.
+ADD = """
+if ARGV[1] == 'fail' then return redis.error_reply('ERR asked to fail') end
+return redis.call('INCRBY', KEYS[1], ARGV[1])
+"""
+
+
+@pytest.fixture
+async def redis(redis_server_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server_url, decode_responses=True)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def _count_trips(redis: Redis) -> list[int]:
+    """Records the size of every pipeline the client sends (a single call counts as 0)."""
+    sizes: list[int] = []
+    make = redis.pipeline
+
+    def pipeline(*args: object, **kwargs: object) -> object:
+        pipe = make(*args, **kwargs)  # type: ignore[arg-type]
+        execute = pipe.execute
+
+        async def counted(raise_on_error: bool = True) -> list[object]:
+            sizes.append(len(pipe.command_stack))
+            return await execute(raise_on_error=raise_on_error)
+
+        pipe.execute = counted  # type: ignore[method-assign]
+        return pipe
+
+    redis.pipeline = pipeline  # type: ignore[assignment, method-assign]
+    return sizes
+
+
+async def test_the_edges_rate_checks_and_submits_share_a_trip(redis: Redis) -> None:
+    keys = Keys(f"t{uuid.uuid4().hex[:12]}:")
+    batch = ScriptBatch(redis)
+    limiter = RateLimiter(redis, keys, batch)
+    pools = PoolsConfig(pools={"chat": PoolConfig(name="chat", kind=ModelKind.chat, engine="x")})
+    store = JobStore(
+        redis, keys, pools, retention_seconds=60, idempotency_ttl_seconds=60, batch=batch
+    )
+    request = JobRequest(model="chat", input={"messages": [{"role": "user", "content": "hi"}]})
+    await store.submit("alice", request)  # scripts loaded, the pool's limits read
+    await limiter.request("alice", DEFAULT_TIER)
+    sizes = _count_trips(redis)
+    decisions = await asyncio.gather(*(limiter.request(f"u{i}", DEFAULT_TIER) for i in range(5)))
+    submits = asyncio.gather(*(store.submit("alice", request) for _ in range(5)))
+    checks = asyncio.gather(*(limiter.request("alice", DEFAULT_TIER) for _ in range(5)))
+    submitted, checked = await asyncio.gather(submits, checks)
+    assert all(decision and decision.allowed for decision in [*decisions, *checked])
+    assert len({job_id for job_id, created in submitted if created}) == 5
+    assert sizes == [5, 10]  # five checks in one trip; then five submits and five checks

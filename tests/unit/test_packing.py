@@ -1,0 +1,62 @@
+"""`contracts.packing`: hiredis packs every command exactly as redis-py's Python packer does,
+and refuses what it refuses."""
+
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
+from redis.exceptions import DataError
+
+from contracts.connect import connect
+from contracts.packing import fast_packing
+
+COMMANDS: list[tuple[Any, ...]] = [
+    ("GET", "k"),
+    ("EVALSHA", "a" * 40, 2, "rl:{0}:job:1", "rl:{0}:events:1", "x", 0, -1, 2**63, 2**64),
+    ("SET", "k", 0.1, 1e308, -0.0, 1.5e-7),
+    ("SET", "kéy", "välue ✓ \U0001f600", b"\x00\xff raw", bytearray(b"ba")),
+    ("SET", "k", memoryview(b"a view"), "x" * 100_000),
+    ("CONFIG GET", "maxmemory"),
+    (b"CLIENT SETNAME", b"relayline"),
+]
+
+
+def _packers() -> tuple[Connection, Connection]:
+    plain = Redis().connection_pool
+    fast = fast_packing(Redis().connection_pool)
+    assert fast.connection_class is not Connection
+    return plain.make_connection(), fast.make_connection()  # type: ignore[no-untyped-call]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_hiredis_packs_as_redis_py_does(command: tuple[Any, ...]) -> None:
+    plain, fast = _packers()
+    assert b"".join(fast.pack_command(*command)) == b"".join(plain.pack_command(*command))
+    pipeline = [command, ("PING",), command]
+    assert b"".join(fast.pack_commands(pipeline)) == b"".join(plain.pack_commands(pipeline))
+
+
+@pytest.mark.parametrize("value", [None, True, {"a": 1}, [1], object()])
+def test_what_redis_py_refuses_is_refused(value: Any) -> None:
+    plain, fast = _packers()
+    with pytest.raises(DataError):
+        plain.pack_command("SET", "k", value)
+    with pytest.raises(DataError):
+        fast.pack_command("SET", "k", value)
+
+
+def test_a_lone_surrogate_is_refused_alike() -> None:
+    plain, fast = _packers()
+    with pytest.raises(UnicodeEncodeError):
+        plain.pack_command("SET", "k", "\ud800")
+    with pytest.raises(UnicodeEncodeError):
+        fast.pack_command("SET", "k", "\ud800")
+
+
+def test_the_services_clients_pack_in_c() -> None:
+    client = connect("redis://127.0.0.1:1/0", max_connections=4)
+    assert isinstance(client, Redis)
+    assert client.connection_pool.connection_class.__module__ == "contracts.packing"
+    other = fast_packing(Redis(encoding="latin-1").connection_pool)
+    assert other.connection_class is Connection  # hiredis encodes as UTF-8 only
