@@ -27,7 +27,7 @@ from contracts.wire import (
 )
 from edge.deps import EdgeState, close_quietly
 from edge.errors import ApiError, describe_validation_error, redis_failure
-from edge.fanout import LOST, Item, Outbox, is_end
+from edge.fanout import LOST, STARTS, Item, Outbox, is_end
 from edge.guards import check_message
 from edge.jobs import submit_job
 from edge.metrics import EVENTS_SENT, SLOW_CLIENTS
@@ -101,7 +101,9 @@ class Connection:
     def _sendable(self, item: Item) -> str | None:
         """The message to send for `item`, or None for an event already sent."""
         job_id, seq, data = item
-        if seq == LOST and job_id is not None:
+        if seq == STARTS and job_id is not None:  # what was queued before it is dropped
+            self.last_sent[job_id] = Subscribed.model_validate_json(data).after
+        elif seq == LOST and job_id is not None:
             self.last_sent.pop(job_id, None)
             self.state.hub.unsubscribe(self.outbox, job_id)
         elif job_id is not None:
@@ -179,10 +181,11 @@ class Connection:
     async def _subscribe(self, job_id: str, after: int, ref: str | None) -> None:
         self.last_sent.pop(job_id, None)
         self.state.hub.unsubscribe(self.outbox, job_id)
-        await self._reply(Subscribed(job_id=job_id, after=after, ref=ref))
-        # only now: events of an earlier subscription still queued before `subscribed` are
-        # dropped by the sender, never counted as sent for this one
-        self.last_sent[job_id] = after
+        # The sender counts this subscription's events from `subscribed` on: events of an
+        # earlier one still queued before it are dropped, never counted as sent for this one
+        # (the sender, not this loop, must say when: it may not have reached them yet).
+        subscribed = Subscribed(job_id=job_id, after=after, ref=ref)
+        await self.outbox.send_control(subscribed.model_dump_json(), starts=job_id)
         self.state.hub.subscribe(self.outbox, job_id, after)
 
 

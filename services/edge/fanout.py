@@ -37,12 +37,12 @@ from contracts.jobs import MAX_SAFE_INTEGER
 from contracts.keys import Keys, seq_of_entry_id
 from contracts.log import EVENT_FIELD
 from edge import records
-from edge.outbox import LOST, Item, Outbox, Subscription
+from edge.outbox import LOST, STARTS, Item, Outbox, Subscription
 from edge.reader import Reader, is_end, retrying
 from edge.shards import ReaderFor, Watch
 from edge.watch_errors import log_gone, read_failed
 
-__all__ = ["LOST", "Hub", "Item", "Outbox", "is_end"]
+__all__ = ["LOST", "STARTS", "Hub", "Item", "Outbox", "is_end"]
 
 log = logging.getLogger("relayline.fanout")
 

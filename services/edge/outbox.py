@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 Item = tuple[str | None, int, str]
 """(job id, seq, JSON) for an event; (None, 0, JSON) for a control message; (job id, LOST,
 error JSON) when a subscription ended with an error (the job vanished, its log expired,
-Redis refused a read)."""
+Redis refused a read); (job id, STARTS, `subscribed` JSON) for the reply that starts a
+subscription: the events of the job queued before it belong to an earlier one."""
 LOST = -1
+STARTS = -2
 
 
 @dataclass(eq=False)
@@ -113,5 +115,6 @@ class Outbox:
             self.overflowed = True
             self._on_overflow()
 
-    async def send_control(self, data: str) -> None:
-        await self.put((None, 0, data))
+    async def send_control(self, data: str, starts: str | None = None) -> None:
+        """Queue a control message; `starts`: the job whose subscription it starts."""
+        await self.put((starts, STARTS, data) if starts else (None, 0, data))
