@@ -120,13 +120,20 @@ def nothing_pending(redis_url: str, keys: Keys, pools: list[str], timeout: float
     """Every consumer group settles with nothing pending: a job whose acknowledgement was
     lost in a fault is acknowledged by the reaper within a lease."""
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    try:
-        wait_for(
-            lambda: all(
+
+    def settled() -> bool:
+        try:
+            return all(
                 client.xpending(stream, GROUP)["pending"] == 0
                 for pool in pools
                 for stream in keys.job_streams(pool)
-            ),
+            )
+        except (redis.BusyLoadingError, redis.ConnectionError):  # a Redis the nemesis
+            return False  # just restarted may still be loading its data
+
+    try:
+        wait_for(
+            settled,
             timeout=timeout,
             what="consumer groups with nothing pending",
         )
