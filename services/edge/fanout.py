@@ -169,7 +169,9 @@ class Hub(Reader):
         if outbox.subscriptions.get(job_id) is not subscription:
             return  # the log was gone: the subscriber was told
         try:
-            ended = await self._catch_up(outbox, job_id, after)
+            ended = await self._catch_up(outbox, job_id, after, subscription)
+            if ended is None:  # unsubscribed, or subscribed again: that one goes on
+                return
         except ResponseError as exc:  # this subscription's read was refused: end it alone
             self._fail(job_id, [outbox], read_failed(job_id, exc))
             return
@@ -179,10 +181,15 @@ class Hub(Reader):
         while subscription.pending:
             seq, data = subscription.pending.popleft()
             subscription.pending_bytes -= len(data)
-            await outbox.put((job_id, seq, data))
+            if not await outbox.put((job_id, seq, data), subscription):
+                return
         subscription.live = True
 
-    async def _catch_up(self, outbox: Outbox, job_id: str, after: int) -> bool:
+    async def _catch_up(
+        self, outbox: Outbox, job_id: str, after: int, subscription: Subscription
+    ) -> bool | None:
+        """Queue the job's events after `after`: whether its end was among them; None when
+        the subscription ended meanwhile (its events are no longer queued)."""
         stream = self.keys.events(job_id)
         last = after
         while True:
@@ -191,8 +198,9 @@ class Hub(Reader):
             for entry_id, fields in entries:
                 last, data = seq_of_entry_id(entry_id), fields[EVENT_FIELD]
                 if is_end(data):
-                    await outbox.put((job_id, last, await self.ends.complete(job_id, data)))
-                    return True
-                await outbox.put((job_id, last, data))
+                    data = await self.ends.complete(job_id, data)
+                    return True if await outbox.put((job_id, last, data), subscription) else None
+                if not await outbox.put((job_id, last, data), subscription):
+                    return None
             if len(entries) < CATCH_UP_PAGE:
                 return False

@@ -60,12 +60,18 @@ class Outbox:
         else:
             self.overflow()
 
-    async def put(self, item: Item) -> None:
-        """Queue, waiting for room (backpressure for catch-up and control messages)."""
+    async def put(self, item: Item, owner: Subscription | None = None) -> bool:
+        """Queue, waiting for room (backpressure for catch-up and control messages). Given
+        the `owner` subscription of an event, queue it only while that subscription holds
+        its job: whether it was queued. A catch-up that outlived its subscription (an
+        unsubscribe, a new subscribe) queues nothing more."""
         while not self._fits(len(self._items), self._bytes, item[2]):
             self._writable.clear()
             await self._writable.wait()
+        if owner is not None and self.subscriptions.get(item[0] or "") is not owner:
+            return False
         self._push(item)
+        return True
 
     async def get(self) -> Item:
         while not self._items:

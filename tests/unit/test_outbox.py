@@ -45,3 +45,16 @@ async def test_a_sender_takes_every_ready_item_in_order_up_to_a_size() -> None:
     full.deliver("j", 3, "c")
     full.deliver("j", 4, "d")
     assert not full.overflowed
+
+
+async def test_a_catch_up_that_outlived_its_subscription_queues_nothing() -> None:
+    outbox = Outbox(size=4, max_bytes=1000, on_overflow=lambda: None)
+    first = outbox.subscriptions["job"] = Subscription()
+    assert await outbox.put(("job", 1, "a"), first)
+    second = outbox.subscriptions["job"] = Subscription()  # subscribed again
+    assert not await outbox.put(("job", 2, "b"), first)
+    assert await outbox.put(("job", 1, "c"), second)
+    del outbox.subscriptions["job"]  # unsubscribed
+    assert not await outbox.put(("job", 2, "d"), second)
+    assert [await outbox.get() for _ in range(2)] == [("job", 1, "a"), ("job", 1, "c")]
+    assert not outbox._items
