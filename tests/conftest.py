@@ -1,8 +1,9 @@
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from tests.support.redis import redis_url
 from tests.support.stack import Stack
@@ -14,6 +15,16 @@ def redis_server_url() -> Iterator[str]:
     """One real Redis server for the session; tests isolate themselves by key prefix."""
     with redis_url() as url:
         yield url
+
+
+@pytest.fixture
+async def redis(redis_server_url: str) -> AsyncIterator[Redis]:
+    """An asyncio client of the session's Redis server, decoding responses."""
+    client = Redis.from_url(redis_server_url, decode_responses=True)
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 ON_CLUSTER_TOO = "on_cluster_too"

@@ -5,7 +5,6 @@ far back as its page goes. It read every day's accounts of every shard first (40
 
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -16,13 +15,6 @@ from edge.tiers import DEFAULT_TIER, TierTable
 from edge.usage import MAX_REPORT_ENTRIES, Quotas
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def redis(redis_server_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server_url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 async def smembers_calls(redis: Redis) -> int:

@@ -5,7 +5,6 @@ import asyncio
 import json
 import random
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,6 @@ from edge.store import JobStore
 pytestmark = pytest.mark.integration
 
 TOKENIZER = Path(__file__).parents[2] / "services/worker/models/relayline-tiny-chat/tokenizer.json"
-
-
-@pytest.fixture
-async def redis(redis_server_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server_url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 async def checker_for(redis: Redis, max_context: int) -> ContextChecker:

@@ -3,7 +3,6 @@ on its own in test_script_batch.py): concurrent rate checks and submits go in on
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -23,15 +22,6 @@ ADD = """
 if ARGV[1] == 'fail' then return redis.error_reply('ERR asked to fail') end
 return redis.call('INCRBY', KEYS[1], ARGV[1])
 """
-
-
-@pytest.fixture
-async def redis(redis_server_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server_url, decode_responses=True)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 def _count_trips(redis: Redis) -> list[int]:

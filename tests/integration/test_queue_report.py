@@ -1,7 +1,6 @@
 """The operators' queue report (`GET /v1/queue`) stays bounded however many accounts wait."""
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -12,13 +11,6 @@ from contracts.queue import pool_queue
 from tests.support.queue import queue_job
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def redis(redis_server_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server_url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 async def test_the_report_lists_the_accounts_with_most_waiting_and_counts_the_rest(

@@ -4,7 +4,6 @@ claims only under free slots, and dead-letters into the job's own shard."""
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import cast
 
 import pytest
@@ -23,15 +22,6 @@ pytestmark = pytest.mark.integration
 
 POOL = "sim"
 SHARD = 5
-
-
-@pytest.fixture
-async def redis(redis_server_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server_url, decode_responses=True)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture

@@ -45,34 +45,26 @@ async def test_the_calls_of_one_turn_share_one_connection(redis_server_url: str)
         await client.aclose()
 
 
-async def test_an_error_reaches_its_caller_only(redis_server_url: str) -> None:
-    client = cast(Redis, connect(redis_server_url, max_connections=4))
-    try:
-        script = client.register_script(FAILS_ON_BAD)
-        batch = ScriptBatch(client)
-        answers = await asyncio.gather(
-            batch(script, ["k"], ["a"]),
-            batch(script, ["k"], ["bad"]),
-            batch(script, ["k"], ["c"]),
-            return_exceptions=True,
-        )
-        assert answers[0] == "a" and answers[2] == "c"
-        assert isinstance(answers[1], ResponseError) and "refused" in str(answers[1])
-    finally:
-        await client.aclose()
+async def test_an_error_reaches_its_caller_only(redis: Redis) -> None:
+    script = redis.register_script(FAILS_ON_BAD)
+    batch = ScriptBatch(redis)
+    answers = await asyncio.gather(
+        batch(script, ["k"], ["a"]),
+        batch(script, ["k"], ["bad"]),
+        batch(script, ["k"], ["c"]),
+        return_exceptions=True,
+    )
+    assert answers[0] == "a" and answers[2] == "c"
+    assert isinstance(answers[1], ResponseError) and "refused" in str(answers[1])
 
 
-async def test_scripts_lost_by_redis_are_loaded_again(redis_server_url: str) -> None:
-    client = cast(Redis, connect(redis_server_url, max_connections=4))
-    try:
-        echo = client.register_script(ECHO)
-        batch = ScriptBatch(client)
-        await asyncio.gather(*(batch(echo, ["k"], [n]) for n in range(3)))
-        await client.script_flush()  # what a restart without persistence does
-        answers = await asyncio.gather(*(batch(echo, ["k"], [n]) for n in range(3)))
-        assert answers == [["k", str(n)] for n in range(3)]
-    finally:
-        await client.aclose()
+async def test_scripts_lost_by_redis_are_loaded_again(redis: Redis) -> None:
+    echo = redis.register_script(ECHO)
+    batch = ScriptBatch(redis)
+    await asyncio.gather(*(batch(echo, ["k"], [n]) for n in range(3)))
+    await redis.script_flush()  # what a restart without persistence does
+    answers = await asyncio.gather(*(batch(echo, ["k"], [n]) for n in range(3)))
+    assert answers == [["k", str(n)] for n in range(3)]
 
 
 async def test_on_a_cluster_each_call_goes_to_its_slots_node(redis_cluster: Topology) -> None:
@@ -89,21 +81,17 @@ async def test_on_a_cluster_each_call_goes_to_its_slots_node(redis_cluster: Topo
 
 
 async def test_a_caller_that_stops_waiting_leaves_the_others_their_answers(
-    redis_server_url: str,
+    redis: Redis,
 ) -> None:
-    redis = Redis.from_url(redis_server_url, decode_responses=True)
-    try:
-        key = f"t{uuid.uuid4().hex[:12]}:n"
-        script = redis.register_script(ADD)
-        batch = ScriptBatch(redis)
-        gone = asyncio.ensure_future(batch(script, [key], [1]))
-        kept = [asyncio.ensure_future(batch(script, [key], [1])) for _ in range(3)]
-        await asyncio.sleep(0)  # all four queued
-        gone.cancel()
-        assert sorted(await asyncio.gather(*kept)) in ([1, 2, 3], [2, 3, 4])
-        assert gone.cancelled()
-    finally:
-        await redis.aclose()
+    key = f"t{uuid.uuid4().hex[:12]}:n"
+    script = redis.register_script(ADD)
+    batch = ScriptBatch(redis)
+    gone = asyncio.ensure_future(batch(script, [key], [1]))
+    kept = [asyncio.ensure_future(batch(script, [key], [1])) for _ in range(3)]
+    await asyncio.sleep(0)  # a yield, no wait: the four calls start and queue
+    gone.cancel()
+    assert sorted(await asyncio.gather(*kept)) in ([1, 2, 3], [2, 3, 4])
+    assert gone.cancelled()
 
 
 async def test_redis_unreachable_fails_every_call_of_the_batch() -> None:

@@ -48,13 +48,6 @@ def keys() -> Keys:
     return Keys(f"u{uuid.uuid4().hex[:10]}:")
 
 
-@pytest.fixture
-async def redis(redis_server_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server_url, decode_responses=True)
-    yield client
-    await client.aclose()
-
-
 async def started(redis: Redis, keys: Keys, owner: str = "alice") -> tuple[JobRef, Started]:
     """A job of `owner` submitted by the edge's store and started by a worker."""
     job_id, _ = await stub_store(redis, keys).submit(owner, REQUEST)
