@@ -51,7 +51,7 @@ class ScriptBatch:
         try:
             if len(calls) == 1:
                 script, keys, args, answer = calls[0]
-                results: list[Any] = [await _direct(script, keys, args)]
+                results: list[Any] = [await run_script(script, keys, args)]
             else:
                 results = await self._pipeline(calls)
         except asyncio.CancelledError:  # the loop is closing
@@ -82,11 +82,19 @@ class ScriptBatch:
             if isinstance(result, NoScriptError):  # loaded again, then called alone
                 script, keys, args, _ = calls[index]
                 try:
-                    results[index] = await _direct(script, keys, args)
+                    results[index] = await run_script(script, keys, args)
                 except Exception as exc:
                     results[index] = exc
         return results
 
 
-async def _direct(script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+async def run_script(
+    script: AsyncScript,
+    keys: Sequence[Any],
+    args: Sequence[Any],
+    batch: ScriptBatch | None = None,
+) -> Any:
+    """`script` in `batch`'s pipeline of this turn of the loop, or on its own without one."""
+    if batch is not None:
+        return await batch(script, keys, args)
     return await script(keys=keys, args=args)

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from contracts import log
-from contracts.batch import ScriptBatch
+from contracts.batch import ScriptBatch, run_script
 from contracts.durability import NO_WAIT, Durability, committed
 from contracts.events import JobEnd, JobQueued, JobReset, JobStart
 from contracts.jobs import Priority
@@ -242,9 +242,7 @@ class EventLog:
             return await committed(
                 self.redis, self.durability, commit, script, keys=keys, args=args
             )
-        if self.batch is not None:
-            return await self.batch(script, keys, args)
-        return await script(keys=keys, args=args)
+        return await run_script(script, keys, args, self.batch)
 
     async def cancel_requested(self, job_id: str) -> bool:
         return bool(await self.redis.hget(self.keys.job(job_id), "cancel"))

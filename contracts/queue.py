@@ -45,7 +45,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from contracts import log
-from contracts.batch import ScriptBatch
+from contracts.batch import ScriptBatch, run_script
 from contracts.jobs import QUEUE_REPORT_USERS, PoolQueue, Priority, UserQueue
 from contracts.keys import GROUP, Keys
 
@@ -96,10 +96,7 @@ class PoolQueues:
         keys, pool = self.keys, self.pool
         script_keys = _take_keys(keys, pool, shard)
         args: list[Any] = [GROUP, consumer, keys.job_key_prefix(shard), repr(now), self.batch_aging]
-        if self.batch is not None:
-            answer = await self.batch(self._take, script_keys, args)
-        else:
-            answer = await self._take(keys=script_keys, args=args)
+        answer = await run_script(self._take, script_keys, args, self.batch)
         found, ready, entry_id, flat, *left = answer
         interactive, interactive_weight, batch, batch_weight = left
         waiting = Waiting(
