@@ -21,6 +21,7 @@ from faststream import FastStream
 from faststream.redis import StreamSub
 from redis.asyncio import Redis
 
+from contracts.batch import ScriptBatch
 from contracts.connect import connect
 from contracts.durability import Durability
 from contracts.jobs import JobEnvelope
@@ -93,6 +94,8 @@ class Worker:
         self.redis = redis = cast(
             Redis, connect(settings.redis_url, max_connections=settings.redis_max_connections)
         )
+        # Takes and every job's writes of one turn of the loop go in one pipeline.
+        batch = ScriptBatch(redis)
         self.runner = JobRunner(
             redis,
             keys,
@@ -105,13 +108,14 @@ class Worker:
             max_output_bytes=pool.max_output_bytes,
             durability=Durability(settings.redis_wait_replicas, settings.redis_wait_timeout_ms),
             quota_window_seconds=settings.quota_window_seconds,
+            batch=batch,
         )
         self.queues = PoolQueues(
             redis,
             keys,
             pool.name,
             batch_aging=settings.batch_aging_seconds,
-            batch=self.runner.log.batch,  # takes and writes share the loop's pipelines
+            batch=batch,
         )
         self.leases = Leases(redis, settings.worker_id, settings.lease_seconds)
         self.reaper = Reaper(

@@ -116,6 +116,7 @@ class JobRunner:
         max_output_bytes: int = DEFAULT_LIMITS[ModelKind.chat].max_output_bytes,
         durability: Durability = NO_WAIT,
         quota_window_seconds: int = DEFAULT_QUOTA_WINDOW_SECONDS,
+        batch: ScriptBatch | None = None,
     ) -> None:
         self.engine = engine
         self.worker_id = worker_id
@@ -125,7 +126,12 @@ class JobRunner:
         self.max_seconds = max_seconds
         self.max_output_bytes = max_output_bytes
         self.log = EventLog(
-            redis, keys, retention_seconds, durability, quota_window_seconds, ScriptBatch(redis)
+            redis,
+            keys,
+            retention_seconds,
+            durability,
+            quota_window_seconds,
+            batch or ScriptBatch(redis),  # the job's writes share the loop's pipelines
         )
 
     async def run(self, envelope: JobEnvelope, entry_id: str | None = None) -> bool:
