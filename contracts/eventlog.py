@@ -177,12 +177,11 @@ class EventLog:
         for any attempt after the first) in one step: its number, the seq of its `job-start`
         and the steps it wrote; or why the job must not run (`missing`, `ended`). `floor`: as
         for `append`."""
-        start = JobStart(job_id=job_id, seq=1, ts=now, attempt=1, worker=worker)
-        reset = JobReset(job_id=job_id, seq=1, ts=now, attempt=1, reason=reason)
+        start, reset = attempt_events(job_id, worker, now, reason)
         result, attempt, seq, steps = await self._write(
             self._start,
             [self.keys.job(job_id), self.keys.events(job_id)],
-            [worker, repr(now), _unnumbered(start), floor, _unnumbered(reset)],
+            [worker, repr(now), start, floor, reset],
         )
         return Started(AppendResult(result), int(attempt), int(seq), int(steps))
 
@@ -318,9 +317,18 @@ def _end_keys(keys: Keys, job: JobRef) -> tuple[str, ...]:
     )
 
 
-def _unnumbered(event: JobStart | JobReset) -> str:
-    """An attempt's event as `START` takes it: without `seq` and `attempt`, which it adds."""
-    return event.model_dump_json(exclude={"seq", "attempt"})
+RESTART_REASON = "the previous attempt did not finish"
+
+
+def attempt_events(
+    job_id: str, worker: str, now: float, reason: str = RESTART_REASON
+) -> tuple[str, str]:
+    """An attempt's `job-start` and `job-reset` as `START` (and `TAKE`) take them: without
+    `seq` and `attempt`, which the script adds."""
+    start = JobStart(job_id=job_id, seq=1, ts=now, attempt=1, worker=worker)
+    reset = JobReset(job_id=job_id, seq=1, ts=now, attempt=1, reason=reason)
+    unnumbered = {"seq", "attempt"}
+    return start.model_dump_json(exclude=unnumbered), reset.model_dump_json(exclude=unnumbered)
 
 
 def _text(value: object) -> str:

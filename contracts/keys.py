@@ -169,7 +169,11 @@ class Keys:
 
     def events(self, job_id: str) -> str:
         """Stream: the job's event log; entry ids are `0-<seq>`."""
-        return f"{self._in(self.shard_of_job(job_id))}events:{job_id}"
+        return f"{self.events_key_prefix(self.shard_of_job(job_id))}{job_id}"
+
+    def events_key_prefix(self, shard: int) -> str:
+        """What a job's event log key is in `shard`, but its id (see `job_key_prefix`)."""
+        return f"{self._in(shard)}events:"
 
     # -- a user, in its account's shard -----------------------------------------------------
 

@@ -265,18 +265,48 @@ return ARGV[1]
 """
 )
 
+_START_ATTEMPT = """
+-- Begins a new attempt of `job` and appends its job-reset (any attempt after the first) and
+-- its job-start, in one step; the attempt's appends go on from step 1 or 2. A record whose
+-- seq is below `floor` (it lost the end of its log) is first raised to it.
+-- Returns {result, attempt, seq of the job-start, steps written}: or why the job must not run.
+local function start_attempt(job, events, worker, now, start, floor, reset)
+  if redis.call('EXISTS', job) == 0 then return {-1, 0, 0, 0} end
+  local record = redis.call('HMGET', job, 'status', 'seq')
+  if is_terminal(record[1]) then return {-2, 0, 0, 0} end
+  if tonumber(record[2] or 0) < tonumber(floor) then redis.call('HSET', job, 'seq', floor) end
+  local attempt = redis.call('HINCRBY', job, 'attempt', 1)
+  local fields = '"attempt":' .. attempt .. ','
+  local steps = 1
+  if attempt > 1 and reset then
+    append(job, events, reset, fields)
+    steps = 2
+  end
+  local seq = append(job, events, start, fields)
+  redis.call('HSET', job, 'status', 'running', 'worker', worker, 'started_at', now, 'step', steps)
+  return {1, attempt, seq, steps}
+end
+"""
+
 TAKE = (
     _QUEUE
+    + _APPEND
+    + _START_ATTEMPT
     + """
 -- KEYS: the pool's job stream in one shard, its interactive and batch waiting jobs, their
 --       finish tags (interactive, batch), the queue's state, the queue's ready stream
--- ARGV: group, consumer, the shard's job key prefix, now, batch aging (seconds)
+-- ARGV: group, consumer, the shard's job key prefix, now, batch aging (seconds), and to
+--       start the job read (`start_attempt`, as START does): the worker ('' : read only), the
+--       job-start's and the job-reset's JSON (without seq and attempt) with the job id "@",
+--       the shard's event log key prefix
 -- Moves the next waiting job (the lowest virtual start time of the interactive jobs, or of
 -- the batch jobs when no interactive one waits or no batch job was served for the aging
 -- time) into the job stream, and reads one entry through the group, in one step: a job is
--- never out of both. Jobs that ended while waiting are dropped. Returns {1 (or 0 when no
--- entry was read), the ready stream's last id ('0-0': none), entry id, fields, interactive
--- jobs left waiting, their accounts' weight, batch jobs left, their accounts' weight}.
+-- never out of both. Jobs that ended while waiting are dropped. Given a worker, the job read
+-- begins its attempt in the same step (its entry names it: the `id` field TAKE adds).
+-- Returns {1 (or 0 when no entry was read), the ready stream's last id ('0-0': none), entry
+-- id, fields, interactive jobs left waiting, their accounts' weight, batch jobs left, their
+-- accounts' weight, then START's answer (result 0: not started)}.
 local now, aging = tonumber(ARGV[4]), tonumber(ARGV[5])
 local function next_priority()
   local batch = redis.call('ZCARD', KEYS[3]) > 0
@@ -300,7 +330,7 @@ for _ = 1, 16 do
   if record[2] then count(KEYS[6], priority, record[2], -1, tonumber(record[4] or 1)) end
   idle(waiting, tags, KEYS[6], priority)
   if record[1] == 'queued' and record[3] then
-    redis.call('XADD', KEYS[1], '*', '__data__', record[3])
+    redis.call('XADD', KEYS[1], '*', '__data__', record[3], 'id', head[1])
     redis.call('HDEL', job, 'envelope')
     break
   end
@@ -312,39 +342,36 @@ local last = redis.call('XREVRANGE', KEYS[7], '+', '-', 'COUNT', 1)
 local ready = last[1] and last[1][1] or '0-0'
 local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 1, 'STREAMS',
                         KEYS[1], '>')
+local function start_read(fields)
+  if ARGV[6] == '' then return {0, 0, 0, 0} end
+  for i = 1, #fields - 1, 2 do
+    if fields[i] == 'id' then
+      local id = fields[i + 1]
+      local named = '"job_id":"' .. id .. '"'
+      return start_attempt(ARGV[3] .. id, ARGV[9] .. id, ARGV[6], ARGV[4],
+                           (string.gsub(ARGV[7], '"job_id":"@"', named, 1)), 0,
+                           (string.gsub(ARGV[8], '"job_id":"@"', named, 1)))
+    end
+  end
+  return {0, 0, 0, 0}
+end
 if read then
   local entry = read[1][2][1]
-  return {1, ready, entry[1], entry[2], unpack(left)}
+  local started = start_read(entry[2])
+  return {1, ready, entry[1], entry[2], left[1], left[2], left[3], left[4], unpack(started)}
 end
-return {0, ready, '', {}, unpack(left)}
+return {0, ready, '', {}, left[1], left[2], left[3], left[4], 0, 0, 0, 0}
 """
 )
 
 START = (
     _APPEND
+    + _START_ATTEMPT
     + """
 -- KEYS: job, events.  ARGV: worker, now, the job-start's JSON (without seq and attempt),
 --       the highest seq the worker was given for the job (floor), and for a job-reset before
 --       the job-start (an attempt after the first): its JSON (without seq and attempt)
--- Begins a new attempt and appends its job-reset (any attempt after the first) and its
--- job-start, in one step; the attempt's appends go on from step 1 or 2. A record whose seq is
--- below `floor` (it lost the end of its log) is first raised to it.
--- Returns {result, attempt, seq of the job-start, steps written}: or why the job must not run.
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0, 0} end
-local record = redis.call('HMGET', KEYS[1], 'status', 'seq')
-if is_terminal(record[1]) then return {-2, 0, 0, 0} end
-if tonumber(record[2] or 0) < tonumber(ARGV[4]) then redis.call('HSET', KEYS[1], 'seq', ARGV[4]) end
-local attempt = redis.call('HINCRBY', KEYS[1], 'attempt', 1)
-local fields = '"attempt":' .. attempt .. ','
-local steps = 1
-if attempt > 1 and ARGV[5] then
-  append(KEYS[1], KEYS[2], ARGV[5], fields)
-  steps = 2
-end
-local seq = append(KEYS[1], KEYS[2], ARGV[3], fields)
-redis.call('HSET', KEYS[1], 'status', 'running', 'worker', ARGV[1], 'started_at', ARGV[2],
-           'step', steps)
-return {1, attempt, seq, steps}
+return start_attempt(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 """
 )
 

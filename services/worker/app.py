@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from contracts.batch import ScriptBatch
 from contracts.connect import connect
 from contracts.durability import Durability
+from contracts.eventlog import Started
 from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
 from contracts.layout import LayoutMismatch, check_layout
@@ -159,14 +160,18 @@ class Worker:
             )
             reader(describe_job)
 
-    async def execute(self, entry: Entry, envelope: JobEnvelope) -> "Outcome":
-        """Run one delivered job; what becomes of its entry."""
-        if self.slots.closed:  # draining: another worker runs it
+    async def execute(
+        self, entry: Entry, envelope: JobEnvelope, started: Started | None = None
+    ) -> "Outcome":
+        """Run one delivered job; what becomes of its entry. A job whose attempt its take
+        began runs even when the worker began draining: the drain waits for it as for any
+        running job (handed back, the job would show its clients a `job-reset`)."""
+        if self.slots.closed and started is None:  # draining: another worker runs it
             await self.leases.hand_back(entry)
             return Outcome.keep
         self.leases.hold(entry, envelope.id)
         try:
-            ended = await self.runner.run(envelope, entry.id)
+            ended = await self.runner.run(envelope, entry.id, started)
         except JobLost as exc:
             log.warning("job %s lost (%s)", envelope.id, exc)
             # a fenced entry belongs to the worker that took it over
@@ -183,10 +188,13 @@ class Worker:
         # ended must not wait for the reaper.
         await with_retry(lambda: self.redis.xack(entry.stream, GROUP, entry.id), 30)
 
-    async def run_entry(self, entry: Entry, envelope: JobEnvelope) -> None:
-        """A job delivered to this worker: taken by a shard reader, or taken over by the
-        reaper from a dead worker (or from a draining one that handed it back)."""
-        if await self.execute(entry, envelope) is Outcome.done:
+    async def run_entry(
+        self, entry: Entry, envelope: JobEnvelope, started: Started | None = None
+    ) -> None:
+        """A job delivered to this worker: taken by a shard reader (which may have begun its
+        attempt), or taken over by the reaper from a dead worker (or from a draining one that
+        handed it back)."""
+        if await self.execute(entry, envelope, started) is Outcome.done:
             await self.acknowledge(entry)
 
     async def startup(self) -> None:

@@ -48,6 +48,7 @@ from faststream.redis.subscriber.usecases.stream_subscriber import (
 )
 from typing_extensions import override
 
+from contracts.eventlog import Started
 from contracts.jobs import JobEnvelope
 from contracts.queue import PoolQueues
 from worker.leases import Entry, RunEntry
@@ -107,8 +108,9 @@ class ShardReader(StreamSubscriber):
         """Take the shard's next job and run it under the slot taken: whether it did, and
         the claim of what the shard has left (None: nothing)."""
         sub = self._stream()
+        consumer = sub.consumer or ""
         taken = await self.queue.queues.take(
-            self.queue.shard, consumer=sub.consumer or "", now=time.time()
+            self.queue.shard, consumer=consumer, now=time.time(), worker=consumer
         )
         waiting, backlog = taken.waiting, None
         if waiting.interactive or waiting.batch:  # claim a slot again at once
@@ -123,7 +125,7 @@ class ShardReader(StreamSubscriber):
         self.last_id, body = taken.entry
         entry = Entry(sub.name, self.last_id)
         envelope = JobEnvelope.model_validate_json(body)
-        job = asyncio.create_task(self._run(entry, envelope))
+        job = asyncio.create_task(self._run(entry, envelope, taken.started))
         self.jobs.add(job)
         job.add_done_callback(self.jobs.discard)
         return True, backlog
@@ -133,9 +135,9 @@ class ShardReader(StreamSubscriber):
             self._sub = self.stream_sub
         return self._sub
 
-    async def _run(self, entry: Entry, envelope: JobEnvelope) -> None:
+    async def _run(self, entry: Entry, envelope: JobEnvelope, started: Started | None) -> None:
         try:
-            await self.run(entry, envelope)
+            await self.run(entry, envelope, started)
         finally:
             self.slots.release()
 

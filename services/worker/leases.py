@@ -14,13 +14,14 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from contracts.eventlog import Started
 from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP
 
@@ -34,8 +35,13 @@ class Entry(NamedTuple):
     id: str
 
 
-RunEntry = Callable[[Entry, JobEnvelope], Awaitable[None]]
-"""What runs a delivered job to its end, acknowledging its entry as needed (`Worker.run_entry`)."""
+class RunEntry(Protocol):
+    """What runs a delivered job to its end, acknowledging its entry as needed
+    (`Worker.run_entry`); `started`: the attempt its take already began."""
+
+    def __call__(
+        self, entry: Entry, envelope: JobEnvelope, started: Started | None = None
+    ) -> Awaitable[None]: ...
 
 
 async def deliveries(redis: Redis, entry: Entry) -> int:

@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 
 from contracts.batch import ScriptBatch
 from contracts.durability import NO_WAIT, Durability
-from contracts.eventlog import EventLog, JobRef, Started
+from contracts.eventlog import RESTART_REASON, EventLog, JobRef, Started
 from contracts.events import JobEnd, TextDelta
 from contracts.jobs import JobEnvelope, JobStatus
 from contracts.keys import Keys
@@ -134,26 +134,37 @@ class JobRunner:
             batch or ScriptBatch(redis),  # the job's writes share the loop's pipelines
         )
 
-    async def run(self, envelope: JobEnvelope, entry_id: str | None = None) -> bool:
+    async def run(
+        self, envelope: JobEnvelope, entry_id: str | None = None, started: Started | None = None
+    ) -> bool:
         """Run the job to its end. Given the id of its entry in the job stream, the `job-end`
-        acknowledges it; True when it did (False: the job was not run, e.g. it had ended)."""
-        floor, reason = 0, "the previous attempt did not finish"
+        acknowledges it; True when it did (False: the job was not run, e.g. it had ended).
+        `started`: the attempt its take already began (`PoolQueues.take`), else it begins
+        one."""
+        floor, reason = 0, RESTART_REASON
         for _ in range(MAX_LOG_RESTARTS):
             try:
-                return await self._attempt(envelope, floor, reason, entry_id)
+                return await self._attempt(envelope, floor, reason, entry_id, started)
             except LogRegressed as exc:
+                started = None
                 log.warning("job %s: %s; starting it again", envelope.id, exc)
                 floor, reason = exc.floor, "Redis lost the end of the job's log (a failover)"
         # Left unacknowledged: the reaper runs it again, and dead-letters it in the end.
         raise JobLost(f"its log regressed {MAX_LOG_RESTARTS} times", fenced=True)
 
     async def _attempt(
-        self, envelope: JobEnvelope, floor: int, reason: str, entry_id: str | None
+        self,
+        envelope: JobEnvelope,
+        floor: int,
+        reason: str,
+        entry_id: str | None,
+        started: Started | None,
     ) -> bool:
         job_id = envelope.id
-        started = await self.log.start(
-            job_id, worker=self.worker_id, now=time.time(), floor=floor, reason=reason
-        )
+        if started is None:
+            started = await self.log.start(
+                job_id, worker=self.worker_id, now=time.time(), floor=floor, reason=reason
+            )
         if started.result != AppendResult.ok:
             log.info("job %s not run: %s", job_id, started.result.name)
             return False

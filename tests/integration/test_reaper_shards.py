@@ -9,6 +9,7 @@ from typing import cast
 import pytest
 from redis.asyncio import Redis
 
+from contracts.eventlog import Started
 from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
 from tests.support.queue import queue_job, status, take_as
@@ -46,7 +47,10 @@ class Claimed:
     def __init__(self) -> None:
         self.runs: list[tuple[Entry, JobEnvelope]] = []
 
-    async def __call__(self, entry: Entry, envelope: JobEnvelope) -> None:
+    async def __call__(
+        self, entry: Entry, envelope: JobEnvelope, started: Started | None = None
+    ) -> None:
+        assert started is None  # the reaper begins no attempt: the run does
         self.runs.append((entry, envelope))
 
 
