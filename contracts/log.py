@@ -295,19 +295,20 @@ TAKE = (
     + """
 -- KEYS: the pool's job stream in one shard, its interactive and batch waiting jobs, their
 --       finish tags (interactive, batch), the queue's state, the queue's ready stream
--- ARGV: group, consumer, the shard's job key prefix, now, batch aging (seconds), and to
---       start the job read (`start_attempt`, as START does): the worker ('' : read only), the
---       job-start's and the job-reset's JSON (without seq and attempt) with the job id "@",
---       the shard's event log key prefix
--- Moves the next waiting job (the lowest virtual start time of the interactive jobs, or of
--- the batch jobs when no interactive one waits or no batch job was served for the aging
--- time) into the job stream, and reads one entry through the group, in one step: a job is
--- never out of both. Jobs that ended while waiting are dropped. Given a worker, the job read
--- begins its attempt in the same step (its entry names it: the `id` field TAKE adds).
--- Returns {1 (or 0 when no entry was read), the ready stream's last id ('0-0': none), entry
--- id, fields, interactive jobs left waiting, their accounts' weight, batch jobs left, their
--- accounts' weight, then START's answer (result 0: not started)}.
-local now, aging = tonumber(ARGV[4]), tonumber(ARGV[5])
+-- ARGV: group, consumer, the shard's job key prefix, now, batch aging (seconds), how many
+--       jobs to take (1 or more), and to start the jobs read (`start_attempt`, as START
+--       does): the worker ('' : read only), the job-start's and the job-reset's JSON (without
+--       seq and attempt) with the job id "@", the shard's event log key prefix
+-- Moves the next waiting jobs, up to the count (each the lowest virtual start time of the
+-- interactive jobs, or of the batch jobs when no interactive one waits or no batch job was
+-- served for the aging time: as that many takes one after the other would), into the job
+-- stream, and reads as many entries through the group, in one step: a job is never out of
+-- both. Jobs that ended while waiting are dropped. Given a worker, each job read begins its
+-- attempt in the same step (its entry names it: the `id` field TAKE adds).
+-- Returns {entries read, the ready stream's last id ('0-0': none), interactive jobs left
+-- waiting, their accounts' weight, batch jobs left, their accounts' weight, then for each
+-- entry read: its id, its fields, and START's answer (4 values; result 0: not started)}.
+local now, aging, wanted = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local function next_priority()
   local batch = redis.call('ZCARD', KEYS[3]) > 0
   if redis.call('ZCARD', KEYS[2]) == 0 then return batch and 'batch' or nil end
@@ -316,7 +317,9 @@ local function next_priority()
   end
   return 'interactive'
 end
-for _ = 1, 16 do
+local moved = 0
+for _ = 1, wanted + 15 do
+  if moved >= wanted then break end
   local priority = next_priority()
   if not priority then break end
   local waiting, tags = KEYS[2], KEYS[4]
@@ -332,35 +335,37 @@ for _ = 1, 16 do
   if record[1] == 'queued' and record[3] then
     redis.call('XADD', KEYS[1], '*', '__data__', record[3], 'id', head[1])
     redis.call('HDEL', job, 'envelope')
-    break
+    moved = moved + 1
   end
 end
 local weights = redis.call('HMGET', KEYS[6], 'w:interactive', 'w:batch')
-local left = {redis.call('ZCARD', KEYS[2]), weights[1] or '0',
-              redis.call('ZCARD', KEYS[3]), weights[2] or '0'}
 local last = redis.call('XREVRANGE', KEYS[7], '+', '-', 'COUNT', 1)
-local ready = last[1] and last[1][1] or '0-0'
-local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 1, 'STREAMS',
-                        KEYS[1], '>')
+local answer = {0, last[1] and last[1][1] or '0-0',
+                redis.call('ZCARD', KEYS[2]), weights[1] or '0',
+                redis.call('ZCARD', KEYS[3]), weights[2] or '0'}
 local function start_read(fields)
-  if ARGV[6] == '' then return {0, 0, 0, 0} end
+  if ARGV[7] == '' then return {0, 0, 0, 0} end
   for i = 1, #fields - 1, 2 do
     if fields[i] == 'id' then
       local id = fields[i + 1]
       local named = '"job_id":"' .. id .. '"'
-      return start_attempt(ARGV[3] .. id, ARGV[9] .. id, ARGV[6], ARGV[4],
-                           (string.gsub(ARGV[7], '"job_id":"@"', named, 1)), 0,
-                           (string.gsub(ARGV[8], '"job_id":"@"', named, 1)))
+      return start_attempt(ARGV[3] .. id, ARGV[10] .. id, ARGV[7], ARGV[4],
+                           (string.gsub(ARGV[8], '"job_id":"@"', named, 1)), 0,
+                           (string.gsub(ARGV[9], '"job_id":"@"', named, 1)))
     end
   end
   return {0, 0, 0, 0}
 end
-if read then
-  local entry = read[1][2][1]
+local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', wanted, 'STREAMS',
+                        KEYS[1], '>')
+for _, entry in ipairs(read and read[1][2] or {}) do
+  answer[1] = answer[1] + 1
   local started = start_read(entry[2])
-  return {1, ready, entry[1], entry[2], left[1], left[2], left[3], left[4], unpack(started)}
+  for _, value in ipairs({entry[1], entry[2], unpack(started)}) do
+    answer[#answer + 1] = value
+  end
 end
-return {0, ready, '', {}, left[1], left[2], left[3], left[4], 0, 0, 0, 0}
+return answer
 """
 )
 

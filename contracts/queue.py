@@ -63,18 +63,26 @@ class Waiting:
 
 
 @dataclass(frozen=True, slots=True)
-class Taken:
-    """What `TAKE` answered: the job stream entry it delivered to the consumer (None: no job
-    waits), what waits after it, and the ready stream's last id: a submit after the take
-    moves it."""
+class TakenJob:
+    """A job stream entry `TAKE` delivered to the consumer."""
 
-    entry: tuple[str, str] | None
-    """The entry's id and its envelope (`log.ENVELOPE_FIELD`)."""
-    waiting: Waiting
-    ready_id: str
+    entry_id: str
+    envelope: str
+    """Its envelope's JSON (`log.ENVELOPE_FIELD`)."""
     started: Started | None = None
     """The attempt the take began, for a take given a worker (None: the worker starts it
     with `EventLog.start`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What `TAKE` answered: the job stream entries it delivered to the consumer (none: no
+    job waits), what waits after them, and the ready stream's last id: a submit after the
+    take moves it."""
+
+    jobs: list[TakenJob]
+    waiting: Waiting
+    ready_id: str
 
 
 class PoolQueues:
@@ -96,32 +104,47 @@ class PoolQueues:
         self._take = redis.register_script(log.TAKE)
 
     async def take(
-        self, shard: int, *, consumer: str, now: float, worker: str | None = None
+        self,
+        shard: int,
+        *,
+        consumer: str,
+        now: float,
+        count: int = 1,
+        worker: str | None = None,
     ) -> Taken:
-        """Move the shard's next job into its job stream and read one entry for `consumer`
-        through the group (an entry the stream held undelivered comes first). Given a
-        `worker`, the job read begins its attempt in the same step, as `EventLog.start`
-        would (saving the worker a round trip per job)."""
+        """Move the shard's next `count` jobs into its job stream and read as many entries
+        for `consumer` through the group (entries the stream held undelivered come first),
+        as `count` takes one after the other would. Given a `worker`, each job read begins
+        its attempt in the same step, as `EventLog.start` would (saving the worker a round
+        trip per job)."""
         keys, pool = self.keys, self.pool
         script_keys = _take_keys(keys, pool, shard)
-        args: list[Any] = [GROUP, consumer, keys.job_key_prefix(shard), repr(now), self.batch_aging]
+        args: list[Any] = [
+            GROUP,
+            consumer,
+            keys.job_key_prefix(shard),
+            repr(now),
+            self.batch_aging,
+            max(1, count),
+        ]
         if worker is not None:
             args += [worker, *attempt_events("@", worker, now), keys.events_key_prefix(shard)]
         else:
             args.append("")
         answer = await run_script(self._take, script_keys, args, self.batch)
-        found, ready, entry_id, flat, *left = answer
-        interactive, interactive_weight, batch, batch_weight, *began = left
+        read, ready, interactive, interactive_weight, batch, batch_weight = answer[:6]
         waiting = Waiting(
             int(interactive), float(interactive_weight), int(batch), float(batch_weight)
         )
-        if not int(found):
-            return Taken(None, waiting, _text(ready))
-        fields = {_text(name): value for name, value in zip(flat[::2], flat[1::2], strict=True)}
-        entry = (_text(entry_id), _text(fields[log.ENVELOPE_FIELD]))
-        result, attempt, seq, steps = (int(value) for value in began)
-        started = Started(AppendResult(result), attempt, seq, steps) if result else None
-        return Taken(entry, waiting, _text(ready), started)
+        jobs = [_taken_job(*answer[at : at + 6]) for at in range(6, 6 + 6 * int(read), 6)]
+        return Taken(jobs, waiting, _text(ready))
+
+
+def _taken_job(entry_id: Any, flat: list[Any], *began: Any) -> TakenJob:
+    fields = {_text(name): value for name, value in zip(flat[::2], flat[1::2], strict=True)}
+    result, attempt, seq, steps = (int(value) for value in began)
+    started = Started(AppendResult(result), attempt, seq, steps) if result else None
+    return TakenJob(_text(entry_id), _text(fields[log.ENVELOPE_FIELD]), started)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -9,8 +9,11 @@ any worker takes whichever job is fairly next. In a loop:
 
 1. wait for a slot (a worker with none takes nothing): `Slots` gives a freed one to the reader
    whose claim comes first (interactive work, then by the shards' weights; `worker.slots`);
-2. take it, and run `TAKE` on the shard's queue: it moves the next job into the job stream and
-   reads one entry through the group, in one step. An entry runs in a task of its own under
+2. take it, and run `TAKE` on the shard's queue: it moves the next job into the job stream,
+   reads one entry through the group and begins the job's attempt, in one step. A shard with
+   a backlog (as its last take said) takes up to `MAX_TAKE` jobs at once, under as many
+   slots, when that many are free and no other claim waits for them (`Slots.extra`): a burst
+   of submits starts in a few round trips, not one per job. An entry runs in a task of its own under
    that slot (so the reader goes on while slots remain), handed to the worker's `run` as the
    reaper hands it the entries it claims: the worker acknowledges what it must (most entries
    are acknowledged by their `job-end`'s script). FastStream's per-message path (decoding
@@ -54,6 +57,9 @@ from contracts.queue import PoolQueues
 from worker.leases import Entry, RunEntry
 from worker.slots import MIN_WEIGHT, Claim, Claimant, Slots
 
+MAX_TAKE = 16
+"""The most jobs one `TAKE` of a reader moves and begins."""
+
 
 @dataclass(frozen=True, slots=True)
 class QueueOfShard:
@@ -87,6 +93,8 @@ class ShardReader(StreamSubscriber):
         """What the shard's queue holds, as it last said (or a submit's priority)."""
         self.after: str | None = None
         """Wait for the ready stream to pass this id before the next take (None: take now)."""
+        self.backlog = 1
+        """Jobs the shard's queue held at the last take (1 after a submit woke the reader)."""
         self._sub: StreamSub | None = None
         """`stream_sub`, kept: FastStream's property deep-copies it on every read."""
 
@@ -96,39 +104,40 @@ class ShardReader(StreamSubscriber):
         if self.after is not None and not await self._ready():
             return
         await self.slots.take(self.claimant, self.claim)
-        started, backlog = False, None
+        held = 1 + self.slots.extra(self.claimant, min(self.backlog, MAX_TAKE) - 1)
+        started, backlog = 0, None
         try:
-            started, backlog = await self._take_one()
+            started, backlog = await self._take(held)
         finally:
             self.slots.taken(self.claimant, backlog)
-            if not started:
+            for _ in range(held - started):
                 self.slots.release()
 
-    async def _take_one(self) -> tuple[bool, Claim | None]:
-        """Take the shard's next job and run it under the slot taken: whether it did, and
-        the claim of what the shard has left (None: nothing)."""
+    async def _take(self, count: int) -> tuple[int, Claim | None]:
+        """Take up to `count` of the shard's next jobs and run each under a slot taken: how
+        many it did, and the claim of what the shard has left (None: nothing)."""
         sub = self._stream()
         consumer = sub.consumer or ""
         taken = await self.queue.queues.take(
-            self.queue.shard, consumer=consumer, now=time.time(), worker=consumer
+            self.queue.shard, consumer=consumer, now=time.time(), count=count, worker=consumer
         )
         waiting, backlog = taken.waiting, None
-        if waiting.interactive or waiting.batch:  # claim a slot again at once
+        self.backlog = waiting.interactive + waiting.batch
+        if self.backlog:  # claim a slot again at once
             self.after = None
             interactive = waiting.interactive > 0
             weight = waiting.interactive_weight if interactive else waiting.batch_weight
             self.claim = backlog = Claim(interactive, max(weight, MIN_WEIGHT))
         else:  # wait for a submit past the take
-            self.after = taken.ready_id
-        if taken.entry is None:
-            return False, backlog
-        self.last_id, body = taken.entry
-        entry = Entry(sub.name, self.last_id)
-        envelope = JobEnvelope.model_validate_json(body)
-        job = asyncio.create_task(self._run(entry, envelope, taken.started))
-        self.jobs.add(job)
-        job.add_done_callback(self.jobs.discard)
-        return True, backlog
+            self.after, self.backlog = taken.ready_id, 1
+        for job in taken.jobs:
+            self.last_id = job.entry_id
+            entry = Entry(sub.name, job.entry_id)
+            envelope = JobEnvelope.model_validate_json(job.envelope)
+            task = asyncio.create_task(self._run(entry, envelope, job.started))
+            self.jobs.add(task)
+            task.add_done_callback(self.jobs.discard)
+        return len(taken.jobs), backlog
 
     def _stream(self) -> StreamSub:
         if self._sub is None:

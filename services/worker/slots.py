@@ -119,6 +119,19 @@ class Slots:
                 self.release()
             raise
 
+    def extra(self, claimant: Claimant, most: int) -> int:
+        """For a reader just granted a slot whose shard has more jobs waiting: up to `most`
+        more free slots, to take as many more jobs in the same take; only slots no other
+        claim (and no reaper) waits for, each charged to its pass as a grant is."""
+        if self.closed or self._first or any(other is not claimant for other in self._claims):
+            return 0
+        count = max(0, min(most, self.free))
+        self.free -= count
+        assert claimant.claim is not None
+        for _ in range(count):
+            self._charge(claimant, claimant.claim)
+        return count
+
     def try_take(self) -> bool:
         """Take a free slot at once, or say there is none (nobody waits for a free slot)."""
         if self.closed or not self.free:

@@ -92,9 +92,9 @@ class Queue:
         taken = await PoolQueues(self.redis, self.keys, POOL, batch_aging=aging).take(
             0, consumer="w", now=time.time()
         )
-        if taken.entry is None:
+        if not taken.jobs:
             return None
-        return str(json.loads(taken.entry[1])["id"])
+        return str(json.loads(taken.jobs[0].envelope)["id"])
 
     async def take_all(self) -> list[str]:
         order = []

@@ -199,3 +199,19 @@ async def _status_is(redis: Redis, keys: Keys, job_id: str, wanted: str) -> bool
 async def _last_start(redis: Redis, keys: Keys, job_id: str) -> float:
     starts = [e["ts"] for e in await events(redis, keys, job_id) if e["type"] == "job-start"]
     return float(starts[-1])
+
+
+async def test_a_backlog_in_one_shard_starts_several_jobs_per_take(
+    stack: Stack, redis: Redis
+) -> None:
+    """32 jobs queued in one shard before the worker starts, 32 slots: the reader's first
+    take finds the backlog, and the next ones take up to 16 jobs each. Jobs one take began
+    share its `started_at`, so 32 jobs started in at most 4 takes, not 32."""
+    keys = stack.keys
+    jobs = [await queue_job(redis, keys, "sim", 2, tokens=2) for _ in range(32)]
+    stack.worker("sim", env={"WORKER_CONCURRENCY": "32"})
+    await async_wait_for(lambda: ended(redis, keys, jobs), timeout=60, what="every job to end")
+    for job_id in jobs:
+        await assert_ran_once(redis, keys, job_id)
+    takes = {await redis.hget(keys.job(job_id), "started_at") for job_id in jobs}
+    assert len(takes) <= 4, f"{len(takes)} takes for 32 jobs"

@@ -63,9 +63,8 @@ async def take_as(redis: Redis, keys: Keys, pool: str, shard: int, consumer: str
     taken = await PoolQueues(redis, keys, pool, batch_aging=30).take(
         shard, consumer=consumer, now=time.time()
     )
-    assert taken.entry is not None, "no job waits"
-    entry_id = taken.entry[0]
-    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    assert taken.jobs, "no job waits"
+    return taken.jobs[0].entry_id
 
 
 async def events(redis: Redis, keys: Keys, job_id: str) -> list[dict[str, Any]]:

@@ -126,3 +126,38 @@ def test_the_reaper_gets_the_next_slot_ahead_of_every_reader() -> None:
         return done
 
     assert asyncio.run(main()) == ["reaper"]
+
+
+def test_extra_slots_go_to_a_reader_only_when_nobody_else_waits_for_them() -> None:
+    async def main() -> None:
+        slots = Slots(8)
+        alone, other = Claimant(), Claimant()
+        claim = Claim(True, 1.0)
+        await slots.take(alone, claim)
+        assert slots.extra(alone, 3) == 3  # nobody else claims: free slots, up to `most`
+        assert slots.free == 4
+        assert slots.extra(alone, 100) == 4  # never more than are free
+        assert slots.free == 0 and slots.extra(alone, 1) == 0
+        for _ in range(8):
+            slots.release()
+        slots.taken(alone, claim)  # its shard still has jobs: it claims again
+        await slots.take(alone, claim)
+        slots.taken(other, claim)  # another shard's reader found jobs left: it claims too
+        assert slots.extra(alone, 3) == 0  # the other claim's slots are not taken from it
+        assert slots.extra(alone, -1) == 0
+        slots.close()
+        assert slots.extra(alone, 3) == 0
+
+    asyncio.run(main())
+
+
+def test_extra_slots_are_charged_to_the_readers_pass() -> None:
+    async def main() -> float:
+        slots = Slots(8)
+        reader = Claimant()
+        await slots.take(reader, Claim(True, 2.0))
+        before = reader.passed
+        assert slots.extra(reader, 4) == 4
+        return reader.passed - before
+
+    assert asyncio.run(main()) == pytest.approx(4 / 2.0)
