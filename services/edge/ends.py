@@ -44,17 +44,18 @@ class EndCache:
         self._chars = 0
 
     async def complete(self, job_id: str, data: str) -> str:
-        """`data` (a `job-end`) with its output."""
+        """`data` (a `job-end`) with its output. Kept by the `job-end` itself, not by its job:
+        a job replayed from the dead-letter stream ends again, with another output."""
         if has_output(data):
             return data
-        done = self._done.get(job_id)
+        done = self._done.get(data)
         if done is not None:
-            self._done.move_to_end(job_id)
+            self._done.move_to_end(data)
             return done
-        task = self._reading.get(job_id)
+        task = self._reading.get(data)
         if task is None:
-            task = self._reading[job_id] = asyncio.create_task(self._read(job_id, data))
-            task.add_done_callback(lambda _: self._reading.pop(job_id, None))
+            task = self._reading[data] = asyncio.create_task(self._read(job_id, data))
+            task.add_done_callback(lambda _: self._reading.pop(data, None))
         # shielded: one client leaving must not cancel the read others wait for
         return await asyncio.shield(task)
 
@@ -62,14 +63,14 @@ class EndCache:
         key = self.keys.job(job_id)
         output = cast(str | None, await self._retrying(lambda: self.redis.hget(key, "output")))
         complete = with_output(data, output)
-        self._keep(job_id, complete)
+        self._keep(data, complete)
         return complete
 
-    def _keep(self, job_id: str, complete: str) -> None:
+    def _keep(self, end: str, complete: str) -> None:
         if len(complete) > CACHE_CHARS // 4:
             return
-        self._done[job_id] = complete
-        self._chars += len(complete)
+        self._done[end] = complete
+        self._chars += len(end) + len(complete)
         while self._chars > CACHE_CHARS:
-            _, dropped = self._done.popitem(last=False)
-            self._chars -= len(dropped)
+            dropped_end, dropped = self._done.popitem(last=False)
+            self._chars -= len(dropped_end) + len(dropped)
