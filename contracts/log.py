@@ -481,3 +481,69 @@ redis.call('XACK', KEYS[7], ARGV[5], ARGV[6])
 return ended
 """
 )
+
+REPLAY = (
+    _APPEND
+    + _QUEUE
+    + """
+-- KEYS: job, events, the shard's dead-letter stream of the pool, the pool's interactive and
+--       batch waiting jobs in the shard, their finish tags, the queue's state, its ready
+--       stream, the owner's unfinished jobs, the owner's stored-output bucket
+-- ARGV: the dead-letter entry id, the job id, the bytes to hold until the job ends (its
+--       pool's max output), now
+-- Queues a dead-lettered job again, as a new attempt of the same job: its record goes back to
+-- `queued` with its envelope (from the dead-letter entry), its record and log stop expiring,
+-- its owner's counters are charged as a submit charges them (an operator's replay is not
+-- refused by the owner's limits), it waits in its queue at its account's fair place, and the
+-- dead-letter entry is deleted (the record keeps its id in `replayed`), in one step: a second
+-- replay finds nothing. The dead-letter's `job-end` leaves the log; the attempt that runs the
+-- job begins with a `job-reset` (START/TAKE), which its clients read after the gap.
+-- Returns 'queued', 'gone' (no such dead-letter entry: replayed or dropped already),
+-- 'expired' (the job's record expired) or 'not-failed' (the job had ended otherwise).
+local dead = redis.call('XRANGE', KEYS[3], ARGV[1], ARGV[1])
+if #dead == 0 then return 'gone' end
+local fields, envelope, job_id = dead[1][2], nil, nil
+for i = 1, #fields - 1, 2 do
+  if fields[i] == '__data__' then envelope = fields[i + 1] end
+  if fields[i] == 'job_id' then job_id = fields[i + 1] end
+end
+if job_id ~= ARGV[2] or not envelope then return 'gone' end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'expired' end
+local record = redis.call('HMGET', KEYS[1], 'status', 'priority', 'account', 'weight',
+                          'store_rate')
+if record[1] ~= 'failed' then return 'not-failed' end
+local priority = record[2] or 'interactive'
+local waiting, tags = KEYS[4], KEYS[6]
+if priority == 'batch' then waiting, tags = KEYS[5], KEYS[7] end
+redis.call('HSET', KEYS[1], 'status', 'queued', 'envelope', envelope, 'store_held', ARGV[3],
+           'replayed', ARGV[1])
+redis.call('HDEL', KEYS[1], 'finished_at', 'output', 'usage', 'error', 'worker', 'step')
+redis.call('PERSIST', KEYS[1])
+redis.call('PERSIST', KEYS[2])
+-- The dead-letter's job-end leaves the log (its seq stays used): a log holds one job-end,
+-- last, and the gap it leaves is followed by the next attempt's job-reset, as after a loss.
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+if last and string.find(last[2][2], '"type":"job-end"', 1, true) then
+  redis.call('XDEL', KEYS[2], last[1])
+end
+redis.call('INCR', KEYS[10])
+local rate = tonumber(record[5])
+if rate and rate > 0 then
+  local level, clock = drained(KEYS[11], rate)
+  keep(KEYS[11], level + tonumber(ARGV[3]), clock, rate)
+end
+if priority == 'batch' and redis.call('ZCARD', waiting) == 0 then
+  redis.call('HSET', KEYS[8], 'batch_at', ARGV[4])
+end
+enqueue(waiting, tags, KEYS[8], priority, record[3] or job_id, tonumber(record[4] or 1), job_id)
+redis.call('XADD', KEYS[9], 'MAXLEN', '1', '*', 'p', priority)
+redis.call('XDEL', KEYS[3], ARGV[1])
+return 'queued'
+"""
+)
+
+DROP = """
+-- KEYS: the shard's dead-letter stream of the pool.  ARGV: the entry id.
+-- Deletes a dead-letter entry (its job stays failed): 1, or 0 when it was gone already.
+return redis.call('XDEL', KEYS[1], ARGV[1])
+"""

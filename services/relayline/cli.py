@@ -6,6 +6,8 @@ relayline edge [--host --port]
 relayline worker --pool NAME  one pool per process; start more to scale
 relayline redis [--port]      an embedded redis-server with AOF, in the foreground
 relayline pools               the configured pools
+relayline dead list|show|replay|drop --pool NAME [--id JOB]
+                              a pool's dead-lettered jobs; replay runs one again
 """
 
 import argparse
@@ -115,6 +117,12 @@ def cmd_pools(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dead(args: argparse.Namespace) -> int:
+    from relayline import dead
+
+    return dead.run(args)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from relayline.supervisor import StackOptions, run_stack
 
@@ -169,6 +177,12 @@ def parser() -> argparse.ArgumentParser:
 
     pools = commands.add_parser("pools", help="list the configured pools")
     pools.set_defaults(run=cmd_pools)
+    dead = commands.add_parser("dead", help="a pool's dead-lettered jobs: list, show, replay, drop")
+    dead.add_argument("action", choices=("list", "show", "replay", "drop"))
+    dead.add_argument("--pool", required=True, help="the pool whose dead letters to act on")
+    dead.add_argument("--id", help="a job id or a dead-letter entry id (show, replay, drop)")
+    dead.add_argument("--json", action="store_true", help="list: one JSON object per line")
+    dead.set_defaults(run=cmd_dead)
     return root
 
 

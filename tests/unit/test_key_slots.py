@@ -9,10 +9,11 @@ import pytest
 from redis.asyncio import Redis
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
+from contracts.deadletter import DeadJob, DeadLetters
 from contracts.errors import ErrorCode, ErrorDetail
 from contracts.eventlog import Admission, EventLog, JobRef
 from contracts.events import JobEnd, TextDelta
-from contracts.jobs import JobStatus, Priority
+from contracts.jobs import JobEnvelope, JobStatus, Priority
 from contracts.keys import MAX_SHARDS, Keys, account, shard_tags
 from contracts.queue import PoolQueues
 
@@ -46,7 +47,7 @@ class Recorder:
 def recording_log(keys: Keys, seen: list[list[str]]) -> EventLog:
     event_log = EventLog(Redis(), keys, retention_seconds=60)  # never connects
     # the submit recorder also stands for TAKE, so it answers what TAKE answers
-    take_answer: tuple[Any, ...] = (0, "0-0", "", [], 0, "0", 0, "0")
+    take_answer: tuple[Any, ...] = (0, "0-0", 0, "0", 0, "0")
     event_log._submit = Recorder(take_answer, seen)  # type: ignore[assignment]
     event_log._start = Recorder((1, 1, 1, 1), seen)  # type: ignore[assignment]
     event_log._append = Recorder((1, 2, 0), seen)  # type: ignore[assignment]
@@ -55,7 +56,7 @@ def recording_log(keys: Keys, seen: list[list[str]]) -> EventLog:
     return event_log
 
 
-async def every_script(event_log: EventLog, job: JobRef) -> None:
+async def every_script(event_log: EventLog, job: JobRef, seen: list[list[str]]) -> None:
     admission = Admission(queue_cap=1, max_active=1, budget=1, hold=1, drain_rate=1.0)
     await event_log.submit(
         job,
@@ -93,6 +94,12 @@ async def every_script(event_log: EventLog, job: JobRef) -> None:
     await event_log.dead_letter(
         job, failed, entry_id="1-0", deliveries=4, reason="r", envelope="{}"
     )
+    letters = DeadLetters(Redis(), event_log.keys, job.pool)  # never connects
+    letters._replay = Recorder("queued", seen)  # type: ignore[assignment]
+    envelope = JobEnvelope(id=job.id, owner=job.owner, model=job.pool, input={})
+    shard = event_log.keys.shard_of_job(job.id)
+    dead = DeadJob("1-0", shard, job.id, 4, "r", envelope.model_dump_json())
+    await letters.replay(dead, hold=1)
 
 
 @pytest.mark.parametrize("shards", [1, 3, 8, 16, MAX_SHARDS])
@@ -101,14 +108,17 @@ def test_every_scripts_keys_share_the_slot_of_the_owners_shard(shards: int) -> N
     for owner in OWNERS:
         seen: list[list[str]] = []
         job = JobRef(keys.new_job_id(owner), "chat", owner)
-        asyncio.run(every_script(recording_log(keys, seen), job))
-        assert len(seen) == 8
+        asyncio.run(every_script(recording_log(keys, seen), job, seen))
+        assert len(seen) == 9
         shard = keys.shard_of_user(owner)
         assert keys.jobs("chat", shard) in seen[2]  # a take moves a job to the job stream
         assert keys.jobs("chat", shard) in seen[5]  # the job-end acknowledges its entry
         # a take reads the records of the jobs it pops: in the shard's slot too
         assert slot(keys.job_key_prefix(shard) + job.id) == slot(keys.job(job.id))
-        assert keys.dead("chat", shard) in seen[-1] and keys.jobs("chat", shard) in seen[-1]
+        # and begins their attempts: their logs, in the shard's slot too
+        assert slot(keys.events_key_prefix(shard) + job.id) == slot(keys.job(job.id))
+        assert keys.dead("chat", shard) in seen[-2] and keys.jobs("chat", shard) in seen[-2]
+        assert keys.dead("chat", shard) in seen[-1]  # a replay from it
         slots = {slot(key) for script_keys in seen for key in script_keys}
         assert slots == {slot(keys.job(job.id))}, owner
         assert keys.shard_of_job(job.id) == shard
