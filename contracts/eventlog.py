@@ -78,6 +78,8 @@ class Started:
     steps: int = 0
     """The attempt's steps written (its `job-reset` and `job-start`): its appends go on from
     the next one."""
+    created_at: float = 0.0
+    """When the job was submitted (unix seconds; 0 when not known)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,12 +180,14 @@ class EventLog:
         and the steps it wrote; or why the job must not run (`missing`, `ended`). `floor`: as
         for `append`."""
         start, reset = attempt_events(job_id, worker, now, reason)
-        result, attempt, seq, steps = await self._write(
+        result, attempt, seq, steps, created_at = await self._write(
             self._start,
             [self.keys.job(job_id), self.keys.events(job_id)],
             [worker, repr(now), start, floor, reset],
         )
-        return Started(AppendResult(result), int(attempt), int(seq), int(steps))
+        return Started(
+            AppendResult(result), int(attempt), int(seq), int(steps), float(_text(created_at))
+        )
 
     async def append(
         self,

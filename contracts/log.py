@@ -269,11 +269,12 @@ _START_ATTEMPT = """
 -- Begins a new attempt of `job` and appends its job-reset (any attempt after the first) and
 -- its job-start, in one step; the attempt's appends go on from step 1 or 2. A record whose
 -- seq is below `floor` (it lost the end of its log) is first raised to it.
--- Returns {result, attempt, seq of the job-start, steps written}: or why the job must not run.
+-- Returns {result, attempt, seq of the job-start, steps written, the job's created_at}: or
+-- why the job must not run.
 local function start_attempt(job, events, worker, now, start, floor, reset)
-  if redis.call('EXISTS', job) == 0 then return {-1, 0, 0, 0} end
-  local record = redis.call('HMGET', job, 'status', 'seq')
-  if is_terminal(record[1]) then return {-2, 0, 0, 0} end
+  if redis.call('EXISTS', job) == 0 then return {-1, 0, 0, 0, '0'} end
+  local record = redis.call('HMGET', job, 'status', 'seq', 'created_at')
+  if is_terminal(record[1]) then return {-2, 0, 0, 0, '0'} end
   if tonumber(record[2] or 0) < tonumber(floor) then redis.call('HSET', job, 'seq', floor) end
   local attempt = redis.call('HINCRBY', job, 'attempt', 1)
   local fields = '"attempt":' .. attempt .. ','
@@ -284,7 +285,7 @@ local function start_attempt(job, events, worker, now, start, floor, reset)
   end
   local seq = append(job, events, start, fields)
   redis.call('HSET', job, 'status', 'running', 'worker', worker, 'started_at', now, 'step', steps)
-  return {1, attempt, seq, steps}
+  return {1, attempt, seq, steps, record[3] or '0'}
 end
 """
 
@@ -307,7 +308,7 @@ TAKE = (
 -- attempt in the same step (its entry names it: the `id` field TAKE adds).
 -- Returns {entries read, the ready stream's last id ('0-0': none), interactive jobs left
 -- waiting, their accounts' weight, batch jobs left, their accounts' weight, then for each
--- entry read: its id, its fields, and START's answer (4 values; result 0: not started)}.
+-- entry read: its id, its fields, and START's answer (5 values; result 0: not started)}.
 local now, aging, wanted = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local function next_priority()
   local batch = redis.call('ZCARD', KEYS[3]) > 0
@@ -344,7 +345,7 @@ local answer = {0, last[1] and last[1][1] or '0-0',
                 redis.call('ZCARD', KEYS[2]), weights[1] or '0',
                 redis.call('ZCARD', KEYS[3]), weights[2] or '0'}
 local function start_read(fields)
-  if ARGV[7] == '' then return {0, 0, 0, 0} end
+  if ARGV[7] == '' then return {0, 0, 0, 0, '0'} end
   for i = 1, #fields - 1, 2 do
     if fields[i] == 'id' then
       local id = fields[i + 1]
@@ -354,7 +355,7 @@ local function start_read(fields)
                            (string.gsub(ARGV[9], '"job_id":"@"', named, 1)))
     end
   end
-  return {0, 0, 0, 0}
+  return {0, 0, 0, 0, '0'}
 end
 local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', wanted, 'STREAMS',
                         KEYS[1], '>')

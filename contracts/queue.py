@@ -136,14 +136,24 @@ class PoolQueues:
         waiting = Waiting(
             int(interactive), float(interactive_weight), int(batch), float(batch_weight)
         )
-        jobs = [_taken_job(*answer[at : at + 6]) for at in range(6, 6 + 6 * int(read), 6)]
+        per_job = 7  # entry id, fields, and START's answer
+        jobs = [
+            _taken_job(*answer[at : at + per_job])
+            for at in range(6, 6 + per_job * int(read), per_job)
+        ]
         return Taken(jobs, waiting, _text(ready))
+
+
+def _started(result: Any, attempt: Any, seq: Any, steps: Any, created_at: Any) -> Started:
+    """START's answer (or TAKE's for a job it began)."""
+    return Started(
+        AppendResult(int(result)), int(attempt), int(seq), int(steps), float(_text(created_at))
+    )
 
 
 def _taken_job(entry_id: Any, flat: list[Any], *began: Any) -> TakenJob:
     fields = {_text(name): value for name, value in zip(flat[::2], flat[1::2], strict=True)}
-    result, attempt, seq, steps = (int(value) for value in began)
-    started = Started(AppendResult(result), attempt, seq, steps) if result else None
+    started = _started(*began) if int(began[0]) else None
     return TakenJob(_text(entry_id), _text(fields[log.ENVELOPE_FIELD]), started)
 
 

@@ -36,6 +36,7 @@ from worker.errors import JobLost
 from worker.heartbeat import Heartbeat, ensure_groups
 from worker.intake import QueueOfShard, shard_reader
 from worker.leases import Entry, Leases
+from worker.metrics import PoolMetrics, serve_metrics
 from worker.reaper import Reaper
 from worker.retry import with_retry
 from worker.runner import JobRunner
@@ -110,6 +111,7 @@ class Worker:
             durability=Durability(settings.redis_wait_replicas, settings.redis_wait_timeout_ms),
             quota_window_seconds=settings.quota_window_seconds,
             batch=batch,
+            metrics=PoolMetrics(pool.name),
         )
         self.queues = PoolQueues(
             redis,
@@ -207,6 +209,15 @@ class Worker:
         await self.engine.load()
         await ensure_groups(self.redis, self.streams)
         await self.heartbeat.publish_limits()
+        if self.settings.metrics_port is not None:
+            slots = self.slots
+            serve_metrics(
+                self.pool.name,
+                self.settings.metrics_port,
+                self.settings.metrics_host,
+                slots.size,
+                lambda: slots.size - slots.free,
+            )
         log.info(
             "worker %s serving pool %s (%s engine, concurrency %d, %d shards)",
             self.settings.worker_id,

@@ -40,6 +40,7 @@ from contracts.usage import DEFAULT_QUOTA_WINDOW_SECONDS
 from worker.attempt import END, Attempt, Event, job_end, timed_out
 from worker.engines.base import Emit, Engine, JobContext
 from worker.errors import JobLost, LogRegressed
+from worker.metrics import PoolMetrics
 from worker.retry import with_retry
 
 log = logging.getLogger("relayline.worker")
@@ -93,6 +94,8 @@ class _Log:
             raise JobLost(answer.result.name, fenced=answer.result == AppendResult.fenced)
         self.floor = max(self.floor, answer.seq)
         self.cancel_requested = self.cancel_requested or answer.cancel_requested
+        if self.runner.metrics and answer.result == AppendResult.ok:
+            self.runner.metrics.wrote(1 + len(before))
 
     async def poll_cancel(self) -> bool:
         requested = await self.runner.log.cancel_requested(self.job.id)
@@ -117,8 +120,10 @@ class JobRunner:
         durability: Durability = NO_WAIT,
         quota_window_seconds: int = DEFAULT_QUOTA_WINDOW_SECONDS,
         batch: ScriptBatch | None = None,
+        metrics: PoolMetrics | None = None,
     ) -> None:
         self.engine = engine
+        self.metrics = metrics
         self.worker_id = worker_id
         self.coalesce_seconds = coalesce_seconds
         self.cancel_poll_seconds = cancel_poll_seconds
@@ -168,10 +173,17 @@ class JobRunner:
         if started.result != AppendResult.ok:
             log.info("job %s not run: %s", job_id, started.result.name)
             return False
+        if self.metrics:
+            waited = time.time() - started.created_at if started.created_at else None
+            self.metrics.started(waited if started.attempt == 1 else None)
+            self.metrics.wrote(started.steps)
         events = _Log(self, envelope, started, entry_id)
         context = JobContext(job_id, envelope.input, envelope.params, started.attempt)
+        began = time.monotonic()
         end, text = await self._drive(context, events)
         await events.append(end, before=text)
+        if self.metrics:
+            self.metrics.ended(end, time.monotonic() - began)
         return entry_id is not None
 
     async def _drive(self, context: JobContext, events: _Log) -> tuple[JobEnd, list[TextDelta]]:

@@ -62,6 +62,18 @@ class Settings(BaseSettings):
         default=3, ge=1, description="Deliveries before a job goes to the dead-letter stream."
     )
     reaper_interval_seconds: float = Field(default=2.0, gt=0)
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve Prometheus metrics on this port (off when unset).",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        max_length=253,
+        description="The address the metrics port listens on (0.0.0.0 in a container).",
+    )
     shutdown_grace_seconds: float = Field(
         default=10.0, ge=0, description="On SIGTERM, running jobs get this long to finish."
     )

@@ -1,4 +1,5 @@
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.stack import Edge
 
@@ -13,3 +14,23 @@ def metric(edge: Edge, name: str) -> float:
             if head == name or head.startswith(name + "{"):
                 total += float(value)
     return total
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def samples(url: str) -> Samples:
+    """Every sample a Prometheus endpoint serves, by name and labels."""
+    text = httpx.get(url, timeout=10).text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def sample(
+    found: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    """One sample of `samples`' answer (0 when it is not there)."""
+    return found.get((name, frozenset(labels.items())), 0.0)

@@ -49,7 +49,7 @@ def recording_log(keys: Keys, seen: list[list[str]]) -> EventLog:
     # the submit recorder also stands for TAKE, so it answers what TAKE answers
     take_answer: tuple[Any, ...] = (0, "0-0", 0, "0", 0, "0")
     event_log._submit = Recorder(take_answer, seen)  # type: ignore[assignment]
-    event_log._start = Recorder((1, 1, 1, 1), seen)  # type: ignore[assignment]
+    event_log._start = Recorder((1, 1, 1, 1, "1.0"), seen)  # type: ignore[assignment]
     event_log._append = Recorder((1, 2, 0), seen)  # type: ignore[assignment]
     event_log._cancel = Recorder("cancelled", seen)  # type: ignore[assignment]
     event_log._dead_letter = Recorder(1, seen)  # type: ignore[assignment]

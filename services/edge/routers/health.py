@@ -1,9 +1,13 @@
+import contextlib
+
 from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
 
 from edge.deps import StateDep
 from edge.errors import error_response, error_responses
+from edge.loads import export, pool_loads
 
 router = APIRouter(tags=["health"])
 
@@ -27,5 +31,14 @@ async def readyz(state: StateDep) -> dict[str, str] | Response:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
+async def metrics(state: StateDep) -> Response:
+    """Prometheus metrics; the pools' gauges (`edge.loads`) are read at each scrape. A Redis
+    that does not answer leaves them at their last values."""
+    pools = list(state.store.pools.pools.values())
+    with contextlib.suppress(RedisError, OSError):
+        export(
+            await pool_loads(
+                state.redis, state.store.keys, pools, state.settings.worker_live_seconds
+            )
+        )
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
