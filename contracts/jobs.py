@@ -225,3 +225,8 @@ class JobEnvelope(BaseModel):
     model: str
     input: dict[str, Any]
     params: dict[str, Any] = Field(default_factory=dict)
+    trace: dict[str, str] = Field(
+        default_factory=dict,
+        description="The submit's trace context (W3C `traceparent`, `tracestate`), when the "
+        "edge traces (contracts.telemetry); empty otherwise.",
+    )

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 
@@ -29,6 +30,7 @@ from contracts.jobs import (
 from contracts.keys import GROUP, Keys
 from contracts.pools import ModelKind, PoolConfig, PoolsConfig
 from contracts.queue import positions
+from contracts.telemetry import carrier, span
 from contracts.wire import JOB_ID_PATTERN
 from edge import records
 from edge.context import ContextChecker, utf8_size
@@ -150,12 +152,26 @@ class JobStore:
 
     async def submit(self, user: str, request: JobRequest) -> tuple[str, bool]:
         """Write the job and queue it. Returns its id and whether it was new (an
-        idempotency key seen before returns the earlier job)."""
+        idempotency key seen before returns the earlier job). Traced as `relayline.submit`,
+        the root of the job's trace (contracts.telemetry)."""
+        with span("relayline.submit", kind=SpanKind.PRODUCER) as submit:
+            job_id, created = await self._submit(user, request)
+            submit.set_attribute("relayline.job_id", job_id)
+            submit.set_attribute("relayline.model", request.model)
+            submit.set_attribute("relayline.created", created)
+            return job_id, created
+
+    async def _submit(self, user: str, request: JobRequest) -> tuple[str, bool]:
         pool = await self.validate(request)
         job_id = self.keys.new_job_id(user)
         now = time.time()
         envelope = JobEnvelope(
-            id=job_id, owner=user, model=pool.name, input=request.input, params=request.params
+            id=job_id,
+            owner=user,
+            model=pool.name,
+            input=request.input,
+            params=request.params,
+            trace=carrier(),
         )
         tier = self.tier_for(user)
         max_active, budget = tier.max_active_jobs, tier.max_stored_bytes

@@ -29,11 +29,13 @@ def cmd_edge(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from contracts.telemetry import configure as configure_tracing
     from edge.main import create_app, going_away
     from edge.protocol import FD_RESERVE, edge_http_protocol, fit_fd_limit
     from edge.settings import Settings
     from edge.wsframes import EdgeWebSocketProtocol
 
+    configure_tracing("relayline-edge")
     settings = Settings()
     app = create_app(settings)
     # Every client connection holds a descriptor, and so does each Redis connection.
@@ -78,9 +80,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     import uvloop
 
+    from contracts.telemetry import configure as configure_tracing
     from worker.app import create_worker
     from worker.settings import Settings
 
+    configure_tracing("relayline-worker")
     settings = Settings(pool=args.pool) if args.pool else Settings()
     if args.concurrency:
         settings.concurrency = args.concurrency

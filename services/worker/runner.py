@@ -26,6 +26,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 
 from contracts.batch import ScriptBatch
@@ -36,6 +37,7 @@ from contracts.jobs import JobEnvelope, JobStatus
 from contracts.keys import Keys
 from contracts.log import AppendResult
 from contracts.pools import DEFAULT_LIMITS, ModelKind
+from contracts.telemetry import context_of, past_span, span
 from contracts.usage import DEFAULT_QUOTA_WINDOW_SECONDS
 from worker.attempt import END, Attempt, Event, job_end, timed_out
 from worker.engines.base import Emit, Engine, JobContext
@@ -165,23 +167,46 @@ class JobRunner:
         entry_id: str | None,
         started: Started | None,
     ) -> bool:
-        job_id = envelope.id
-        if started is None:
-            started = await self.log.start(
-                job_id, worker=self.worker_id, now=time.time(), floor=floor, reason=reason
-            )
-        if started.result != AppendResult.ok:
-            log.info("job %s not run: %s", job_id, started.result.name)
-            return False
+        """One attempt, traced as `relayline.attempt` in the trace its submit began
+        (contracts.telemetry)."""
+        parent = context_of(envelope.trace) if envelope.trace else None
+        attributes = {"relayline.job_id": envelope.id, "relayline.model": envelope.model}
+        with span(
+            "relayline.attempt", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
+        ) as attempt:
+            with span("relayline.start") as start:
+                start.set_attribute("relayline.begun_by", "start" if started is None else "take")
+                if started is None:
+                    started = await self.log.start(
+                        envelope.id,
+                        worker=self.worker_id,
+                        now=time.time(),
+                        floor=floor,
+                        reason=reason,
+                    )
+            attempt.set_attribute("relayline.attempt", started.attempt)
+            if started.result != AppendResult.ok:
+                log.info("job %s not run: %s", envelope.id, started.result.name)
+                return False
+            return await self._run_attempt(envelope, started, entry_id)
+
+    async def _run_attempt(
+        self, envelope: JobEnvelope, started: Started, entry_id: str | None
+    ) -> bool:
+        now = time.time()
+        first = started.attempt == 1 and started.created_at > 0
+        if first:  # the job's wait in its queue, as a span of its own
+            past_span("relayline.queue_wait", started.created_at, max(now, started.created_at))
         if self.metrics:
-            waited = time.time() - started.created_at if started.created_at else None
-            self.metrics.started(waited if started.attempt == 1 else None)
+            self.metrics.started(now - started.created_at if first else None)
             self.metrics.wrote(started.steps)
         events = _Log(self, envelope, started, entry_id)
-        context = JobContext(job_id, envelope.input, envelope.params, started.attempt)
+        context = JobContext(envelope.id, envelope.input, envelope.params, started.attempt)
         began = time.monotonic()
-        end, text = await self._drive(context, events)
-        await events.append(end, before=text)
+        with span("relayline.engine"):
+            end, text = await self._drive(context, events)
+        with span("relayline.end", attributes={"relayline.status": end.status.value}):
+            await events.append(end, before=text)
         if self.metrics:
             self.metrics.ended(end, time.monotonic() - began)
         return entry_id is not None
