@@ -1,6 +1,7 @@
 import { cleanup, render, waitFor, within } from '@testing-library/react'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { AnswerState, ChatMessage } from '../lib/chatMessages.ts'
+import { markdownLoaded } from '../testing/markdown.ts'
 import ChatMessageItem from './ChatMessageItem.tsx'
 
 afterEach(cleanup)
@@ -55,6 +56,7 @@ describe('ChatMessageItem renders a streamed answer', () => {
       expect(TOKENS.length).toBeGreaterThan(100)
       expect(TOKENS.join('')).toBe(ANSWER)
       const { container, rerender } = render(<ChatMessageItem message={answer('', 'pending')} />)
+      await markdownLoaded()
       const body = () => within(container).getByTestId('message-text')
       const markersShown: string[] = []
       let prefix = ''
@@ -100,8 +102,9 @@ describe('ChatMessageItem renders a streamed answer', () => {
     },
   )
 
-  it('ends with the same DOM as an answer that arrived at once', { timeout: 60_000 }, () => {
+  it('ends with the same DOM as an answer that arrived at once', { timeout: 60_000 }, async () => {
     const streamed = render(<ChatMessageItem message={answer('', 'pending')} />)
+    await markdownLoaded()
     let prefix = ''
     for (const token of TOKENS) {
       prefix += token
@@ -109,6 +112,8 @@ describe('ChatMessageItem renders a streamed answer', () => {
     }
     streamed.rerender(<ChatMessageItem message={answer(ANSWER, 'done')} />)
     const atOnce = render(<ChatMessageItem message={answer(ANSWER, 'done')} />)
+    await markdownLoaded()
+    await waitFor(() => expect(document.querySelectorAll('[data-highlighted]')).toHaveLength(2))
     expect(streamed.container.innerHTML).toBe(atOnce.container.innerHTML)
   })
 })
