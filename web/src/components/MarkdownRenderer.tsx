@@ -3,6 +3,7 @@ import ReactMarkdown, { type Components, type ExtraProps } from 'react-markdown'
 import remarkBreaks from 'remark-breaks'
 import remarkGfm from 'remark-gfm'
 import { safeHref } from '../lib/links.ts'
+import { splitBlocks } from '../lib/markdownBlocks.ts'
 import { closeUnfinishedMarkdown } from '../lib/streamingMarkdown.ts'
 import CodeBlock from './CodeBlock.tsx'
 import type { MarkdownProps } from './Markdown.tsx'
@@ -13,24 +14,37 @@ import type { MarkdownProps } from './Markdown.tsx'
  * A chunk of its own: use it through Markdown.tsx, which loads it.
  * HTML in the answer stays text (no rehype-raw), links keep only http(s) targets and open in a
  * new tab without a window.opener or a referrer, and images show as links instead of loading.
- * While the answer streams, what the last tokens left open (`**bold`, `` `code``, `[link](htt`)
- * is closed first (lib/streamingMarkdown.ts), so half-written markers never flash on screen; an
- * open fence is a code block up to the end anyway.
+ * Each top-level block is rendered on its own and memoized (lib/markdownBlocks.ts), so a frame
+ * of a streaming answer parses only its last block. There, what the last tokens left open
+ * (`**bold`, `` `code``, `[link](htt`) is closed first (lib/streamingMarkdown.ts), so
+ * half-written markers never flash on screen; an open fence is a code block up to the end.
  */
 function MarkdownRenderer({ source, streaming = false }: MarkdownProps) {
-  const text = streaming ? closeUnfinishedMarkdown(source) : source
+  const blocks = splitBlocks(source)
+  const last = blocks.length - 1
   return (
     <div className="markdown">
-      <ReactMarkdown
-        remarkPlugins={REMARK_PLUGINS}
-        components={COMPONENTS}
-        urlTransform={urlTransform}
-      >
-        {text}
-      </ReactMarkdown>
+      {blocks.map((block, index) => (
+        <MarkdownBlock
+          key={index}
+          source={streaming && index === last ? closeUnfinishedMarkdown(block) : block}
+        />
+      ))}
     </div>
   )
 }
+
+const MarkdownBlock = memo(function MarkdownBlock({ source }: { source: string }) {
+  return (
+    <ReactMarkdown
+      remarkPlugins={REMARK_PLUGINS}
+      components={COMPONENTS}
+      urlTransform={urlTransform}
+    >
+      {source}
+    </ReactMarkdown>
+  )
+})
 
 export default memo(MarkdownRenderer)
 
