@@ -11,3 +11,7 @@ createRoot(document.getElementById('root')!).render(
     <App />
   </StrictMode>,
 )
+
+// Answers' Markdown renderer is a chunk of its own (components/Markdown.tsx): fetch it now,
+// beside the first render, rather than when the first answer needs it.
+void import('./components/MarkdownRenderer.tsx')

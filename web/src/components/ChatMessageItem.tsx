@@ -30,7 +30,7 @@ function ChatMessageItem({ message }: { message: ChatMessage }) {
         {message.role === 'user' ? (
           <p className="plain-text">{message.content}</p>
         ) : (
-          <Markdown source={message.content} />
+          <Markdown source={message.content} streaming={state === 'streaming'} />
         )}
       </div>
       {state && STATE_TEXT[state] && <p className="message-state muted">{STATE_TEXT[state]}</p>}

@@ -4,7 +4,15 @@ import Markdown from './Markdown.tsx'
 const PREVIEW = 6
 
 /** The output: a chat answer as Markdown, embeddings as their shape and first values. */
-export default function JobResult({ output, text }: { output: unknown; text: string }) {
+export default function JobResult({
+  output,
+  text,
+  streaming = false,
+}: {
+  output: unknown
+  text: string
+  streaming?: boolean
+}) {
   if (isEmbeddingsOutput(output)) {
     const { embeddings, dimensions } = output
     return (
@@ -33,7 +41,7 @@ export default function JobResult({ output, text }: { output: unknown; text: str
   if (text !== '') {
     return (
       <div data-testid="job-result" className="job-text">
-        <Markdown source={text} />
+        <Markdown source={text} streaming={streaming} />
       </div>
     )
   }

@@ -80,7 +80,7 @@ export default function JobPage({ jobId }: { jobId: string }) {
       )}
       <section aria-labelledby="result-heading">
         <h2 id="result-heading">Result</h2>
-        <JobResult output={outputOf(record, job)} text={textOf(record, job)} />
+        <JobResult output={outputOf(record, job)} text={textOf(record, job)} streaming={!ended} />
       </section>
       <section aria-labelledby="events-heading">
         <h2 id="events-heading">Live events</h2>
