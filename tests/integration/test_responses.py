@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai.types.responses import Response
 
 from tests.support.client import assert_complete, get_job, ws_follow
 from tests.support.stack import LIFTED_LIMITS, Edge, Stack, auth
@@ -43,16 +44,16 @@ def test_a_background_response_is_polled_to_completed(stack: Stack) -> None:
     )
     assert created.status == "queued"
     assert created.background is True
-    done = wait_for(
-        lambda: (
-            (r := api.responses.retrieve(created.id)).status not in ("queued", "in_progress") and r
-        ),
-        timeout=60,
-        what="the response ended",
-    )
+
+    def ended() -> Response | None:
+        response = api.responses.retrieve(created.id)
+        return None if response.status in ("queued", "in_progress") else response
+
+    done = wait_for(ended, timeout=60, what="the response ended")
+    assert done is not None
     assert done.status == "completed", done.status  # the model's end token, within 200
     assert done.output_text.strip()
-    assert done.output[0].content[0].text == done.output_text  # type: ignore[union-attr]
+    assert done.model_dump()["output"][0]["content"][0]["text"] == done.output_text
     assert done.usage is not None and 0 < done.usage.output_tokens < 200
     assert done.instructions == "Answer briefly." and done.metadata == {"team": "relay"}
     record = get_job(edge, job_of(done.id))  # an ordinary job of its owner
@@ -125,10 +126,11 @@ def test_cancel_stops_the_model(stack: Stack) -> None:
     assert events[-1]["status"] == "cancelled"
     # 400 tokens at 20 a second were asked for; the model stopped within a few of the cancel
     assert sum(e["type"] == "text-delta" for e in events) < 40
-    rest = list(api.responses.retrieve(response_id, stream=True, starting_after=0))
-    assert rest[-1].type == "response.cancelled"
-    assert rest[-2].type == "response.output_item.done"
-    assert rest[-2].item.status == "incomplete"  # type: ignore[union-attr]
+    rest = [e.model_dump() for e in api.responses.retrieve(response_id, stream=True)]
+    assert rest[-1]["type"] == "response.cancelled"  # not among the SDK's types: passed on
+    assert rest[-1]["response"]["status"] == "cancelled"
+    assert rest[-2]["type"] == "response.output_item.done"
+    assert rest[-2]["item"]["status"] == "incomplete"
     assert api.responses.retrieve(response_id).status == "cancelled"
 
 
@@ -177,3 +179,110 @@ def test_deleting_a_running_response_cancels_it_first(stack: Stack) -> None:
         timeout=60,
         what="the next response ran",
     )
+
+
+def openai_shaped(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, (response.status_code, response.text)
+    error: dict[str, Any] = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}, error
+    assert error["code"] == code, error
+    assert error["message"]
+    return error
+
+
+BAD_BODIES: list[tuple[dict[str, Any] | bytes, int, str, str | None]] = [
+    ({"input": ""}, 400, "invalid_request", None),
+    ({"input": []}, 400, "invalid_request", None),
+    ({"input": [{"role": "user", "content": "  "}]}, 400, "invalid_request", None),
+    ({"input": "x" * (600 << 10)}, 413, "input_too_large", None),
+    ({"input": "x" * (2 << 20)}, 413, "payload_too_large", None),
+    ({"input": "\u00e9\u6f22" * 10, "max_output_tokens": 0}, 400, "invalid_request", None),
+    ({"max_output_tokens": -1}, 400, "invalid_request", "max_output_tokens"),
+    ({"max_output_tokens": 2**63}, 400, "invalid_request", "max_output_tokens"),
+    ({"max_output_tokens": 2**64}, 400, "invalid_request", "max_output_tokens"),
+    ({"max_output_tokens": 5.0}, 400, "invalid_request", "max_output_tokens"),
+    ({"max_output_tokens": "5"}, 400, "invalid_request", "max_output_tokens"),
+    (b'{"model":"sim","input":"hi","max_output_tokens":NaN}', 400, "invalid_request", None),
+    (b'{"model":"sim","input":"hi","temperature":NaN}', 400, "invalid_request", "temperature"),
+    ({"temperature": 2.5}, 400, "invalid_request", "temperature"),
+    ({"top_p": 0}, 400, "invalid_request", "top_p"),
+    ({"background": "yes"}, 400, "invalid_request", "background"),
+    (b'{"model":"sim","input":"\\ud800"}', 400, "invalid_request", None),
+    ({"metadata": {"k" * 65: "v"}}, 400, "invalid_request", None),
+    ({"tools": [{"type": "web_search"}]}, 400, "unsupported_parameter", "tools"),
+    ({"previous_response_id": "resp_1"}, 400, "unsupported_parameter", "previous_response_id"),
+    ({"store": False}, 400, "unsupported_parameter", "store"),
+    ({"text": {"format": {"type": "json_object"}}}, 400, "unsupported_parameter", "text"),
+    ({"frobnicate": 1}, 400, "unsupported_parameter", "frobnicate"),
+    (
+        {"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]},
+        400,
+        "unsupported_parameter",
+        "input",
+    ),
+    ({"model": "embed"}, 400, "invalid_request", None),
+    ({"model": "nope"}, 404, "model_not_found", None),
+    (b"{", 400, "invalid_json", None),
+]
+
+
+def test_bad_requests_get_a_clear_4xx_in_openai_shape(stack: Stack) -> None:
+    edge = stack.edge(LIFTED_LIMITS)
+    url = f"{edge.url}/v1/responses"
+    for body, status, code, param in BAD_BODIES:
+        if isinstance(body, bytes):
+            headers = {**auth(), "Content-Type": "application/json"}
+            answer = httpx.post(url, content=body, headers=headers, timeout=10)
+        else:
+            payload = {"model": "sim", "input": "hi", **body}
+            answer = httpx.post(url, json=payload, headers=auth(), timeout=10)
+        error = openai_shaped(answer, status, code)
+        if param is not None:
+            assert error["param"] == param, (body, error)
+    # nothing was queued by any of them
+    assert stack.redis().zcard(stack.keys.user_jobs("alice")) == 0
+    # the openai client names the field it refused
+    with pytest.raises(openai.BadRequestError) as refused:
+        client(edge).responses.create(
+            model="sim", input="hi", tools=[{"type": "web_search"}], background=True
+        )
+    assert refused.value.code == "unsupported_parameter" and refused.value.param == "tools"
+
+
+def test_ids_and_positions_that_name_nothing_are_refused(stack: Stack) -> None:
+    edge = stack.edge(LIFTED_LIMITS)
+    stack.worker("sim")
+    api = client(edge)
+    alices = api.responses.create(model="sim", input="hi", max_output_tokens=3)
+    url = f"{edge.url}/v1/responses"
+    for other in (
+        f"{alices.id}x",
+        alices.id.removeprefix("resp_"),
+        "resp_" + "g" * 32,
+        "resp_",
+        "resp_" + "0" * 32,
+        "resp_%F0%9F%98%80",
+        "resp_" + "a" * 5000,
+    ):
+        openai_shaped(httpx.get(f"{url}/{other}", headers=auth(), timeout=10), 404, "not_found")
+    for method, path in (
+        ("GET", ""),
+        ("GET", "?stream=true"),
+        ("POST", "/cancel"),
+        ("DELETE", ""),
+    ):
+        answer = httpx.request(method, f"{url}/{alices.id}{path}", headers=auth("bob"))
+        openai_shaped(answer, 404, "not_found")
+    for position in ("-1", str(2**63), str(2**64), "1.5", "abc", "NaN", ""):
+        answer = httpx.get(
+            f"{url}/{alices.id}?stream=true&starting_after={position}", headers=auth()
+        )
+        openai_shaped(answer, 400, "invalid_request")
+    whole = list(api.responses.retrieve(alices.id, stream=True))
+    last = whole[-1].sequence_number
+    past = httpx.get(f"{url}/{alices.id}?stream=true&starting_after={last + 1}", headers=auth())
+    openai_shaped(past, 400, "seq_out_of_range")
+    at_end = list(api.responses.retrieve(alices.id, stream=True, starting_after=last))
+    assert at_end == []
+    # bob's tries changed nothing of alice's
+    assert api.responses.retrieve(alices.id).output_text == alices.output_text
