@@ -172,7 +172,9 @@ def test_deleting_a_running_response_cancels_it_first(stack: Stack) -> None:
     api.responses.delete(response_id)
     with pytest.raises(openai.NotFoundError):
         api.responses.retrieve(response_id, stream=True, starting_after=0)
-    queued = api.responses.create(model="slow", input=QUESTION, background=True)
+    queued = api.responses.create(
+        model="slow", input=QUESTION, background=True, max_output_tokens=3
+    )
     assert queued.status == "queued"  # the only worker is free again, or soon
     wait_for(
         lambda: api.responses.retrieve(queued.id).status == "incomplete",
@@ -286,3 +288,16 @@ def test_ids_and_positions_that_name_nothing_are_refused(stack: Stack) -> None:
     assert at_end == []
     # bob's tries changed nothing of alice's
     assert api.responses.retrieve(alices.id).output_text == alices.output_text
+
+
+def test_a_response_stream_holds_one_of_its_users_stream_slots(stack: Stack) -> None:
+    edge = stack.edge({"EDGE_MAX_STREAMS_PER_USER": "1"})
+    api = client(edge)
+    queued = api.responses.create(model="sim", input="hi", background=True)  # no worker: waits
+    url = f"{edge.url}/v1/responses/{queued.id}?stream=true"
+    with httpx.stream("GET", url, headers=auth(), timeout=10) as first:
+        assert first.status_code == 200
+        second = httpx.get(url, headers=auth(), timeout=10)
+        openai_shaped(second, 429, "too_many_connections")
+        assert httpx.get(url.replace("stream=true", "stream=false"), headers=auth()).is_success
+    assert api.responses.cancel(queued.id).status == "cancelled"
