@@ -85,19 +85,21 @@ async def submit_response(state: EdgeState, user: str, body: ResponseCreateReque
 async def read_response(
     state: EdgeState, user: str, job_id: str
 ) -> tuple[Head, dict[str, str], Any]:
-    """The response's head, raw record (without output) and parsed output; the 404 for a
-    job that is missing or another user's."""
+    """The response's head, raw record (without output) and parsed output (once ended);
+    the 404 for a job that is missing, another user's, or of no chat model (an embeddings
+    job is no response, and its output, up to 16 MiB, is never parsed here)."""
     key = state.store.keys.job(job_id)
     async with state.redis.pipeline(transaction=False) as pipe:
         pipe.hmget(key, list(records.FIELDS))
-        pipe.hget(key, records.OUTPUT)
         pipe.hget(key, SETTINGS_FIELD)
-        values, output, settings = await pipe.execute()
+        values, settings = await pipe.execute()
     record = records.present(cast(list[str | None], values))
-    if record.get("owner") != user:
+    pool = state.store.pools.get(record.get("model", ""))
+    if record.get("owner") != user or pool is None or pool.kind != ModelKind.chat:
         raise response_not_found(f"{RESPONSE_ID_PREFIX}{job_id}")
     stored = ResponseSettings.model_validate_json(settings) if settings else ResponseSettings()
     head = Head(job_id, record["model"], float(record["created_at"]), stored)
+    output = await state.redis.hget(key, records.OUTPUT) if is_ended(record) else None
     return head, record, json.loads(output) if output else None
 
 
