@@ -65,11 +65,6 @@ RESPONSES_HARMLESS: dict[str, tuple[Any, ...]] = {
 `null` too); any other value is refused. (`store: false` is refused: a response is always
 kept, for its retention, like every job.)"""
 
-ACCEPTED_AND_IGNORED = frozenset(
-    {"user", "safety_identifier", "prompt_cache_key", "prompt_cache_retention", "service_tier"}
-)
-"""Fields that change nothing here whatever they hold (bounded strings)."""
-
 
 def _same(value: Any, harmless: Any) -> bool:
     """Equal and of one JSON type: `true` is not `1`."""
