@@ -261,10 +261,10 @@ class JobStore:
 
     async def delete(self, user: str, job_id: str) -> bool:
         """Delete an ended job the user owns (record, event log, index entry); False for one
-        that has not ended. Another user's job is the same 404 as a missing one."""
-        if not _JOB_ID.fullmatch(job_id):
-            raise job_not_found(job_id)
-        result = await self.log.delete(JobRef(job_id, "", user))
+        that has not ended. Another user's job is the same 404 as a missing one (checked
+        first: its owner's index may lie in another slot of a Cluster than the caller's)."""
+        record = await self.owned_record(user, job_id)
+        result = await self.log.delete(JobRef(job_id, record["model"], user))
         if result is DeleteResult.missing:
             raise job_not_found(job_id)
         return result is DeleteResult.deleted

@@ -136,6 +136,7 @@ def test_cancel_stops_the_model(stack: Stack) -> None:
     assert api.responses.retrieve(response_id).status == "cancelled"
 
 
+@pytest.mark.on_cluster_too  # the delete script's keys share one slot
 def test_not_background_and_plain_stream_and_delete(stack: Stack) -> None:
     edge = stack.edge()
     stack.worker("sim")
