@@ -3,6 +3,7 @@ against real edges, Redis and worker processes: poll to completed, a streamed re
 resumed on a second edge from a `sequence_number`, cancel, delete."""
 
 import asyncio
+import signal
 from typing import Any
 
 import httpx
@@ -184,3 +185,29 @@ def test_deleting_a_running_response_cancels_it_first(stack: Stack) -> None:
         timeout=60,
         what="the next response ran",
     )
+
+
+def test_a_delete_before_the_job_could_end_is_a_409_and_changes_nothing(stack: Stack) -> None:
+    edge = stack.edge({**LIFTED_LIMITS, "EDGE_RESPONSES_WAIT_SECONDS": "0.5"})
+    paused = stack.worker("slow")
+    api = client(edge)
+    created = api.responses.create(model="slow", input=QUESTION, background=True)
+    wait_for(
+        lambda: api.responses.retrieve(created.id).status == "in_progress",
+        what="the response running",
+    )
+    paused.signal(signal.SIGSTOP)  # its model cannot take the cancel in
+    try:
+        with pytest.raises(openai.ConflictError) as refused:
+            api.responses.delete(created.id)
+        assert refused.value.code == "job_running"
+        assert api.responses.retrieve(created.id).status == "in_progress"  # still there
+    finally:
+        paused.signal(signal.SIGCONT)
+    wait_for(
+        lambda: api.responses.retrieve(created.id).status == "cancelled",
+        what="the cancel taken in",
+    )
+    api.responses.delete(created.id)
+    with pytest.raises(openai.NotFoundError):
+        api.responses.retrieve(created.id)
