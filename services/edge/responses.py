@@ -169,8 +169,9 @@ class Replay:
             seq = 0
             while seq < last_seq:
                 seq, data = await anext(self.log)
-                if seq == LOST:
-                    raise Gone(ErrorCode.events_expired, "the response's events are gone")
+                if seq == LOST:  # its log expired, or was lost with Redis, meanwhile
+                    lost = _lost(self.events.number, data)
+                    raise Gone(lost["code"], lost["message"])
                 if (seq, data) != IDLE:
                     self._take(data)
         except (ApiError, StopAsyncIteration) as exc:

@@ -130,6 +130,11 @@ def test_ids_and_positions_that_name_nothing_are_refused(stack: Stack) -> None:
     assert at_end == []
     # bob's tries changed nothing of alice's
     assert api.responses.retrieve(alices.id).output_text == alices.output_text
+    # after its log expired, a stream is a 410 and the response is still there without it
+    stack.redis().delete(stack.keys.events(alices.id.removeprefix("resp_")))
+    expired = httpx.get(f"{url}/{alices.id}?stream=true&starting_after=1", headers=auth())
+    openai_shaped(expired, 410, "events_expired")
+    assert api.responses.retrieve(alices.id).output_text == alices.output_text
 
 
 def test_a_response_stream_holds_one_of_its_users_stream_slots(stack: Stack) -> None:
