@@ -6,6 +6,8 @@
      ├── Unauthorized        401  unauthorized
      ├── Forbidden           403  forbidden (an operators' option)
      ├── NotFound            404  job_not_found / unknown_model / not_found
+     ├── Conflict            409  job_running (a response deleted before its job could end)
+     ├── Gone                410  events_expired / job_lost (a response's stream)
      ├── Unprocessable       422  invalid_request (input that does not fit the model)
      ├── PayloadTooLarge     413  payload_too_large
      ├── TooManyRequests     429  rate_limited (a user's limit of unfinished jobs),
@@ -67,6 +69,14 @@ class Forbidden(ApiError):
 
 class NotFound(ApiError):
     status = 404
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class Gone(ApiError):
+    status = 410
 
 
 class Unprocessable(ApiError):

@@ -21,7 +21,7 @@ from contracts.responses import (
 from contracts.wire import JOB_ID_PATTERN
 from edge import records
 from edge.deps import EdgeState
-from edge.errors import ApiError, BadRequest, NotFound, ServiceUnavailable
+from edge.errors import ApiError, BadRequest, Gone, NotFound, ServiceUnavailable
 from edge.fanout import LOST, is_end
 from edge.follow import IDLE, follow
 from edge.jobs import submit_job
@@ -30,10 +30,6 @@ from edge.response_objects import Head, response_object
 
 _JOB_ID_LENGTH = 32
 _JOB_ID = re.compile(JOB_ID_PATTERN)
-
-
-class Gone(ApiError):
-    status = 410
 
 
 def response_not_found(response_id: str) -> NotFound:

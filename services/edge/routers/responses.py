@@ -14,10 +14,9 @@ from contracts.errors import ErrorCode
 from contracts.jobs import JobStatus
 from contracts.responses import MAX_STARTING_AFTER, ResponseCreateRequest
 from edge.deps import CurrentUser, EdgeState, StateDep
-from edge.errors import ApiError, NotFound, error_responses, openai_error
+from edge.errors import Conflict, Gone, NotFound, error_responses, openai_error
 from edge.response_objects import response_object
 from edge.responses import (
-    Gone,
     Replay,
     end_of,
     is_ended,
@@ -33,10 +32,6 @@ router = APIRouter(prefix="/v1/responses", tags=["openai"])
 _ERRORS = error_responses(400, 401, 404, 409, 410, 413, 429, 500, 503, openai=True)
 _SSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}}}}
 _STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-class Conflict(ApiError):
-    status = 409
 
 
 def _headers(job_id: str, stream: bool = False) -> dict[str, str]:
