@@ -67,6 +67,13 @@ class SubmitAnswer:
     """For `storage_full`: the seconds until the bucket drains below the budget."""
 
 
+class DeleteResult(Enum):
+    deleted = 1
+    missing = 0
+    """No such job, or another owner's."""
+    not_ended = -1
+
+
 @dataclass(frozen=True, slots=True)
 class Started:
     """What `start` answered: `ok` with the new attempt, or why the job must not run."""
@@ -114,6 +121,7 @@ class EventLog:
         self._append = redis.register_script(log.APPEND)
         self._cancel = redis.register_script(log.CANCEL)
         self._dead_letter = redis.register_script(log.DEAD_LETTER)
+        self._delete = redis.register_script(log.DELETE)
 
     async def submit(
         self,
@@ -264,6 +272,12 @@ class EventLog:
             args=[log.without_seq(end), repr(end.ts), self.retention_seconds],
         )
         return _text(status)
+
+    async def delete(self, job: JobRef) -> DeleteResult:
+        """Delete an ended job of `job.owner`: its record, its log, its entry in the owner's
+        index (one step, so no reader sees half of it)."""
+        keys = [self.keys.job(job.id), self.keys.events(job.id), self.keys.user_jobs(job.owner)]
+        return DeleteResult(int(await self._delete(keys=keys, args=[job.owner, job.id])))
 
     async def dead_letter(
         self,

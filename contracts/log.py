@@ -453,6 +453,23 @@ return status
 """
 )
 
+DELETE = (
+    _APPEND
+    + """
+-- KEYS: job, events, the owner's index of jobs
+-- ARGV: owner, id
+-- Deletes an ended job of `owner` (its record and its event log) and drops it from the
+-- owner's index. Returns 1 when deleted, 0 for a missing job or another owner's, -1 for a
+-- job that has not ended (cancel it first: its worker still writes to it).
+local record = redis.call('HMGET', KEYS[1], 'owner', 'status')
+if record[1] ~= ARGV[1] then return 0 end
+if not is_terminal(record[2]) then return -1 end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[2])
+return 1
+"""
+)
+
 DEAD_LETTER = (
     _APPEND
     + """

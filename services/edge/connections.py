@@ -10,6 +10,7 @@ global: every handshake costs a token of the user's bucket in Redis (`edge.ratel
 """
 
 import re
+from urllib.parse import parse_qsl
 
 from prometheus_client import Counter, Gauge
 from starlette.types import Scope
@@ -21,6 +22,9 @@ from edge.tiers import holder
 
 EVENTS_PATH = re.compile(r"^/v1/jobs/[^/]+/events$")
 """The SSE route of one job's events (a stream, and a route that takes a ticket)."""
+RESPONSE_PATH = re.compile(r"^/v1/responses/[^/]+$")
+"""A response, which `?stream=true` makes an SSE stream of its events."""
+_TRUE = frozenset(("1", "true", "on", "yes", "t", "y"))
 STREAMS_OPEN = Gauge("relayline_streams_open", "Open WebSocket and SSE streams on this edge")
 STREAMS_REFUSED = Counter(
     "relayline_streams_refused_total", "Streams refused by a connection cap", ["cap"]
@@ -30,14 +34,21 @@ USER_FULL_RETRY_SECONDS = 5
 
 
 def is_stream(scope: Scope) -> bool:
-    """A connection that stays open: any WebSocket, or the SSE of a job's events."""
+    """A connection that stays open: any WebSocket, the SSE of a job's events, or of a
+    response's (`GET /v1/responses/{id}?stream=true`)."""
     if scope["type"] == "websocket":
         return True
-    return (
-        scope["type"] == "http"
-        and scope["method"] == "GET"
-        and bool(EVENTS_PATH.match(scope["path"]))
-    )
+    if scope["type"] != "http" or scope["method"] != "GET":
+        return False
+    if EVENTS_PATH.match(scope["path"]):
+        return True
+    return bool(RESPONSE_PATH.match(scope["path"])) and _streams(scope.get("query_string", b""))
+
+
+def _streams(query: bytes) -> bool:
+    """Whether a query asks for a stream (`stream=true`, as FastAPI reads a boolean)."""
+    pairs = parse_qsl(query.decode("latin-1"))
+    return any(name == "stream" and value.lower() in _TRUE for name, value in pairs)
 
 
 class StreamSlots:

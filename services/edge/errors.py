@@ -6,6 +6,8 @@
      ├── Unauthorized        401  unauthorized
      ├── Forbidden           403  forbidden (an operators' option)
      ├── NotFound            404  job_not_found / unknown_model / not_found
+     ├── Conflict            409  job_running (a response deleted before its job could end)
+     ├── Gone                410  events_expired / job_lost (a response's stream)
      ├── Unprocessable       422  invalid_request (input that does not fit the model)
      ├── PayloadTooLarge     413  payload_too_large
      ├── TooManyRequests     429  rate_limited (a user's limit of unfinished jobs),
@@ -69,6 +71,14 @@ class NotFound(ApiError):
     status = 404
 
 
+class Conflict(ApiError):
+    status = 409
+
+
+class Gone(ApiError):
+    status = 410
+
+
 class Unprocessable(ApiError):
     status = 422
 
@@ -129,7 +139,7 @@ _STATUS_TEXT = {
     401: "No valid API key (or guest cookie)",
     403: "Only an operator (EDGE_OPERATORS) may see this",
     404: "No such job (or not yours), or no such model",
-    409: "The job was cancelled",
+    409: "The job was cancelled (a response: it has not ended yet)",
     410: "The job's event log expired",
     413: "The request body is too large",
     422: "The body does not fit the contract or the model",
@@ -163,6 +173,15 @@ def error_response(status: int, code: str, message: str, **headers: str) -> JSON
 
 
 OPENAI_PATHS = ("/v1/chat/completions", "/v1/embeddings")
+RESPONSES_PATH = "/v1/responses"
+
+
+def is_openai_path(path: str) -> bool:
+    """A route that answers in OpenAI's shapes: chat completions, embeddings, and every
+    route under `/v1/responses`."""
+    return path in OPENAI_PATHS or path == RESPONSES_PATH or path.startswith(RESPONSES_PATH + "/")
+
+
 _OPENAI_CODES: dict[str, str] = {ErrorCode.unknown_model: "model_not_found"}
 
 
@@ -203,7 +222,7 @@ def openai_validation_error(errors: list[dict[str, Any]]) -> JSONResponse:
 def _respond(
     request: Request, status: int, code: str, message: str, **headers: str
 ) -> JSONResponse:
-    if request.url.path in OPENAI_PATHS:
+    if is_openai_path(request.url.path):
         return openai_error(400 if status == 422 else status, code, message, headers or None)
     return error_response(status, code, message, **headers)
 
@@ -236,7 +255,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [dict(error) for error in exc.errors()]
-        if request.url.path in OPENAI_PATHS:
+        if is_openai_path(request.url.path):
             return openai_validation_error(errors)
         code, message = describe_validation_error(errors)
         return error_response(400 if code == ErrorCode.invalid_json else 422, code, message)

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from contracts.batch import ScriptBatch
 from contracts.keys import Keys
 from edge.connections import StreamSlots, is_stream
-from edge.errors import OPENAI_PATHS, ApiError, TooManyRequests
+from edge.errors import ApiError, TooManyRequests, is_openai_path
 from edge.identity import resolve_user
 from edge.ratelimit import RateLimiter, client_address, guest_refusal, rate_refusal
 from edge.refuse import refuse
@@ -94,7 +94,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         decision = await guards.rates.request(user, guards.tier(user))
-        openai = scope["path"] in OPENAI_PATHS
+        openai = is_openai_path(scope["path"])
         if decision is not None and not decision.allowed:
             await refuse(rate_refusal(decision, user, openai), scope, receive, send)
             return

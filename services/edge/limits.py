@@ -3,7 +3,7 @@
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from edge.errors import error_response
+from edge.errors import error_response, is_openai_path, openai_error
 
 
 class BodyLimitMiddleware:
@@ -36,9 +36,11 @@ class BodyLimitMiddleware:
             await self._reject(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            413, "payload_too_large", f"the request body is larger than {self.max_bytes} bytes"
-        )
+        message = f"the request body is larger than {self.max_bytes} bytes"
+        if is_openai_path(scope["path"]):
+            response = openai_error(413, "payload_too_large", message)
+        else:
+            response = error_response(413, "payload_too_large", message)
         await response(scope, receive, send)
 
 

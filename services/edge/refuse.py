@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from edge.errors import OPENAI_PATHS, error_response, openai_error
+from edge.errors import error_response, is_openai_path, openai_error
 
 MAX_REASON_BYTES = 123  # RFC 6455: a close frame's reason fits in 123 bytes
 WS_CLOSE_POLICY_VIOLATION = 1008
@@ -69,6 +69,6 @@ async def deny(
 
 
 def _http_error(refusal: Refusal, scope: Scope) -> Response:
-    if scope.get("path") in OPENAI_PATHS:
+    if is_openai_path(str(scope.get("path", ""))):
         return openai_error(refusal.status, refusal.code, refusal.message, refusal.headers)
     return error_response(refusal.status, refusal.code, refusal.message, **refusal.headers)

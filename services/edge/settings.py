@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         default=1024, ge=16, description="Events buffered per client before it is cut off."
     )
     sse_keepalive_seconds: float = Field(default=15.0, gt=0)
+    responses_wait_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="How long a cancel or delete of a response waits for its job to end.",
+    )
     event_retention_seconds: int = Field(default=86400, ge=60)
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     worker_live_seconds: float = Field(

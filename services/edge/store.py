@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from contracts.batch import ScriptBatch
 from contracts.durability import NO_WAIT, Durability
 from contracts.errors import ErrorCode
-from contracts.eventlog import Admission, EventLog, JobRef, SubmitRefusal
+from contracts.eventlog import Admission, DeleteResult, EventLog, JobRef, SubmitRefusal
 from contracts.events import JobEnd
 from contracts.jobs import (
     ChatInput,
@@ -274,6 +274,16 @@ class JobStore:
         end = JobEnd(job_id=job_id, seq=1, ts=now, status=JobStatus.cancelled)
         await self.log.cancel(JobRef(job_id, record["model"], record["owner"]), end)
         return await self.get(user, job_id)
+
+    async def delete(self, user: str, job_id: str) -> bool:
+        """Delete an ended job the user owns (record, event log, index entry); False for one
+        that has not ended. Another user's job is the same 404 as a missing one (checked
+        first: its owner's index may lie in another slot of a Cluster than the caller's)."""
+        record = await self.owned_record(user, job_id)
+        result = await self.log.delete(JobRef(job_id, record["model"], user))
+        if result is DeleteResult.missing:
+            raise job_not_found(job_id)
+        return result is DeleteResult.deleted
 
     async def list(
         self, user: str, limit: int, cursor: float | None

@@ -29,6 +29,7 @@ export type ErrorCode =
   | "storage_quota"
   | "token_quota"
   | "unsupported_parameter"
+  | "job_running"
   | "redis_unavailable"
   | "queue_full"
   | "internal_error"
