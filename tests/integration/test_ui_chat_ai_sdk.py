@@ -1,0 +1,72 @@
+"""The AI SDK's own client (npm `ai`, current major, unmodified) against a real edge, Redis
+and a worker of the offline chat model: `DefaultChatTransport` sends, aborts, resumes."""
+
+import json
+import os
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.client import get_job
+from tests.support.stack import Edge, Stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.models]
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).with_name("ai_sdk") / "transport.mjs"
+
+
+def run_client(edge: Edge, scenario: str, model: str, max_tokens: int) -> dict[str, Any]:
+    """Runs the Node client for one scenario (with a deadline) and returns what it printed."""
+    env = {
+        **os.environ,
+        "WEB_DIR": str(REPOSITORY / "web"),
+        "EDGE_URL": edge.url,
+        "API_KEY": "alice-key",
+        "MODEL": model,
+        "MAX_TOKENS": str(max_tokens),
+        "CHAT_ID": f"chat-{uuid.uuid4().hex[:12]}",
+    }
+    done = subprocess.run(
+        ["node", str(SCRIPT), scenario], env=env, capture_output=True, text=True, timeout=90
+    )
+    assert done.stdout.strip(), f"no output; stderr:\n{done.stderr}"
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert done.returncode == 0, (result, done.stderr)
+    return result
+
+
+def test_send_messages_streams_a_whole_answer(stack: Stack) -> None:
+    edge = stack.edge()
+    stack.worker("chat")
+    result = run_client(edge, "send", "chat", 30)
+    answer = result["answer"]
+    [message_id] = answer["ids"]
+    job = get_job(edge, message_id)  # the message's id is the job's
+    assert job["status"] == "succeeded"
+    assert answer["role"] == "assistant"
+    assert answer["text"] and answer["text"] == job["output"]["text"]
+    types = answer["types"]
+    assert types[0] == "start" and types[1] == "text-start" and types[-1] == "finish"
+    assert set(types) == {"start", "text-start", "text-delta", "text-end", "finish"}
+    assert result["reconnect_after_end_is_null"] is True
+
+
+def test_an_aborted_answer_resumes_as_one_whole_message_with_the_same_id(stack: Stack) -> None:
+    edge = stack.edge()
+    stack.worker("chat-long")
+    result = run_client(edge, "resume", "chat-long", 300)
+    assert result["abortError"] == "AbortError"
+    answer = result["answer"]
+    assert answer["ids"] == [result["messageId"]]  # every snapshot is the one message
+    job = get_job(edge, result["messageId"])
+    assert job["status"] == "succeeded"  # the disconnect did not cancel it
+    assert answer["text"] == job["output"]["text"]
+    assert answer["text"].startswith(result["partial"]) and len(answer["text"]) > len(
+        result["partial"]
+    )
+    assert answer["parts"] == 1 and answer["types"].count("start") == 1
+    assert result["reconnect_after_end_is_null"] is True
