@@ -12,6 +12,17 @@ import pytest
 
 from tests.support.client import get_job
 from tests.support.stack import Edge, Stack
+from tests.unit.test_uichat_chunks import (
+    JOB,
+    QUEUED,
+    RESET,
+    RESTARTED,
+    STARTED,
+    delta,
+    end,
+    log,
+    sse,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.models]
 
@@ -70,3 +81,50 @@ def test_an_aborted_answer_resumes_as_one_whole_message_with_the_same_id(stack: 
     )
     assert answer["parts"] == 1 and answer["types"].count("start") == 1
     assert result["reconnect_after_end_is_null"] is True
+
+
+def parse_with_the_ai_sdk(stream: str) -> dict[str, Any]:
+    """The message the AI SDK's client builds from a UI message stream's bytes."""
+    done = subprocess.run(
+        ["node", str(SCRIPT.with_name("parse.mjs"))],
+        input=stream,
+        env={**os.environ, "WEB_DIR": str(REPOSITORY / "web")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stdout.strip(), done.stderr
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_the_client_drops_a_failed_attempt_at_a_job_reset() -> None:
+    events = log(
+        QUEUED,
+        STARTED,
+        delta("the old "),
+        delta("attempt"),
+        RESET,
+        RESTARTED,
+        delta("the new answer"),
+        end("succeeded", output={"text": "the new answer"}),
+    )
+    result = parse_with_the_ai_sdk(sse(events))
+    assert "thrown" not in result and not result["errors"], result
+    message = result["message"]
+    assert message["id"] == JOB and message["role"] == "assistant"
+    assert message["parts"] == [{"type": "text", "text": "the new answer", "state": "done"}]
+
+
+def test_the_client_reads_cancelled_failed_and_progress() -> None:
+    cancelled = parse_with_the_ai_sdk(sse(log(STARTED, delta("half"), end("cancelled"))))
+    assert cancelled["types"][-1] == "abort" and not cancelled["errors"]
+    assert cancelled["message"]["parts"][0]["text"] == "half"
+    error = {"code": "timeout", "message": "too long"}
+    failed = parse_with_the_ai_sdk(sse(log(STARTED, delta("x"), end("failed", error=error))))
+    assert failed["errors"] == ["timeout: too long"]
+    progress = {"type": "progress", "done": 1, "total": 3}
+    read = parse_with_the_ai_sdk(sse(log(progress, end("succeeded"))))
+    assert read["message"]["parts"] == [
+        {"type": "data-progress", "id": "progress", "data": {"done": 1, "total": 3}}
+    ]
