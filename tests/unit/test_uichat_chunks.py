@@ -1,5 +1,6 @@
 """A chat job's events as UI message stream chunks (`edge.uichat_chunks`)."""
 
+from pathlib import Path
 from typing import Any
 
 from edge.uichat_chunks import DONE, Translation, frame
@@ -93,3 +94,13 @@ def test_failed_cancelled_and_progress() -> None:
         "id": "progress",
         "data": {"done": 2, "total": 5},
     }
+
+
+def test_the_docs_example_component_is_the_one_the_browser_test_runs() -> None:
+    """docs/api.md's `useChat` example stays true: it is `tests/e2e/use_chat_page/Chat.tsx`
+    (less its two comment lines), which the browser test builds and drives."""
+    root = Path(__file__).resolve().parents[2]
+    docs = (root / "docs" / "api.md").read_text()
+    example = docs.split("```tsx\n", 1)[1].split("```\n", 1)[0]
+    page = (root / "tests" / "e2e" / "use_chat_page" / "Chat.tsx").read_text()
+    assert example == "".join(page.splitlines(keepends=True)[2:])

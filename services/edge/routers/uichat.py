@@ -62,7 +62,7 @@ async def send_messages(body: UIChatRequest, state: StateDep, user: CurrentUser)
     responses={
         **_STREAM,
         204: {"description": "Nothing to resume"},
-        **error_responses(401, 422, 429),
+        **error_responses(401, 422, 429, 503),
     },
 )
 async def reconnect_to_stream(chat_id: ChatIdPath, state: StateDep, user: CurrentUser) -> Response:
@@ -74,7 +74,7 @@ async def reconnect_to_stream(chat_id: ChatIdPath, state: StateDep, user: Curren
     return uichats.stream_response(state, latest[0])
 
 
-@router.post("/{chatId}/stop", responses=error_responses(401, 404, 422, 429))
+@router.post("/{chatId}/stop", responses=error_responses(401, 404, 422, 429, 503))
 async def stop(chat_id: ChatIdPath, state: StateDep, user: CurrentUser) -> UIChatStopped:
     """Cancel the chat's latest answer (the model stops); one that had ended keeps its
     status. 404 `not_found` for a chat this user does not have."""
