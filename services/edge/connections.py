@@ -21,6 +21,11 @@ from edge.tiers import holder
 
 EVENTS_PATH = re.compile(r"^/v1/jobs/[^/]+/events$")
 """The SSE route of one job's events (a stream, and a route that takes a ticket)."""
+UI_CHAT_STREAMS = {
+    "POST": re.compile(r"^/v1/ui/chat$"),
+    "GET": re.compile(r"^/v1/ui/chat/[^/]+/stream$"),
+}
+"""The AI SDK's UI message streams (`edge.routers.uichat`): an answer, and its resume."""
 STREAMS_OPEN = Gauge("relayline_streams_open", "Open WebSocket and SSE streams on this edge")
 STREAMS_REFUSED = Counter(
     "relayline_streams_refused_total", "Streams refused by a connection cap", ["cap"]
@@ -30,14 +35,16 @@ USER_FULL_RETRY_SECONDS = 5
 
 
 def is_stream(scope: Scope) -> bool:
-    """A connection that stays open: any WebSocket, or the SSE of a job's events."""
+    """A connection that stays open: any WebSocket, the SSE of a job's events, or a UI
+    message stream."""
     if scope["type"] == "websocket":
         return True
-    return (
-        scope["type"] == "http"
-        and scope["method"] == "GET"
-        and bool(EVENTS_PATH.match(scope["path"]))
-    )
+    if scope["type"] != "http":
+        return False
+    ui_stream = UI_CHAT_STREAMS.get(scope["method"])
+    if ui_stream is not None and ui_stream.match(scope["path"]):
+        return True
+    return scope["method"] == "GET" and bool(EVENTS_PATH.match(scope["path"]))
 
 
 class StreamSlots:

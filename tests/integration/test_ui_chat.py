@@ -273,3 +273,19 @@ def test_an_unknown_chat_has_nothing_to_resume_or_stop(edges: Edges) -> None:
     url = f"{edges.one.url}/v1/ui/chat/never-used"
     assert httpx.get(f"{url}/stream", headers=auth()).status_code == 204
     assert httpx.post(f"{url}/stop", headers=auth()).status_code == 404
+
+
+def test_ui_streams_count_against_the_users_open_streams(stack: Stack) -> None:
+    edge = stack.edge(env={"EDGE_MAX_STREAMS_PER_USER": "1"})
+    stack.worker("slow")
+    body = chat_body("counted", model="slow", params={"max_tokens": 400})
+    with open_chat(edge, body) as response:
+        chunks = chunks_of(response)  # held: a dropped reader closes the connection
+        until_delta(chunks)
+        second = httpx.post(f"{edge.url}/v1/ui/chat", json=chat_body("other"), headers=auth())
+        resume = httpx.get(f"{edge.url}/v1/ui/chat/counted/stream", headers=auth())
+        for refused in (second, resume):
+            assert refused.status_code == 429, refused.text
+            assert refused.json()["error"]["code"] == "too_many_connections"
+        stop = httpx.post(f"{edge.url}/v1/ui/chat/counted/stop", headers=auth())
+        assert stop.status_code == 200  # not a stream
