@@ -1,10 +1,13 @@
 """The AI SDK's own client (npm `ai`, current major, unmodified) against a real edge, Redis
-and a worker of the offline chat model: `DefaultChatTransport` sends, aborts, resumes."""
+and a worker of the offline chat model (`chat-long`: the shipped model, never stopping
+before `max_tokens`, so an answer runs long enough to be aborted and resumed):
+`DefaultChatTransport` sends, aborts, resumes; and the message it builds from our chunks."""
 
 import json
 import os
 import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +53,19 @@ def run_client(edge: Edge, scenario: str, model: str, max_tokens: int) -> dict[s
     return result
 
 
-def test_send_messages_streams_a_whole_answer(stack: Stack) -> None:
-    edge = stack.edge()
-    stack.worker("chat")
-    result = run_client(edge, "send", "chat", 30)
+@pytest.fixture(scope="module")
+def edge(redis_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
+    stack = Stack(redis_server_url, tmp_path_factory.mktemp("ai-sdk"))
+    try:
+        found = stack.edge()
+        stack.worker("chat-long", env={"WORKER_CONCURRENCY": "2"})
+        yield found
+    finally:
+        stack.close()
+
+
+def test_send_messages_streams_a_whole_answer(edge: Edge) -> None:
+    result = run_client(edge, "send", "chat-long", 30)
     answer = result["answer"]
     [message_id] = answer["ids"]
     job = get_job(edge, message_id)  # the message's id is the job's
@@ -66,9 +78,7 @@ def test_send_messages_streams_a_whole_answer(stack: Stack) -> None:
     assert result["reconnect_after_end_is_null"] is True
 
 
-def test_an_aborted_answer_resumes_as_one_whole_message_with_the_same_id(stack: Stack) -> None:
-    edge = stack.edge()
-    stack.worker("chat-long")
+def test_an_aborted_answer_resumes_as_one_whole_message_with_the_same_id(edge: Edge) -> None:
     result = run_client(edge, "resume", "chat-long", 300)
     assert result["abortError"] == "AbortError"
     answer = result["answer"]
