@@ -32,6 +32,12 @@ def use_chat_edge(
     source = folder / "source"
     shutil.copytree(PAGE_SOURCE, source)
     (source / "node_modules").symlink_to(WEB / "node_modules")
+    # The docs' example must typecheck (strict) against the installed AI SDK, then build.
+    tsc = WEB / "node_modules" / "typescript" / "bin" / "tsc"
+    checked = subprocess.run(
+        ["node", str(tsc), "-p", "."], cwd=source, capture_output=True, text=True, timeout=180
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
     vite = WEB / "node_modules" / "vite" / "bin" / "vite.js"
     dist = folder / "dist"
     build = [
