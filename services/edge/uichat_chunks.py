@@ -7,6 +7,8 @@ replays the log from its start, rebuilds the same message:
     text-delta            text-start {id: "text-<attempt>"} (first delta only), text-delta
     progress              data-progress {id: "progress", data: {done, total}}
     job-reset             reset-step: the client drops the parts of the failed attempt
+                          (`reset="error"`, for clients before AI SDK 7: error
+                          {errorText: "job_reset: ..."}, and the stream ends)
     job-end succeeded     text-end, finish {finishReason}
     job-end failed        text-end, error {errorText: "<code>: <message>"}
     job-end cancelled     text-end, abort {reason: "cancelled"}
@@ -18,7 +20,7 @@ unknown keys. `job-queued` and `job-start` have no chunk.
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from contracts.errors import ErrorCode
 
@@ -31,6 +33,13 @@ HEADERS = {
     "X-Accel-Buffering": "no",
     "X-Vercel-AI-UI-Message-Stream": "v1",
 }
+ResetMode = Literal["step", "error"]
+"""How a `job-reset` is sent: `step` (`reset-step`, AI SDK 7), or `error` (older clients,
+which refuse chunk types they do not know: the stream ends with an error; a resume then
+starts at the new attempt)."""
+RESET_MESSAGE = (
+    "the answer restarted after a worker failure; resume the chat to follow the new attempt"
+)
 _FINISH_REASONS = {"stop": "stop", "length": "length", "content_filter": "content-filter"}
 
 
@@ -46,10 +55,12 @@ def error_chunk(code: str, message: str) -> Chunk:
 
 @dataclass
 class Translation:
-    """The chunks of one job's events, in log order; `ended` once the job's end was seen."""
+    """The chunks of one job's events, in log order; `ended` once the stream must end (the
+    job's end, or a reset sent as an error)."""
 
     job_id: str
     attempt: int = 1
+    reset: ResetMode = "step"
     open_text: str | None = None
     ended: bool = False
 
@@ -68,6 +79,9 @@ class Translation:
         elif kind == "job-reset":
             self.attempt = int(event.get("attempt", self.attempt + 1))
             self.open_text = None
+            if self.reset == "error":
+                self.ended = True  # the stream ends here
+                return [error_chunk("job_reset", RESET_MESSAGE)]
             return [{"type": "reset-step"}]
         elif kind == "job-end":
             self.ended = True

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from edge.uichat_chunks import DONE, Translation, frame
 from tests.support.client import get_job
 from tests.support.stack import Edge, Stack
 from tests.unit.test_uichat_chunks import (
@@ -138,3 +139,15 @@ def test_the_client_reads_cancelled_failed_and_progress() -> None:
     assert read["message"]["parts"] == [
         {"type": "data-progress", "id": "progress", "data": {"done": 1, "total": 3}}
     ]
+
+
+def test_an_older_clients_reset_ends_its_stream_with_an_error() -> None:
+    events = log(STARTED, delta("the old "), RESET, RESTARTED, delta("new"), end("succeeded"))
+    translation = Translation(JOB, reset="error")
+    frames = [frame(translation.start())]
+    for event in events:
+        frames += [frame(chunk, event["seq"]) for chunk in translation.chunks(event)]
+        if translation.ended:
+            break
+    read = parse_with_the_ai_sdk("".join(frames) + DONE)
+    assert read["types"][-1] == "error" and read["errors"][0].startswith("job_reset: ")

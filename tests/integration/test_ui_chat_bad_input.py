@@ -109,3 +109,11 @@ def test_bad_chat_ids_in_the_path_are_refused(edge: Edge, chat_id: str) -> None:
         response = httpx.request(method, url, headers=auth())
         assert response.status_code in (404, 422), (method, response.text)
         assert response.json()["error"]["code"] in ("invalid_request", "not_found")
+
+
+def test_an_unknown_reset_mode_is_refused(edge: Edge) -> None:
+    for method, url in (("POST", "/v1/ui/chat"), ("GET", "/v1/ui/chat/c/stream")):
+        body = chat_body("reset-mode") if method == "POST" else None
+        response = httpx.request(method, f"{edge.url}{url}?reset=bogus", json=body, headers=auth())
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "invalid_request"

@@ -104,3 +104,12 @@ def test_the_docs_example_component_is_the_one_the_browser_test_runs() -> None:
     example = docs.split("```tsx\n", 1)[1].split("```\n", 1)[0]
     page = (root / "tests" / "e2e" / "use_chat_page" / "Chat.tsx").read_text()
     assert example == "".join(page.splitlines(keepends=True)[2:])
+
+
+def test_for_older_clients_a_reset_is_an_error_that_ends_the_stream() -> None:
+    translation = Translation(JOB, reset="error")
+    for event in log(STARTED, delta("old")):
+        translation.chunks(event)
+    [chunk] = translation.chunks(log(STARTED, delta("old"), RESET)[-1])
+    assert chunk["type"] == "error" and chunk["errorText"].startswith("job_reset: ")
+    assert translation.ended
