@@ -195,6 +195,12 @@ class Keys:
         """String: the job id an idempotency key of one user maps to."""
         return f"{self._in(self.shard_of_user(user))}idem:{user}:{key}"
 
+    def ui_chat(self, user: str, chat_id: str) -> str:
+        """String with a TTL: the id of the latest job of one user's AI SDK chat (`useChat`'s
+        id), which `GET /v1/ui/chat/{chat_id}/stream` resumes and `.../stop` cancels. The
+        user's length comes first, so no user and chat id pair can spell another's key."""
+        return f"{self._in(self.shard_of_user(user))}uichat:{len(user)}:{user}:{chat_id}"
+
     # -- token usage, in its account's shard (see `contracts.usage`) ------------------------
 
     def usage(self, user: str, day: str) -> str:

@@ -25,6 +25,11 @@ EVENTS_PATH = re.compile(r"^/v1/jobs/[^/]+/events$")
 RESPONSE_PATH = re.compile(r"^/v1/responses/[^/]+$")
 """A response, which `?stream=true` makes an SSE stream of its events."""
 _TRUE = frozenset(("1", "true", "on", "yes", "t", "y"))
+UI_CHAT_STREAMS = {
+    "POST": re.compile(r"^/v1/ui/chat$"),
+    "GET": re.compile(r"^/v1/ui/chat/[^/]+/stream$"),
+}
+"""The AI SDK's UI message streams (`edge.routers.uichat`): an answer, and its resume."""
 STREAMS_OPEN = Gauge("relayline_streams_open", "Open WebSocket and SSE streams on this edge")
 STREAMS_REFUSED = Counter(
     "relayline_streams_refused_total", "Streams refused by a connection cap", ["cap"]
@@ -34,11 +39,16 @@ USER_FULL_RETRY_SECONDS = 5
 
 
 def is_stream(scope: Scope) -> bool:
-    """A connection that stays open: any WebSocket, the SSE of a job's events, or of a
-    response's (`GET /v1/responses/{id}?stream=true`)."""
+    """A connection that stays open: any WebSocket, the SSE of a job's events, of a
+    response's (`GET /v1/responses/{id}?stream=true`), or a UI message stream."""
     if scope["type"] == "websocket":
         return True
-    if scope["type"] != "http" or scope["method"] != "GET":
+    if scope["type"] != "http":
+        return False
+    ui_stream = UI_CHAT_STREAMS.get(scope["method"])
+    if ui_stream is not None and ui_stream.match(scope["path"]):
+        return True
+    if scope["method"] != "GET":
         return False
     if EVENTS_PATH.match(scope["path"]):
         return True

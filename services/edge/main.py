@@ -31,7 +31,7 @@ from edge.guards import (
 from edge.identity import GuestCookieMiddleware, GuestSigner
 from edge.limits import BodyLimitMiddleware
 from edge.origins import BrowserGuardMiddleware
-from edge.routers import health, jobs, models, openai, responses, stream, tickets, usage
+from edge.routers import health, jobs, models, openai, responses, stream, tickets, uichat, usage
 from edge.settings import Settings
 from edge.store import JobStore
 from edge.tickets import TicketMiddleware
@@ -133,7 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(TicketMiddleware)
     app.add_middleware(BrowserGuardMiddleware, settings=settings)
     redact_query_strings()
-    for module in (health, models, jobs, stream, openai, responses, tickets, usage):
+    for module in (health, models, jobs, stream, openai, responses, tickets, usage, uichat):
         app.include_router(module.router)
     mount_docs(app)
     mount_spa(app, settings.web_dist)
