@@ -8,37 +8,13 @@ from redis.asyncio import Redis
 
 from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
-from contracts.models import ModelLimits
-from contracts.pools import ModelKind
 from tests.support.queue import take_as
-from tests.support.runner import REQUEST, run_job, stub_store
+from tests.support.runner import REQUEST, ScriptedEngine, run_job, scripted_runner, stub_store
 from tests.support.wait import async_wait_for
-from worker.engines.base import Emit, JobContext, Result, Text
+from worker.engines.base import Emit, JobContext
 from worker.errors import EngineError
-from worker.runner import JobRunner
 
 pytestmark = pytest.mark.integration
-
-
-class ScriptedEngine:
-    kind = ModelKind.chat
-
-    def __init__(self, pieces: int, failure: Exception | None = None, result: bool = True) -> None:
-        self.pieces, self.failure, self.result = pieces, failure, result
-
-    async def load(self) -> None:
-        return None
-
-    def limits(self) -> ModelLimits:
-        return ModelLimits(max_context=0)
-
-    async def stream(self, job: JobContext) -> AsyncIterator[Emit]:
-        for index in range(self.pieces):
-            yield Text(f"w{index} ")
-        if self.failure:
-            raise self.failure
-        if self.result:
-            yield Result(output={"text": "done"})
 
 
 @pytest.fixture
@@ -160,15 +136,7 @@ async def test_the_job_end_acknowledges_the_jobs_queue_entry_in_one_step(
         job_id, _ = await store.submit("alice", REQUEST)
         stream = keys.jobs("p", keys.shard_of_job(job_id))
         entry_id = await take_as(redis, keys, "p", keys.shard_of_job(job_id), "w1")
-        runner = JobRunner(
-            redis,
-            keys,
-            ScriptedEngine(3),
-            "w1",
-            coalesce_seconds=0,
-            cancel_poll_seconds=0.5,
-            retention_seconds=60,
-        )
+        runner = scripted_runner(redis, keys, ScriptedEngine(3))
         envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=REQUEST.input)
         assert await runner.run(envelope, entry_id) is True
         assert (await redis.xpending(stream, GROUP))["pending"] == 0  # nobody else acked

@@ -13,10 +13,9 @@ from contracts.jobs import JobEnvelope
 from contracts.keys import Keys
 from contracts.log import AppendResult
 from contracts.queue import PoolQueues
-from tests.integration.test_runner import ScriptedEngine
 from tests.support.queue import events, queue_job, status
+from tests.support.runner import ScriptedEngine, scripted_runner
 from worker.heartbeat import ensure_groups
-from worker.runner import JobRunner
 
 pytestmark = pytest.mark.integration
 
@@ -81,15 +80,7 @@ async def test_a_job_its_take_began_runs_with_that_attempt_and_starts_once(
     job_id = await queue_job(redis, keys, POOL, 1, tokens=3)
     taken = await queues(redis, keys).take(1, consumer="w1", now=time.time(), worker="w1")
     [job] = taken.jobs
-    runner = JobRunner(
-        redis,
-        keys,
-        ScriptedEngine(3),
-        "w1",
-        coalesce_seconds=0,
-        cancel_poll_seconds=0.5,
-        retention_seconds=60,
-    )
+    runner = scripted_runner(redis, keys, ScriptedEngine(3))
     envelope = JobEnvelope.model_validate_json(job.envelope)
     assert await runner.run(envelope, job.entry_id, job.started) is True
     log = await events(redis, keys, job_id)

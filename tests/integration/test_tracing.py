@@ -21,12 +21,10 @@ from contracts.jobs import JobEnvelope
 from contracts.keys import Keys
 from contracts.queue import PoolQueues
 from contracts.telemetry import install, nanoseconds
-from tests.integration.test_runner import ScriptedEngine
 from tests.support.client import CHAT_INPUT
-from tests.support.runner import REQUEST, stub_store
+from tests.support.runner import REQUEST, ScriptedEngine, scripted_runner, stub_store
 from tests.support.stack import Stack, auth
 from tests.support.wait import wait_for
-from worker.runner import JobRunner
 
 pytestmark = pytest.mark.integration
 
@@ -68,15 +66,7 @@ async def test_one_trace_spans_the_edges_submit_and_the_workers_attempt(
     [job] = taken.jobs
     envelope = JobEnvelope.model_validate_json(job.envelope)
     assert envelope.trace["traceparent"]  # the submit's context rode in the envelope
-    runner = JobRunner(
-        redis,
-        keys,
-        ScriptedEngine(3),
-        "w1",
-        coalesce_seconds=0,
-        cancel_poll_seconds=0.5,
-        retention_seconds=60,
-    )
+    runner = scripted_runner(redis, keys, ScriptedEngine(3))
     assert await runner.run(envelope, job.entry_id, job.started) is True  # the worker's part
 
     spans = by_name(exporter.get_finished_spans())

@@ -4,19 +4,49 @@ edge's `JobStore`, run by the runner, read back from its event log."""
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from redis.asyncio import Redis
 
 from contracts.jobs import JobEnvelope, JobRequest
 from contracts.keys import Keys
+from contracts.models import ModelLimits
 from contracts.pools import ModelKind, PoolConfig, PoolsConfig
 from edge.store import JobStore
-from worker.engines.base import Engine
+from worker.engines.base import Emit, Engine, JobContext, Result, Text
 from worker.runner import JobRunner
 
 REQUEST = JobRequest(model="p", input={"messages": [{"role": "user", "content": "hi"}]})
 """A chat job of the one pool `p` of `stub_store`."""
+
+
+class ScriptedEngine:
+    kind = ModelKind.chat
+
+    def __init__(self, pieces: int, failure: Exception | None = None, result: bool = True) -> None:
+        self.pieces, self.failure, self.result = pieces, failure, result
+
+    async def load(self) -> None:
+        return None
+
+    def limits(self) -> ModelLimits:
+        return ModelLimits(max_context=0)
+
+    async def stream(self, job: JobContext) -> AsyncIterator[Emit]:
+        for index in range(self.pieces):
+            yield Text(f"w{index} ")
+        if self.failure:
+            raise self.failure
+        if self.result:
+            yield Result(output={"text": "done"})
+
+
+def scripted_runner(redis: Redis, keys: Keys, engine: Engine) -> JobRunner:
+    """A runner as worker `w1` runs jobs, every text piece its own event."""
+    return JobRunner(
+        redis, keys, engine, "w1", coalesce_seconds=0, cancel_poll_seconds=0.5, retention_seconds=60
+    )
 
 
 def stub_store(redis: Redis, keys: Keys) -> JobStore:
