@@ -36,7 +36,7 @@ class ErrorCode(StrEnum):
     events_expired = "events_expired"
     storage_quota = "storage_quota"
     token_quota = "token_quota"  # the user's tokens of the current quota window are used up
-    unsupported_parameter = "unsupported_parameter"  # OpenAI routes: a field no engine honours
+    unsupported_parameter = "unsupported_parameter"  # a param the model's engine cannot honour
     job_running = "job_running"  # a response deleted before its job ended (being cancelled)
     # ours or the model's (5xx, or a failed job)
     redis_unavailable = "redis_unavailable"

@@ -5,7 +5,7 @@ seconds). Exactly one `job-end` closes every job; `job-reset` tells a client to 
 output of an earlier attempt.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -22,28 +22,38 @@ class _EventBase(BaseModel):
 
 
 class JobQueued(_EventBase):
+    """The job was accepted; `position`: its place in its pool's queue, when known."""
+
     type: Literal["job-queued"] = "job-queued"
     position: int | None = None
 
 
 class JobStart(_EventBase):
+    """A worker took the job: `attempt` 1, or more after a worker died."""
+
     type: Literal["job-start"] = "job-start"
     attempt: int = Field(ge=1)
     worker: str
 
 
 class TextDelta(_EventBase):
+    """Generated text, possibly several tokens coalesced; append it to the answer."""
+
     type: Literal["text-delta"] = "text-delta"
     delta: str
 
 
 class Progress(_EventBase):
+    """How far a batch or long job is: `done` of `total`."""
+
     type: Literal["progress"] = "progress"
     done: int = Field(ge=0)
     total: int = Field(ge=0)
 
 
 class JobReset(_EventBase):
+    """A new attempt starts: drop the output of the earlier one."""
+
     type: Literal["job-reset"] = "job-reset"
     attempt: int = Field(ge=1)
     reason: str
@@ -61,6 +71,9 @@ EndStatus = Literal[JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled]
 
 
 class JobEnd(_EventBase):
+    """The last event, exactly once per job: `succeeded` with `output` and `usage`, or
+    `failed`/`cancelled` with `error`."""
+
     type: Literal["job-end"] = "job-end"
     status: EndStatus
     output: Any = None
@@ -73,5 +86,8 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 EventAdapter: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_TYPES: tuple[str, ...] = tuple(
+    member.model_fields["type"].default for member in get_args(get_args(Event)[0])
+)
 
 TERMINAL_EVENT = "job-end"

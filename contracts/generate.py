@@ -5,10 +5,9 @@
 (a devDependency of web/, so `npm --prefix web ci` comes first). `--check` generates into a
 temporary folder instead and exits 1 naming every committed file that differs.
 
-What the server sends is described in serialization mode with every field required (pydantic
-writes them all), so TypeScript code need not test for absent ones. What a client sends is
-described in validation mode, where a field with a default may be left out; but the `type`
-discriminator is always required, or TypeScript could not narrow the unions on it.
+How the schemas are written (which fields are required) is `contracts.jsonschema`'s doc.
+`contracts/schema/asyncapi.json` is the AsyncAPI document of the WebSocket and the job streams
+(`contracts.asyncapi`), written and checked with the others.
 """
 
 import argparse
@@ -20,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter
-from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
-from pydantic_core import core_schema
+from pydantic.json_schema import JsonSchemaMode
 
-from contracts import errors, events, jobs, models, tickets, usage, wire
+from contracts import asyncapi, errors, events, jobs, models, tickets, usage, wire
+from contracts.jsonschema import ContractJsonSchema, tidy
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SCHEMA_FOLDER = REPOSITORY / "contracts" / "schema"
@@ -79,35 +78,6 @@ class GenerateError(RuntimeError):
     """The TypeScript compiler is missing or failed."""
 
 
-class _ContractJsonSchema(GenerateJsonSchema):
-    def field_is_required(
-        self,
-        field: core_schema.ModelField | core_schema.DataclassField | core_schema.TypedDictField,
-        total: bool,
-    ) -> bool:
-        # Also for models without `json_schema_serialization_defaults_required` (JobList,
-        # Usage ...): what the server writes always has the field.
-        return self.mode == "serialization" or super().field_is_required(field, total)
-
-
-_TYPE_KEYWORDS = {"type", "$ref", "anyOf", "oneOf", "allOf", "enum", "const"}
-
-
-def _tidy(definition: dict[str, Any]) -> None:
-    """Drops field titles (json2ts would name types after them) and requires discriminators."""
-    properties: dict[str, dict[str, Any]] = definition.get("properties", {})
-    required = set(definition.get("required", ()))
-    for name, field in properties.items():
-        field.pop("title", None)
-        if not _TYPE_KEYWORDS & field.keys():
-            # An `Any` field: json2ts reads a schema with a default but no type as an object.
-            field["tsType"] = "unknown"
-        if "const" in field:
-            required.add(name)
-    if properties:
-        definition["required"] = [name for name in properties if name in required]
-
-
 def _mode(name: str) -> JsonSchemaMode:
     return "validation" if name in CLIENT_SENDS else "serialization"
 
@@ -117,14 +87,14 @@ def module_schema(module: str) -> dict[str, Any]:
     entries = CONTRACTS[module]
     named, top = TypeAdapter.json_schemas(
         [(name, _mode(name), TypeAdapter(annotation)) for name, annotation in entries],
-        schema_generator=_ContractJsonSchema,
+        schema_generator=ContractJsonSchema,
     )
     definitions: dict[str, dict[str, Any]] = dict(top.get("$defs", {}))
     for (name, _), schema in named.items():
         if schema != {"$ref": f"#/$defs/{name}"}:  # a union comes inline; give it its name
             definitions[name] = {"title": name, **schema}
     for definition in definitions.values():
-        _tidy(definition)
+        tidy(definition)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"{module.capitalize()}Contract",
@@ -152,22 +122,28 @@ def generate(schema_folder: Path, typescript_folder: Path) -> None:
         schema_path = schema_folder / f"{module}.json"
         schema_path.write_text(json.dumps(module_schema(module), indent=2) + "\n")
         _compile_typescript(schema_path, typescript_folder / f"{module}.gen.ts")
+    document = json.dumps(asyncapi.document(), indent=2, ensure_ascii=False)
+    (schema_folder / asyncapi.FILE_NAME).write_text(document + "\n", encoding="utf-8")
 
 
-def stale_files() -> list[str]:
-    """Committed files (relative to the repository) that differ from a fresh generation,
-    including missing ones and leftovers of modules that no longer exist."""
+def stale_files(
+    schema_folder: Path = SCHEMA_FOLDER, typescript_folder: Path = TYPESCRIPT_FOLDER
+) -> list[str]:
+    """Committed files (relative to the repository, or to the folders' parent when given
+    others) that differ from a fresh generation, including missing ones and leftovers of
+    modules that no longer exist."""
     stale: list[str] = []
+    root = REPOSITORY if schema_folder.is_relative_to(REPOSITORY) else schema_folder.parent
     with tempfile.TemporaryDirectory() as temporary:
         fresh_schema, fresh_typescript = Path(temporary, "schema"), Path(temporary, "ts")
         generate(fresh_schema, fresh_typescript)
         for fresh, committed, pattern in (
-            (fresh_schema, SCHEMA_FOLDER, "*.json"),
-            (fresh_typescript, TYPESCRIPT_FOLDER, "*.gen.ts"),
+            (fresh_schema, schema_folder, "*.json"),
+            (fresh_typescript, typescript_folder, "*.gen.ts"),
         ):
             names = {path.name for path in [*fresh.glob(pattern), *committed.glob(pattern)]}
             stale += [
-                str((committed / name).relative_to(REPOSITORY))
+                str((committed / name).relative_to(root))
                 for name in sorted(names)
                 if _content(fresh / name) != _content(committed / name)
             ]

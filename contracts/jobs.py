@@ -5,6 +5,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
+from contracts.passthrough import Choices, ResponseFormat, ToolChoice, Tools, TopLogprobs
+
 MAX_IDEMPOTENCY_KEY = 200
 MAX_SAFE_INTEGER = 2**53 - 1
 """The largest integer a JavaScript number holds exactly: the bound of every integer a
@@ -127,6 +129,13 @@ class ChatParams(BaseModel):
     top_p: Annotated[float, Strict()] | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
     seed: Seed | None = None
     stop: StopSequence | StopList | None = None
+    # Forwarded by `openai`-engine pools only, refused by the others (`contracts.passthrough`).
+    tools: Tools | None = None
+    tool_choice: ToolChoice | None = None
+    response_format: ResponseFormat | None = None
+    logprobs: Annotated[bool, Strict()] | None = None
+    top_logprobs: TopLogprobs | None = None
+    n: Choices | None = None
 
 
 class EmbeddingsInput(BaseModel):

@@ -1,13 +1,15 @@
 """The OpenAI-compatible request shapes accepted at `/v1/chat/completions` and
 `/v1/embeddings`.
 
-A field OpenAI defines that the engines cannot honour (`logprobs`, `tools`, `n` > 1, a JSON
-`response_format`, audio...) is refused with `unsupported_parameter`, naming it, unless it
-holds the one value that changes nothing (`logprobs: false`, `n: 1`, `tool_choice: "none"`,
-see `HARMLESS`). Fields that change nothing whatever they hold (`user`, `metadata`, `store`,
-`parallel_tool_calls`) are accepted and ignored, and so is any field not declared here.
-Booleans and numbers are strict: `"yes"`, `1` for a boolean, `true` or `"1"` for a number
-are refused, never coerced."""
+`tools`, `tool_choice`, `response_format`, `logprobs`, `top_logprobs` and `n` are typed and
+bounded as `contracts.passthrough` says and become the job's params: a pool whose engine
+forwards them (`openai`) passes them upstream, any other refuses them at submit with
+`unsupported_parameter`, unless the value changes nothing. A field OpenAI defines that no
+engine honours (`logit_bias`, audio...) is refused with `unsupported_parameter`, naming it,
+unless it holds the one value that changes nothing (see `HARMLESS`). Fields that change
+nothing whatever they hold (`user`, `metadata`, `store`, `parallel_tool_calls`) are accepted
+and ignored, and so is any field not declared here. Booleans and numbers are strict: `"yes"`,
+`1` for a boolean, `true` or `"1"` for a number are refused, never coerced."""
 
 import json
 from typing import Annotated, Any, Literal
@@ -23,6 +25,8 @@ from contracts.jobs import (
     StopList,
     StopSequence,
 )
+from contracts.passthrough import PARAMS as PASSTHROUGH_PARAMS
+from contracts.passthrough import Choices, ResponseFormat, ToolChoice, Tools, TopLogprobs
 
 MAX_MODEL_NAME = 100
 MAX_USER = 256
@@ -34,14 +38,8 @@ Tokens = Annotated[int, Strict(), Field(ge=1, le=MAX_TOKENS)]
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 
 HARMLESS: dict[str, tuple[Any, ...]] = {
-    "n": (1,),
-    "logprobs": (False,),
-    "top_logprobs": (0,),
-    "tools": ([],),
-    "tool_choice": ("none", "auto"),
     "functions": ([],),
     "function_call": ("none", "auto"),
-    "response_format": ({"type": "text"},),
     "modalities": (["text"],),
     "audio": (),
     "prediction": (),
@@ -51,8 +49,8 @@ HARMLESS: dict[str, tuple[Any, ...]] = {
     "reasoning_effort": (),
     "web_search_options": (),
 }
-"""Chat fields the engines cannot honour, with the values that change nothing (JSON `null`
-too); any other value is refused."""
+"""Chat fields no engine honours, with the values that change nothing (JSON `null` too); any
+other value is refused. (Those only some engines honour: `contracts.passthrough`.)"""
 
 
 def _same(value: Any, harmless: Any) -> bool:
@@ -102,16 +100,10 @@ def _refused(allowed: str) -> Any:
 
 
 class _RefusedChatFields(BaseModel):
-    """OpenAI's chat fields the engines cannot honour (`HARMLESS`)."""
+    """OpenAI's chat fields no engine honours (`HARMLESS`)."""
 
-    n: Any = _refused("unless 1")
-    logprobs: Any = _refused("unless `false`")
-    top_logprobs: Any = _refused("unless 0")
-    tools: Any = _refused("unless empty")
-    tool_choice: Any = _refused('unless "none" or "auto"')
     functions: Any = _refused("unless empty")
     function_call: Any = _refused('unless "none" or "auto"')
-    response_format: Any = _refused('unless `{"type": "text"}`')
     modalities: Any = _refused('unless `["text"]`')
     audio: Any = _refused("always")
     prediction: Any = _refused("always")
@@ -147,6 +139,13 @@ class ChatCompletionRequest(_OpenAIRequest, _RefusedChatFields):
     seed: Annotated[Seed, Strict()] | None = None
     stop: StopSequence | StopList | None = None
     user: str | None = Field(default=None, max_length=MAX_USER)
+    # forwarded by `openai`-engine pools, refused by the others (`contracts.passthrough`)
+    tools: Tools | None = None
+    tool_choice: ToolChoice | None = None
+    response_format: ResponseFormat | None = None
+    logprobs: StrictFlag | None = None
+    top_logprobs: TopLogprobs | None = None
+    n: Choices | None = None
     # accepted and ignored: they change nothing here
     parallel_tool_calls: StrictFlag | None = None
     store: StrictFlag | None = None
@@ -179,3 +178,8 @@ class OpenAIErrorBody(BaseModel):
     """OpenAI's error shape, used by every error of the OpenAI-compatible routes."""
 
     error: OpenAIErrorDetail
+
+
+def passthrough_params(request: ChatCompletionRequest) -> dict[str, Any]:
+    """The job params of the fields only some engines honour, as JSON data (unset: left out)."""
+    return request.model_dump(mode="json", include=set(PASSTHROUGH_PARAMS), exclude_none=True)

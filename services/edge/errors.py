@@ -2,7 +2,7 @@
 
     ApiError (status, code, message)
      ├── BadRequest          400  invalid_json / invalid_request / unknown_message_type
-     │                            (OpenAI routes: also unsupported_parameter, with `param`)
+     │    └── UnsupportedParameter 400  unsupported_parameter (OpenAI routes: with `param`)
      ├── Unauthorized        401  unauthorized
      ├── Forbidden           403  forbidden (an operators' option)
      ├── NotFound            404  job_not_found / unknown_model / not_found
@@ -57,6 +57,14 @@ class ApiError(Exception):
 
 class BadRequest(ApiError):
     status = 400
+
+
+class UnsupportedParameter(BadRequest):
+    """A param the request's pool cannot honour (`contracts.passthrough`): `param` names it."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(ErrorCode.unsupported_parameter, message)
+        self.param = param
 
 
 class Unauthorized(ApiError):
@@ -250,6 +258,8 @@ _HTTP_CODES = {
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        if isinstance(exc, UnsupportedParameter) and request.url.path in OPENAI_PATHS:
+            return openai_error(exc.status, exc.code, exc.message, param=exc.param)
         return _respond(request, exc.status, exc.code, exc.message, **exc.headers)
 
     @app.exception_handler(RequestValidationError)

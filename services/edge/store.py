@@ -28,6 +28,7 @@ from contracts.jobs import (
     JobStatus,
 )
 from contracts.keys import GROUP, Keys
+from contracts.passthrough import FORWARDING_ENGINES, unhonoured
 from contracts.pools import ModelKind, PoolConfig, PoolsConfig
 from contracts.queue import positions
 from contracts.telemetry import carrier, span
@@ -39,6 +40,7 @@ from edge.errors import (
     PayloadTooLarge,
     ServiceUnavailable,
     TooManyRequests,
+    UnsupportedParameter,
     job_not_found,
 )
 from edge.quota import drain_rate, storage_refusal
@@ -55,6 +57,18 @@ LISTING_HORIZON_RETENTIONS = 2
 """`GET /v1/jobs` lists the jobs created within this many record retentions: a user's index
 drops older entries (whose records have expired, unless a job took longer than a retention)
 and expires that long after the user's last submit, so no user leaves a key for ever."""
+
+
+def _check_honoured(params: ChatParams, pool: PoolConfig) -> None:
+    """Refuse a param the pool's engine cannot honour: never ignore it (`contracts.passthrough`)."""
+    name = unhonoured(params.model_dump(mode="json", exclude_none=True), pool.engine)
+    if name is not None:
+        engines = ", ".join(sorted(FORWARDING_ENGINES))
+        raise UnsupportedParameter(
+            name,
+            f"Unsupported parameter: '{name}' is not supported by model {pool.name!r} (engine "
+            f"{pool.engine!r}); only models of the engine {engines} forward it",
+        )
 
 
 class InvalidInput(ValueError):
@@ -131,6 +145,8 @@ class JobStore:
                     f"{where}: {first['msg']} (model {pool.name!r} is a {pool.kind} model)"
                 ) from exc
         parsed_input, params = parsed
+        if isinstance(params, ChatParams):
+            _check_honoured(params, pool)
         self._check_input_size(parsed_input)
         if isinstance(parsed_input, ChatInput) and isinstance(params, ChatParams):
             await self.context.check_chat(pool.name, parsed_input, params)

@@ -9,10 +9,10 @@ from edge.errors import error_response
 
 _NOT_BUILT = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Relayline</title>
 <body><h1>Relayline edge</h1><p>The web app is not built. Run <code>make run</code>, or build it
-with <code>npm --prefix web run build</code>. The API is documented at <a href="/docs">/docs</a>.
-</p></body></html>"""
+with <code>npm --prefix web run build</code>. The API is documented at <a href="/docs">/docs</a>
+(HTTP) and <a href="/asyncapi">/asyncapi</a> (WebSocket).</p></body></html>"""
 
-_API_PREFIXES = ("v1/", "docs", "openapi.json", "healthz", "readyz", "metrics")
+_API_PREFIXES = ("v1/", "docs", "openapi.json", "asyncapi", "healthz", "readyz", "metrics")
 
 
 def mount_spa(app: FastAPI, dist: Path | None) -> None:

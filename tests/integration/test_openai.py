@@ -195,7 +195,6 @@ def test_fields_no_engine_honours_are_refused_naming_them(stack: Stack) -> None:
 
 REFUSED: list[tuple[str, object]] = [
     ("n", 2),
-    ("n", True),
     ("logprobs", True),
     ("top_logprobs", 3),
     ("tools", [{"type": "function", "function": {"name": "f"}}]),
@@ -209,6 +208,8 @@ REFUSED: list[tuple[str, object]] = [
     ("reasoning_effort", "low"),
 ]
 NOT_COERCED: list[tuple[str, object, str]] = [
+    ("n", True, "n"),
+    ("logprobs", 1, "logprobs"),
     ("stream", "yes", "stream"),
     ("stream", 1, "stream"),
     ("stream_options", {"include_usage": "yes"}, "stream_options.include_usage"),

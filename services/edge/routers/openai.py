@@ -16,8 +16,9 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from contracts.errors import ErrorCode
 from contracts.jobs import JobRequest
-from contracts.openai import ChatCompletionRequest, EmbeddingsRequest
+from contracts.openai import ChatCompletionRequest, EmbeddingsRequest, passthrough_params
 from contracts.pools import ModelKind
+from edge.chat_choices import completion_choices, end_chunks
 from edge.deps import CurrentUser, EdgeState, StateDep
 from edge.embeddings_answer import answer, split_end, vectors_of
 from edge.errors import BadRequest, error_responses, openai_error, openai_error_body
@@ -32,6 +33,7 @@ _FAILED_STATUS = {
     ErrorCode.context_length_exceeded: 400,
     ErrorCode.invalid_request: 400,
     ErrorCode.output_too_large: 400,
+    ErrorCode.unsupported_parameter: 400,
     ErrorCode.timeout: 504,
     ErrorCode.upstream_error: 502,
     ErrorCode.upstream_unavailable: 502,
@@ -92,10 +94,11 @@ async def chat_completions(
         "seed": body.seed,
         "stop": body.stop,
     }
+    params = {key: value for key, value in params.items() if value is not None}
     request = JobRequest(
         model=body.model,
         input={"messages": messages},
-        params={key: value for key, value in params.items() if value is not None},
+        params={**params, **passthrough_params(body)},  # refused at submit where unhonoured
     )
     job_id = await _submit(state, user, request, ModelKind.chat)
     headers = {"X-Relayline-Job-Id": job_id}
@@ -111,13 +114,7 @@ async def chat_completions(
     completion = {
         **head,
         "object": "chat.completion",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": output.get("text", "")},
-                "finish_reason": output.get("finish_reason", "stop"),
-            }
-        ],
+        "choices": completion_choices(output),
         "usage": end.get("usage"),
     }
     return JSONResponse(completion, headers=headers)
@@ -126,8 +123,8 @@ async def chat_completions(
 async def _chunks(
     state: EdgeState, job_id: str, head: dict[str, Any], include_usage: bool
 ) -> AsyncIterator[str]:
-    def chunk(delta: dict[str, str], finish: str | None = None) -> str:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    def chunk(delta: dict[str, str]) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": None}
         return _sse({**head, "object": "chat.completion.chunk", "choices": [choice]})
 
     yield chunk({"role": "assistant", "content": ""})
@@ -154,7 +151,8 @@ async def _chunks(
             if event["status"] != "succeeded":
                 yield _sse(openai_error_body(*_failure(event)))
                 return
-            yield chunk({}, (event.get("output") or {}).get("finish_reason", "stop"))
+            for choices in end_chunks(event.get("output") or {}):
+                yield _sse({**head, "object": "chat.completion.chunk", "choices": choices})
             if include_usage:
                 yield _sse(
                     {

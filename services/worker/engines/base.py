@@ -21,6 +21,7 @@ from contracts.errors import ErrorCode
 from contracts.events import Usage
 from contracts.jobs import ChatParams
 from contracts.models import ModelLimits
+from contracts.passthrough import first_changing
 from contracts.pools import ModelKind, PoolConfig
 from worker.errors import EngineError
 
@@ -118,7 +119,15 @@ def checked(model: type[M], value: Any, name: str) -> M:
         raise EngineError(f"{where}: {first['msg']}", ErrorCode.invalid_request) from None
 
 
-def chat_params(params: dict[str, Any]) -> ChatParams:
+def chat_params(params: dict[str, Any], *, forwards: bool = False) -> ChatParams:
     """The contract's checks again (seed, max_tokens, stop, … in range): a job written by an
-    older edge, or straight into Redis, cannot reach a model with a value it would choke on."""
-    return checked(ChatParams, params, "params")
+    older edge, or straight into Redis, cannot reach a model with a value it would choke on.
+    An engine that does not forward `contracts.passthrough`'s params to an upstream ends a
+    job holding one (that the edge would have refused) `failed`, never ignoring it."""
+    checked_params = checked(ChatParams, params, "params")
+    as_json = checked_params.model_dump(mode="json", exclude_none=True)
+    if not forwards and (name := first_changing(as_json)) is not None:
+        raise EngineError(
+            f"params.{name}: this engine cannot honour it", ErrorCode.unsupported_parameter
+        )
+    return checked_params

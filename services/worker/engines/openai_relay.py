@@ -10,6 +10,11 @@ job `failed` with `upstream_error`, `upstream_timeout` or `upstream_unavailable`
 retried only while nothing has been generated, so a client never sees text twice. A chat
 answer stops at the pool's `max_output_bytes` (`finish_reason: "length"`, the upstream
 request is closed); embeddings past it end the job with `output_too_large`.
+
+The params only such an engine honours (`tools`, `tool_choice`, `response_format`,
+`logprobs`, `top_logprobs`, `n`: `contracts.passthrough`) are forwarded as given; what they
+bring back (tool calls, logprobs, other choices) is in the output's `choices`
+(`worker.engines.openai_choices`).
 """
 
 import asyncio
@@ -25,6 +30,7 @@ from contracts.errors import ErrorCode
 from contracts.events import Usage
 from contracts.jobs import ChatInput, EmbeddingsInput
 from contracts.models import ModelLimits
+from contracts.passthrough import PARAMS as PASSTHROUGH_PARAMS
 from contracts.pools import ModelKind, PoolConfig
 from worker.engines.base import (
     Emit,
@@ -33,11 +39,10 @@ from worker.engines.base import (
     Text,
     chat_params,
     checked,
-    fit_text,
     output_size,
     text_room,
-    text_size,
 )
+from worker.engines.openai_choices import Choices
 from worker.errors import EngineError
 
 _PASSED_PARAMS = ("max_tokens", "temperature", "top_p", "seed", "stop")
@@ -92,17 +97,16 @@ class OpenAIEngine:
     async def _chat(self, job: JobContext) -> AsyncIterator[Emit]:
         assert self._client is not None
         messages = checked(ChatInput, job.input, "input").messages
-        params = chat_params(job.params)
+        params = chat_params(job.params, forwards=True)
         body: dict[str, Any] = {
             "model": self.upstream_model,
             "messages": [message.model_dump() for message in messages],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        body.update(params.model_dump(include=set(_PASSED_PARAMS), exclude_none=True))
-        parts: list[str] = []
-        room = self.text_room
-        usage, finish_reason = Usage(), "stop"
+        passed = set(_PASSED_PARAMS + PASSTHROUGH_PARAMS)
+        body.update(params.model_dump(mode="json", include=passed, exclude_none=True))
+        choices = Choices(self.text_room)
         with _transport_errors(self.timeout):
             async with self._client.stream("POST", "/chat/completions", json=body) as response:
                 await _raise_for_status(response)
@@ -112,18 +116,11 @@ class OpenAIEngine:
                         break
                     if not data:
                         continue
-                    content, finish, chunk_usage = _chunk(data)
-                    usage = chunk_usage or usage
-                    finish_reason = finish or finish_reason
-                    kept = fit_text(content, room)
-                    room -= text_size(kept)
-                    if kept:
-                        parts.append(kept)
-                        yield Text(kept)
-                    if kept != content:  # the pool's output cap: stop reading
-                        finish_reason = "length"
+                    if text := _add_chunk(choices, data):
+                        yield Text(text)
+                    if choices.cut:  # the pool's output cap: stop reading
                         break
-        yield Result(output={"text": "".join(parts), "finish_reason": finish_reason}, usage=usage)
+        yield Result(output=choices.output(), usage=choices.usage or Usage())
 
     async def _embeddings(self, job: JobContext) -> Result:
         assert self._client is not None
@@ -146,22 +143,13 @@ class OpenAIEngine:
         return Result(output=output, usage=Usage(prompt_tokens=tokens, total_tokens=tokens))
 
 
-def _chunk(data: str) -> tuple[str, str | None, Usage | None]:
-    """One streamed chunk: (text, finish reason, usage); malformed ones are upstream errors."""
+def _add_chunk(choices: Choices, data: str) -> str:
+    """One streamed chunk into `choices`: its first choice's new text. A malformed chunk is an
+    upstream error."""
     try:
-        chunk = json.loads(data)
-        usage = None
-        if chunk.get("usage"):
-            usage = Usage(**{k: chunk["usage"].get(k, 0) for k in Usage.model_fields})
-        text, finish = "", None
-        for choice in chunk.get("choices", []):
-            content = (choice.get("delta") or {}).get("content")
-            if content:
-                text += str(content)
-            finish = choice.get("finish_reason") or finish
+        return choices.add(json.loads(data))
     except (ValueError, TypeError, AttributeError) as exc:
         raise _bad_upstream(exc) from None
-    return text, None if finish is None else str(finish), usage
 
 
 async def _read_at_most(response: httpx.Response, limit: int) -> bytes:

@@ -6,6 +6,9 @@
 export type EventsContract = Event;
 export type Event = JobQueued | JobStart | TextDelta | Progress | JobReset | JobEnd;
 
+/**
+ * The job was accepted; `position`: its place in its pool's queue, when known.
+ */
 export interface JobQueued {
   job_id: string;
   seq: number;
@@ -13,6 +16,9 @@ export interface JobQueued {
   type: "job-queued";
   position: number | null;
 }
+/**
+ * A worker took the job: `attempt` 1, or more after a worker died.
+ */
 export interface JobStart {
   job_id: string;
   seq: number;
@@ -21,6 +27,9 @@ export interface JobStart {
   attempt: number;
   worker: string;
 }
+/**
+ * Generated text, possibly several tokens coalesced; append it to the answer.
+ */
 export interface TextDelta {
   job_id: string;
   seq: number;
@@ -28,6 +37,9 @@ export interface TextDelta {
   type: "text-delta";
   delta: string;
 }
+/**
+ * How far a batch or long job is: `done` of `total`.
+ */
 export interface Progress {
   job_id: string;
   seq: number;
@@ -36,6 +48,9 @@ export interface Progress {
   done: number;
   total: number;
 }
+/**
+ * A new attempt starts: drop the output of the earlier one.
+ */
 export interface JobReset {
   job_id: string;
   seq: number;
@@ -44,6 +59,10 @@ export interface JobReset {
   attempt: number;
   reason: string;
 }
+/**
+ * The last event, exactly once per job: `succeeded` with `output` and `usage`, or
+ * `failed`/`cancelled` with `error`.
+ */
 export interface JobEnd {
   job_id: string;
   seq: number;

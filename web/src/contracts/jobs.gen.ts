@@ -68,6 +68,49 @@ export interface ChatParams {
   top_p?: number | null;
   seed?: number | null;
   stop?: string | string[] | null;
+  tools?: Tool[] | null;
+  tool_choice?: ("none" | "auto" | "required") | NamedToolChoice | null;
+  response_format?: (TextFormat | JsonObjectFormat | JsonSchemaFormat) | null;
+  logprobs?: boolean | null;
+  top_logprobs?: number | null;
+  n?: number | null;
+}
+export interface Tool {
+  type: "function";
+  function: FunctionDefinition;
+}
+export interface FunctionDefinition {
+  name: string;
+  description?: string | null;
+  parameters?: {
+    [k: string]: unknown;
+  } | null;
+  strict?: boolean | null;
+}
+export interface NamedToolChoice {
+  type: "function";
+  function: FunctionName;
+}
+export interface FunctionName {
+  name: string;
+}
+export interface TextFormat {
+  type: "text";
+}
+export interface JsonObjectFormat {
+  type: "json_object";
+}
+export interface JsonSchemaFormat {
+  type: "json_schema";
+  json_schema: JsonSchemaSpec;
+}
+export interface JsonSchemaSpec {
+  name: string;
+  description?: string | null;
+  schema?: {
+    [k: string]: unknown;
+  } | null;
+  strict?: boolean | null;
 }
 export interface EmbeddingsInput {
   /**

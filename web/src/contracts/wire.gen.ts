@@ -17,6 +17,9 @@ export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancell
  */
 export type Priority1 = "interactive" | "batch";
 
+/**
+ * Follow a job's events after seq `after` (0: from its first event).
+ */
 export interface Subscribe {
   ref?: string | null;
   type: "subscribe";
@@ -26,11 +29,17 @@ export interface Subscribe {
    */
   after?: number;
 }
+/**
+ * Stop following a job (it runs on).
+ */
 export interface Unsubscribe {
   ref?: string | null;
   type: "unsubscribe";
   job_id: string;
 }
+/**
+ * Submit a job, as `POST /v1/jobs` does; unless `subscribe` is false, also follow it.
+ */
 export interface Submit {
   ref?: string | null;
   type: "submit";
@@ -60,32 +69,53 @@ export interface JobRequest {
   idempotency_key?: string | null;
   priority?: Priority;
 }
+/**
+ * Cancel a job: its worker stops generating. Nothing answers a cancel that worked: the
+ * job's `job-end` says `cancelled`.
+ */
 export interface Cancel {
   ref?: string | null;
   type: "cancel";
   job_id: string;
 }
+/**
+ * Answered with `pong`.
+ */
 export interface Ping {
   ref?: string | null;
   type: "ping";
 }
+/**
+ * The job of a `submit` is in Redis.
+ */
 export interface Submitted {
   ref: string | null;
   type: "submitted";
   job_id: string;
   status: string;
 }
+/**
+ * The job's events after `after` follow, each once, in seq order.
+ */
 export interface Subscribed {
   ref: string | null;
   type: "subscribed";
   job_id: string;
   after: number;
 }
+/**
+ * No more events of the job follow: after `unsubscribe`, or at once when none will
+ * ever come after `after`.
+ */
 export interface Unsubscribed {
   ref: string | null;
   type: "unsubscribed";
   job_id: string;
 }
+/**
+ * A message failed: `code` and `message` as in HTTP errors; `job_id`: the job it
+ * concerns.
+ */
 export interface WireError {
   ref: string | null;
   type: "error";
@@ -123,6 +153,9 @@ export interface JobRecord {
     [k: string]: string;
   } | null;
 }
+/**
+ * The answer to `ping`.
+ */
 export interface Pong {
   ref: string | null;
   type: "pong";
