@@ -59,6 +59,19 @@ def _same(value: Any, harmless: Any) -> bool:
     return type(value) is type(harmless) and bool(value == harmless)
 
 
+def refuse_unless_harmless(value: Any, field: str, harmless: tuple[Any, ...]) -> Any:
+    """`value`, if it is null or one of the field's `harmless` values; else the refusal,
+    `unsupported_parameter` naming the field (chat completions and Responses alike)."""
+    if value is None or any(_same(value, allowed) for allowed in harmless):
+        return value
+    only = " or ".join(json.dumps(allowed) for allowed in harmless)
+    raise PydanticCustomError(
+        UNSUPPORTED_PARAMETER,
+        "Unsupported parameter: '{field}' is not supported by Relayline{only}",
+        {"field": field, "only": f"; only {only} is accepted" if only else ""},
+    )
+
+
 class _OpenAIRequest(ClientModel):
     """OpenAI's clients send fields we do not use: ignored, not refused."""
 
@@ -116,15 +129,8 @@ class _RefusedChatFields(BaseModel):
     @field_validator(*HARMLESS, mode="before")
     @classmethod
     def _refuse(cls, value: Any, info: ValidationInfo) -> Any:
-        harmless = HARMLESS[str(info.field_name)]
-        if value is None or any(_same(value, allowed) for allowed in harmless):
-            return value
-        only = " or ".join(json.dumps(allowed) for allowed in harmless)
-        raise PydanticCustomError(
-            UNSUPPORTED_PARAMETER,
-            "Unsupported parameter: '{field}' is not supported by Relayline{only}",
-            {"field": info.field_name, "only": f"; only {only} is accepted" if only else ""},
-        )
+        field = str(info.field_name)
+        return refuse_unless_harmless(value, field, HARMLESS[field])
 
 
 class ChatCompletionRequest(_OpenAIRequest, _RefusedChatFields):

@@ -31,6 +31,7 @@ from contracts.openai import (
     Number,
     StrictFlag,
     Tokens,
+    refuse_unless_harmless,
 )
 
 RESPONSE_ID_PREFIX = "resp_"
@@ -64,24 +65,6 @@ RESPONSES_HARMLESS: dict[str, tuple[Any, ...]] = {
 """Responses fields the engines cannot honour, with the values that change nothing (JSON
 `null` too); any other value is refused. (`store: false` is refused: a response is always
 kept, for its retention, like every job.)"""
-
-
-def _same(value: Any, harmless: Any) -> bool:
-    """Equal and of one JSON type: `true` is not `1`."""
-    return type(value) is type(harmless) and bool(value == harmless)
-
-
-def refuse_unless_harmless(value: Any, field: str) -> Any:
-    """`value`, if it is null or one of the field's harmless values; else the refusal."""
-    harmless = RESPONSES_HARMLESS[field]
-    if value is None or any(_same(value, allowed) for allowed in harmless):
-        return value
-    only = " or ".join(json.dumps(allowed) for allowed in harmless)
-    raise PydanticCustomError(
-        UNSUPPORTED_PARAMETER,
-        "Unsupported parameter: '{field}' is not supported by Relayline{only}",
-        {"field": field, "only": f"; only {only} is accepted" if only else ""},
-    )
 
 
 _TEXT_KINDS = ("message", "input_text", "output_text")
@@ -133,7 +116,8 @@ class _RefusedResponseFields(BaseModel):
     @field_validator(*RESPONSES_HARMLESS, mode="before")
     @classmethod
     def _refuse(cls, value: Any, info: ValidationInfo) -> Any:
-        return refuse_unless_harmless(value, str(info.field_name))
+        field = str(info.field_name)
+        return refuse_unless_harmless(value, field, RESPONSES_HARMLESS[field])
 
 
 class ResponseCreateRequest(ClientModel, _RefusedResponseFields):
