@@ -75,7 +75,8 @@ def test_bad_requests_get_a_clear_4xx_in_openai_shape(stack: Stack) -> None:
         if param is not None:
             assert error["param"] == param, (body, error)
     # nothing was queued by any of them
-    assert stack.redis().zcard(stack.keys.user_jobs("alice")) == 0
+    with stack.redis() as store:
+        assert store.zcard(stack.keys.user_jobs("alice")) == 0
     # the openai client names the field it refused
     with pytest.raises(openai.BadRequestError) as refused:
         client(edge.url).responses.create(
@@ -131,7 +132,8 @@ def test_ids_and_positions_that_name_nothing_are_refused(stack: Stack) -> None:
     # bob's tries changed nothing of alice's
     assert api.responses.retrieve(alices.id).output_text == alices.output_text
     # after its log expired, a stream is a 410 and the response is still there without it
-    stack.redis().delete(stack.keys.events(alices.id.removeprefix("resp_")))
+    with stack.redis() as store:
+        store.delete(stack.keys.events(alices.id.removeprefix("resp_")))
     expired = httpx.get(f"{url}/{alices.id}?stream=true&starting_after=1", headers=auth())
     openai_shaped(expired, 410, "events_expired")
     assert api.responses.retrieve(alices.id).output_text == alices.output_text

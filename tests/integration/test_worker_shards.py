@@ -206,7 +206,8 @@ async def test_a_backlog_in_one_shard_starts_several_jobs_per_take(
 ) -> None:
     """32 jobs queued in one shard before the worker starts, 32 slots: the reader's first
     take finds the backlog, and the next ones take up to 16 jobs each. Jobs one take began
-    share its `started_at`, so 32 jobs started in at most 4 takes, not 32."""
+    share its `started_at`, so 32 jobs started in a few takes (3 on a quiet machine: 1, 16,
+    15; a reader that finds another claim waiting takes fewer at once), not 32."""
     keys = stack.keys
     jobs = [await queue_job(redis, keys, "sim", 2, tokens=2) for _ in range(32)]
     stack.worker("sim", env={"WORKER_CONCURRENCY": "32"})
@@ -214,4 +215,4 @@ async def test_a_backlog_in_one_shard_starts_several_jobs_per_take(
     for job_id in jobs:
         await assert_ran_once(redis, keys, job_id)
     takes = {await redis.hget(keys.job(job_id), "started_at") for job_id in jobs}
-    assert len(takes) <= 4, f"{len(takes)} takes for 32 jobs"
+    assert len(takes) <= 8, f"{len(takes)} takes for 32 jobs"
