@@ -249,5 +249,5 @@ def gjson_pool(value_location: str) -> str:
     assert "data" in ModelList.model_fields
     assert {"id", "queued"} <= set(ModelInfo.model_fields)
     match = re.fullmatch(r'data\.#\(id=="(?P<pool>[^"]+)"\)\.queued', value_location)
-    assert match, f"valueLocation {value_location!r} is not data.#(id==\"<pool>\").queued"
+    assert match, f'valueLocation {value_location!r} is not data.#(id=="<pool>").queued'
     return match.group("pool")

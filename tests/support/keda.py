@@ -57,7 +57,9 @@ def check_keda(resources: list[Resource], routes: set[str]) -> None:
                 f"{where}: KEDA takes a fallback only with AverageValue triggers"
             )
     assert len(targets) == len(set(targets)), f"two ScaledObjects scale one Deployment: {targets}"
-    workers = {d["metadata"]["name"] for command, d, _ in services(resources) if command == "worker"}
+    workers = {
+        d["metadata"]["name"] for command, d, _ in services(resources) if command == "worker"
+    }
     assert workers <= set(targets), f"worker Deployments without a ScaledObject: {workers}"
 
 

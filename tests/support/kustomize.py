@@ -62,9 +62,7 @@ def apply_operation(document: Resource, operation: dict[str, Any]) -> None:
     exist (for `replace`, `remove`) fails, as kustomize fails."""
     op, path = operation["op"], operation["path"]
     assert op in ("add", "replace", "remove"), f"unsupported JSON patch op {op!r}"
-    *parents, last = [
-        part.replace("~1", "/").replace("~0", "~") for part in path.split("/")[1:]
-    ]
+    *parents, last = [part.replace("~1", "/").replace("~0", "~") for part in path.split("/")[1:]]
     node: Any = document
     for part in parents:
         node = node[int(part)] if isinstance(node, list) else node[part]

@@ -123,14 +123,20 @@ def test_the_rendering_is_what_kubectl_kustomize_makes(name: str) -> None:
     assert sorted(render(RENDERINGS[name]), key=key) == sorted(theirs, key=key)
 
 
-def test_the_readme_lists_each_pools_job_streams_as_keys_builds_them() -> None:
+def check_readme(text: str) -> None:
     """The README's table of job streams (for a Redis-side KEDA trigger) is what
     `contracts.keys` builds for the default prefix and shard count: it cannot drift."""
-    text = README.read_text()
     pools = load_pools(WorkerSettings.model_fields["pools_file"].default).pools
     expected = {stream for pool in pools for stream in Keys().job_streams(pool)}
-    assert set(re.findall(r"rl:\{\d+\}:jobs:[\w-]+", text)) == expected
-    assert f"consumerGroup: {GROUP}" in text
+    listed = set(re.findall(r"rl:\{\d+\}:jobs:[\w-]+", text))
+    assert listed == expected, (
+        f"README streams: missing {expected - listed}, extra {listed - expected}"
+    )
+    assert f"consumerGroup: {GROUP}" in text, f"README: the group is {GROUP}"
+
+
+def test_the_readme_lists_each_pools_job_streams_as_keys_builds_them() -> None:
+    check_readme(README.read_text())
 
 
 def test_the_manifests_directory_holds_only_what_the_kustomizations_use() -> None:
