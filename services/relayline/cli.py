@@ -17,6 +17,9 @@ import sys
 from pathlib import Path
 
 MAXMEMORY = "1gb"
+EDGE_GRACEFUL_SHUTDOWN_SECONDS = 5
+"""On SIGTERM an edge closes its WebSockets (1001), then gives open HTTP requests this long
+(a Kubernetes pod's termination grace must cover it: infra/k8s/README.md)."""
 
 
 def _configure_logging() -> None:
@@ -61,7 +64,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
         # uvicorn's sans-I/O websockets protocol, offering the app a writer of whole frames:
         # an event's frame is built once for all its watchers (edge/wsframes.py).
         ws=EdgeWebSocketProtocol,
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=EDGE_GRACEFUL_SHUTDOWN_SECONDS,
         # A read deadline and a connection cap (edge/protocol.py); not `limit_concurrency`,
         # which neither sees sockets that send no headers nor applies to WebSockets.
         http=edge_http_protocol(
