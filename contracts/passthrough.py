@@ -12,7 +12,7 @@ Each is bounded here, whoever sends it: at most `MAX_TOOLS` tools, JSON Schemas 
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Strict, Tag
 
 FORWARDING_ENGINES = frozenset({"openai"})
 """The engines that forward the params of this module to their upstream."""
@@ -78,7 +78,17 @@ class NamedToolChoice(_Strict):
     function: FunctionName
 
 
-ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
+def _tool_choice_kind(value: Any) -> str:
+    return "function" if isinstance(value, dict | NamedToolChoice) else "mode"
+
+
+ToolChoice = Annotated[
+    Annotated[Literal["none", "auto", "required"], Tag("mode")]
+    | Annotated[NamedToolChoice, Tag("function")],
+    Discriminator(_tool_choice_kind),
+]
+"""A mode, or one function to call; an error names `tool_choice.mode` or
+`tool_choice.function...` (not pydantic's names of union members)."""
 
 
 class TextFormat(_Strict):

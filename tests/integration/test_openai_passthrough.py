@@ -55,6 +55,50 @@ def test_tools_on_the_local_model_are_a_400_naming_them(stack: Stack) -> None:
     assert get_jobs_count(edge) == 0
 
 
+def _deep(levels: int) -> str:
+    return '{"a":' * levels + "{}" + "}" * levels
+
+
+HOSTILE: list[tuple[str, str]] = [  # (the raw JSON of the field, the param named)
+    ('"n": 0', "n"),
+    ('"n": -1', "n"),
+    ('"n": 1000000000', "n"),
+    ('"n": 18446744073709551616', "n"),
+    ('"n": NaN', "n"),
+    ('"n": 2.5', "n"),
+    ('"n": "2"', "n"),
+    ('"top_logprobs": 1e308', "top_logprobs"),
+    ('"logprobs": "true"', "logprobs"),
+    ('"tools": {}', "tools"),
+    ('"tools": [' + ",".join(['{"type":"function","function":{"name":"f"}}'] * 129) + "]", "tools"),
+    ('"tools": [{"type":"function","function":{"name":"' + "é" * 10 + '"}}]', "tools"),
+    (
+        '"tools": [{"type":"function","function":{"name":"f","parameters":' + _deep(40) + "}}]",
+        "tools",
+    ),
+    ('"tools": [{"type":"function","function":{"name":"f","parameters":' + _deep(5000) + "}}]", ""),
+    ('"tool_choice": "sometimes"', "tool_choice"),
+    ('"response_format": {"type": "yaml"}', "response_format"),
+]
+
+
+def test_hostile_values_are_400s_and_queue_nothing(stack: Stack) -> None:
+    edge = stack.edge()
+    head = '{"model": "chat", "messages": [{"role": "user", "content": "hi"}], '
+    for field, param in HOSTILE:
+        response = httpx.post(
+            f"{edge.url}/v1/chat/completions",
+            content=(head + field + "}").encode(),
+            headers={**auth(), "content-type": "application/json"},
+            timeout=10,
+        )
+        assert response.status_code == 400, (field[:80], response.text[:300])
+        error = response.json()["error"]
+        assert error["code"] in ("invalid_request", "invalid_json"), (field[:80], error)
+        assert (error["param"] or "").startswith(param), (field[:80], error)
+    assert get_jobs_count(edge) == 0
+
+
 def dead_end_pools(path: Path) -> Path:
     """A pool of the upstream edge that forwards too, to a port where nothing listens: its
     jobs wait queued (no worker serves it) until cancelled."""

@@ -69,7 +69,7 @@ export interface ChatParams {
   seed?: number | null;
   stop?: string | string[] | null;
   tools?: Tool[] | null;
-  tool_choice?: ("none" | "auto" | "required") | NamedToolChoice | null;
+  tool_choice?: (("none" | "auto" | "required") | NamedToolChoice) | null;
   response_format?: (TextFormat | JsonObjectFormat | JsonSchemaFormat) | null;
   logprobs?: boolean | null;
   top_logprobs?: number | null;
