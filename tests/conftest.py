@@ -5,9 +5,17 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from tests.support.openai_clients import close_all
 from tests.support.redis import redis_url
 from tests.support.stack import Stack
 from tests.support.topology import Topology, start_topology
+
+
+@pytest.fixture(autouse=True)
+def _close_openai_clients() -> Iterator[None]:
+    """The `openai` clients a test made (tests/support/openai_clients.py) close when it ends."""
+    yield
+    close_all()
 
 
 @pytest.fixture(scope="session")

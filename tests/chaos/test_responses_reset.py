@@ -5,10 +5,10 @@ message at the next `output_index`), and a resume across the reset gives exactly
 from typing import Any
 
 import httpx
-import openai
 import pytest
 
 from tests.chaos.helpers import worker
+from tests.support.openai_clients import openai_client
 from tests.support.stack import Stack, auth
 
 pytestmark = pytest.mark.chaos
@@ -19,7 +19,7 @@ def test_a_worker_killed_mid_response_shows_as_a_dropped_message_then_the_answer
 ) -> None:
     edge = chaos_stack.edge()
     workers = [worker(chaos_stack, "stream") for _ in range(2)]
-    api = openai.OpenAI(base_url=f"{edge.url}/v1", api_key="alice-key", max_retries=0)
+    api = openai_client(edge.url)
     stream = api.responses.create(
         model="stream", input="go", background=True, stream=True, max_output_tokens=400
     )
@@ -51,9 +51,7 @@ def test_a_worker_killed_mid_response_shows_as_a_dropped_message_then_the_answer
     assert stored.output_text == answer and len(stored.output) == 1
 
     # a resume from before the reset, on another edge, gives exactly the rest
-    other = openai.OpenAI(
-        base_url=f"{chaos_stack.edge().url}/v1", api_key="alice-key", max_retries=0
-    )
+    other = openai_client(chaos_stack.edge().url)
     k = added[0].sequence_number + 2
     rest = list(other.responses.retrieve(response_id, stream=True, starting_after=k))
     assert [e.to_dict() for e in rest] == [e.to_dict() for e in events[k + 1 :]]

@@ -12,6 +12,7 @@ import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 from tests.support.client import assert_complete, submit, ws_connect, ws_events_until_end, ws_follow
+from tests.support.openai_clients import openai_client
 from tests.support.stack import Stack, auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.models]
@@ -47,7 +48,7 @@ def test_the_default_model_streams_through_the_stack_and_the_openai_client(stack
     assert 0 < end["usage"]["completion_tokens"] <= 40
     assert end["usage"]["prompt_tokens"] > 5
 
-    api = openai.OpenAI(base_url=f"{edge.url}/v1", api_key="alice-key", max_retries=0)
+    api = openai_client(edge.url)
     answers = [text] + [
         api.chat.completions.create(
             model="chat", messages=QUESTION, max_tokens=40, seed=seed, temperature=0.7
@@ -87,7 +88,7 @@ def test_a_prompt_longer_than_the_context_is_refused_before_it_is_queued(stack: 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "context_length_exceeded"
     assert "512" in response.json()["error"]["message"]
-    api = openai.OpenAI(base_url=f"{edge.url}/v1", api_key="alice-key", max_retries=0)
+    api = openai_client(edge.url)
     with pytest.raises(openai.BadRequestError) as refused:
         api.chat.completions.create(
             model="chat", messages=[{"role": "user", "content": long_prompt}]

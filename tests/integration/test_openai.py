@@ -11,6 +11,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from relayline.redis_server import free_port
 from tests.support.client import assert_complete, get_job, ws_follow
+from tests.support.openai_clients import openai_client
 from tests.support.stack import Edge, Stack, auth
 
 pytestmark = pytest.mark.integration
@@ -19,7 +20,7 @@ MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say s
 
 
 def client(stack_edge_url: str, key: str = "alice-key") -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{stack_edge_url}/v1", api_key=key, max_retries=0)
+    return openai_client(stack_edge_url, key)
 
 
 def test_chat_completion_streamed_and_not_is_an_ordinary_job(stack: Stack) -> None:

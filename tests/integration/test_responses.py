@@ -12,6 +12,7 @@ import pytest
 from openai.types.responses import Response
 
 from tests.support.client import assert_complete, get_job, ws_follow
+from tests.support.openai_clients import openai_client
 from tests.support.stack import LIFTED_LIMITS, Edge, Stack, auth
 from tests.support.wait import wait_for
 
@@ -21,7 +22,7 @@ QUESTION = "Tell me about the for statement."
 
 
 def client(edge: Edge, key: str = "alice-key") -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{edge.url}/v1", api_key=key, max_retries=0)
+    return openai_client(edge.url, key)
 
 
 def job_of(response_id: str) -> str:

@@ -7,13 +7,14 @@ import httpx
 import openai
 import pytest
 
+from tests.support.openai_clients import openai_client
 from tests.support.stack import LIFTED_LIMITS, Stack, auth
 
 pytestmark = pytest.mark.integration
 
 
 def client(url: str, key: str = "alice-key") -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+    return openai_client(url, key)
 
 
 def openai_shaped(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
