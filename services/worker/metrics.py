@@ -12,7 +12,6 @@ several workers may share a machine). Labelled by the pool the process serves.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -41,25 +40,31 @@ RUNNING = Gauge("relayline_worker_running_jobs", "Jobs this worker runs now", ["
 SLOTS = Gauge("relayline_worker_slots", "Jobs this worker may run at once", ["pool"])
 
 
-@dataclass(frozen=True)
 class PoolMetrics:
-    """The metrics of one pool's worker, as the runner records them."""
+    """The metrics of one pool's worker, as the runner records them: each metric's child for
+    the pool is looked up once, not on every event."""
 
-    pool: str
+    def __init__(self, pool: str) -> None:
+        self.pool = pool
+        self._queue_wait = QUEUE_WAIT.labels(pool)
+        self._events = EVENTS.labels(pool)
+        self._engine = ENGINE_SECONDS.labels(pool)
+        self._prompt = TOKENS.labels(pool, "prompt")
+        self._completion = TOKENS.labels(pool, "completion")
 
     def started(self, queue_wait: float | None) -> None:
         if queue_wait is not None:
-            QUEUE_WAIT.labels(self.pool).observe(max(0.0, queue_wait))
+            self._queue_wait.observe(max(0.0, queue_wait))
 
     def wrote(self, events: int) -> None:
-        EVENTS.labels(self.pool).inc(events)
+        self._events.inc(events)
 
     def ended(self, end: JobEnd, engine_seconds: float) -> None:
         JOBS.labels(self.pool, end.status.value).inc()
-        ENGINE_SECONDS.labels(self.pool).observe(engine_seconds)
+        self._engine.observe(engine_seconds)
         if end.usage is not None:
-            TOKENS.labels(self.pool, "prompt").inc(end.usage.prompt_tokens)
-            TOKENS.labels(self.pool, "completion").inc(end.usage.completion_tokens)
+            self._prompt.inc(end.usage.prompt_tokens)
+            self._completion.inc(end.usage.completion_tokens)
 
 
 def serve_metrics(pool: str, port: int, host: str, size: int, running: Callable[[], float]) -> None:
