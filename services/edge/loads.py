@@ -3,7 +3,9 @@ queues, jobs running (delivered to a worker, not yet acknowledged), jobs ended s
 pipeline for every pool and shard; read by `GET /v1/models` and by `/metrics` (the gauges
 `relayline_pool_workers` and `relayline_pool_jobs{state}`, which an autoscaler follows)."""
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from prometheus_client import Gauge
@@ -82,6 +84,24 @@ def export(loads: list[PoolLoad]) -> None:
         POOL_JOBS.labels(name, "running").set(load.running)
         for priority, count in load.waiting.items():
             POOL_JOBS.labels(name, f"waiting_{priority.value}").set(count)
+
+
+class ScrapedLoads:
+    """The gauges' refresh for `/metrics`, which any client may call: at most one read of
+    Redis per `min_seconds`, however many scrapes come at once (the rest wait for it, or use
+    the last one)."""
+
+    def __init__(self, min_seconds: float = 1.0) -> None:
+        self.min_seconds = min_seconds
+        self._at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def refresh(self, read: Callable[[], Awaitable[list[PoolLoad]]]) -> None:
+        async with self._lock:
+            if time.monotonic() - self._at < self.min_seconds:
+                return
+            export(await read())
+            self._at = time.monotonic()
 
 
 def _count(answer: object) -> int:

@@ -7,9 +7,10 @@ from redis.exceptions import RedisError
 
 from edge.deps import StateDep
 from edge.errors import error_response, error_responses
-from edge.loads import export, pool_loads
+from edge.loads import ScrapedLoads, pool_loads
 
 router = APIRouter(tags=["health"])
+_SCRAPED = ScrapedLoads()
 
 
 @router.get("/healthz")
@@ -32,13 +33,10 @@ async def readyz(state: StateDep) -> dict[str, str] | Response:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(state: StateDep) -> Response:
-    """Prometheus metrics; the pools' gauges (`edge.loads`) are read at each scrape. A Redis
+    """Prometheus metrics; the pools' gauges (`edge.loads`) are read at most once a second. A Redis
     that does not answer leaves them at their last values."""
     pools = list(state.store.pools.pools.values())
+    keys, live = state.store.keys, state.settings.worker_live_seconds
     with contextlib.suppress(RedisError, OSError):
-        export(
-            await pool_loads(
-                state.redis, state.store.keys, pools, state.settings.worker_live_seconds
-            )
-        )
+        await _SCRAPED.refresh(lambda: pool_loads(state.redis, keys, pools, live))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
