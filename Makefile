@@ -51,11 +51,14 @@ $(STAMPS)/system-bench: infra/scripts/install-system.sh
 	bash infra/scripts/install-system.sh redis wrk
 	@mkdir -p $(STAMPS) && touch $@
 
-# torch first, pinned: the CPU build; anything else would pull the multi-GB CUDA build.
+# torch first, pinned, by pip: pip's configuration finds the CPU build on this kind of machine;
+# anything else would pull the multi-GB CUDA build. The rest by uv, which keeps that torch: pip
+# spends minutes resolving and byte-compiling these packages, uv seconds. Nothing is
+# byte-compiled ahead: Python does it on first import.
 $(STAMPS)/python: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[models,dev]'
+	$(PY) -m pip install -q --disable-pip-version-check --no-compile torch==2.13.0 uv
+	$(VENV)/bin/uv pip install -q --python $(PY) -e '.[models,dev]'
 	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/web: web/package.json web/package-lock.json
