@@ -128,6 +128,7 @@ class Worker:
             settings.worker_id,
             self.run_entry,
             slots=self.slots,
+            leases=self.leases,
             lease_seconds=settings.lease_seconds,
             max_deliveries=settings.max_deliveries,
             retention_seconds=settings.event_retention_seconds,

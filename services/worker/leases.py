@@ -70,9 +70,17 @@ class Leases:
         self._idle.clear()
 
     def release(self, entry: Entry) -> None:
-        self.held.pop(entry, None)
+        """The calling task's run of `entry` ended. A lease another task holds now stays:
+        that task runs the entry, and its lease must go on being renewed."""
+        lease = self.held.get(entry)
+        if lease is not None and lease.task is asyncio.current_task():
+            del self.held[entry]
         if not self.held:
             self._idle.set()
+
+    def holds(self, entry: Entry) -> bool:
+        """Whether this worker runs `entry`."""
+        return entry in self.held
 
     async def _wait_idle(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -94,6 +102,20 @@ class Leases:
                 failure = exc
         if failure is not None:
             raise failure
+
+    async def keep(self, entry: Entry, delivered: int) -> None:
+        """Undo a claim of an entry this worker runs and could not renew for a while (its
+        Redis unreachable past the lease): its delivery count goes back to `delivered - 1`,
+        the delivery before the claim."""
+        await self.redis.xclaim(
+            entry.stream,
+            GROUP,
+            self.consumer,
+            0,
+            [entry.id],
+            retrycount=max(delivered - 1, 0),
+            justid=True,
+        )
 
     async def hand_back(self, entry: Entry) -> None:
         """Make one entry claimable by other workers right away, without counting it as one

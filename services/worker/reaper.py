@@ -8,7 +8,9 @@ shard readers draw on too: concurrency is per process), one entry per slot: the 
 it begins, or, when every slot is busy and such an entry waits, the next slot to free, ahead
 of the readers (so a backlog does not keep a dead worker's job waiting). A claimed job runs
 again here as a new attempt (its clients get `job-reset`; the old attempt's writes are
-fenced out). An entry delivered more than `max_deliveries` times goes to its shard's
+fenced out). An entry this worker itself runs, whose renewal lapsed while Redis could not be
+reached, is left to the run it has (the claim undone, its delivery not counted). An entry
+delivered more than `max_deliveries` times goes to its shard's
 dead-letter stream instead, and its job ends `failed` with `dead_lettered`: one script
 (`EventLog.dead_letter`) moves the entry, acknowledges it and ends the job, as the job and
 both streams share the shard's slot.
@@ -30,7 +32,7 @@ from contracts.events import JobEnd
 from contracts.jobs import JobEnvelope, JobStatus
 from contracts.keys import GROUP, Keys
 from contracts.log import ENVELOPE_FIELD
-from worker.leases import Entry, RunEntry, deliveries
+from worker.leases import Entry, Leases, RunEntry, deliveries
 from worker.slots import Slots
 
 log = logging.getLogger("relayline.worker")
@@ -49,6 +51,7 @@ class Reaper:
         run_entry: RunEntry,
         *,
         slots: Slots,
+        leases: Leases,
         lease_seconds: float,
         max_deliveries: int,
         retention_seconds: int,
@@ -60,6 +63,7 @@ class Reaper:
         self.consumer = consumer
         self.run_entry = run_entry
         self.slots = slots
+        self.leases = leases
         self.lease_ms = int(lease_seconds * 1000)
         self.max_deliveries = max_deliveries
         self.tasks: set[asyncio.Task[None]] = set()
@@ -119,9 +123,17 @@ class Reaper:
         return len(entries)
 
     async def _take(self, shard: int, entry: Entry, fields: dict[str, str]) -> bool:
-        """Run a claimed entry under a slot taken for it (True), or dead-letter it."""
+        """Run a claimed entry under a slot taken for it (True); or dead-letter it, or keep
+        running it where it runs already, if that is here (False: the slot stays free)."""
         envelope = JobEnvelope.model_validate_json(fields[ENVELOPE_FIELD])
         delivered = await deliveries(self.redis, entry)
+        if self.leases.holds(entry):
+            # Ours, running: only its renewal lapsed (Redis unreachable past the lease, a
+            # failover). A second run here would fence the first and leave the entry to lapse
+            # again as the first ends; the claim is undone instead, and its delivery uncounted.
+            await self.leases.keep(entry, delivered)
+            log.info("job %s: kept, still running here after its lease lapsed", envelope.id)
+            return False
         if delivered > self.max_deliveries:
             await self._dead_letter(shard, entry, envelope, delivered)
             return False

@@ -15,7 +15,7 @@ from contracts.keys import GROUP, Keys
 from tests.support.queue import queue_job, status, take_as
 from tests.support.wait import async_wait_for
 from worker.heartbeat import ensure_groups
-from worker.leases import Entry
+from worker.leases import Entry, Leases, deliveries
 from worker.reaper import Reaper
 from worker.slots import Slots
 
@@ -54,7 +54,9 @@ class Claimed:
         self.runs.append((entry, envelope))
 
 
-def reaper(redis: Redis, keys: Keys, slots: Slots, run: Claimed) -> Reaper:
+def reaper(
+    redis: Redis, keys: Keys, slots: Slots, run: Claimed, leases: Leases | None = None
+) -> Reaper:
     return Reaper(
         redis,
         keys,
@@ -62,6 +64,7 @@ def reaper(redis: Redis, keys: Keys, slots: Slots, run: Claimed) -> Reaper:
         "reaper-worker",
         run,
         slots=slots,
+        leases=leases or Leases(redis, "reaper-worker", lease_seconds=1),
         lease_seconds=1,
         max_deliveries=3,
         retention_seconds=60,
@@ -135,3 +138,35 @@ async def test_the_reaper_dead_letters_into_the_jobs_own_shard(redis: Redis, key
     error = json.loads(await redis.hget(keys.job(job_id), "error") or "null")
     assert error["code"] == "dead_lettered"
     assert keys.dead(POOL, SHARD) in error["message"]
+
+
+async def test_the_reaper_leaves_a_job_this_worker_runs_to_its_run(
+    redis: Redis, keys: Keys
+) -> None:
+    """Redis unreachable past the lease (a failover) lapses the renewal of a job this worker
+    runs: its own reaper must not run it a second time, which would fence the first run, drop
+    the lease as that run unwinds, and hand the job to another worker, delivery after delivery,
+    until it is dead-lettered."""
+    _, entry = await abandoned_entry(redis, keys, deliveries=2)
+    leases = Leases(redis, "reaper-worker", lease_seconds=1)
+    held, done = asyncio.Event(), asyncio.Event()
+
+    async def first_run() -> None:
+        leases.hold(entry, "the job")
+        held.set()
+        await done.wait()
+        leases.release(entry)
+
+    holder = asyncio.create_task(first_run())
+    await held.wait()
+    run, slots = Claimed(), Slots(1)
+    assert await reaper(redis, keys, slots, run, leases).sweep() == 1  # idle past the lease
+    assert run.runs == [] and slots.free == 1  # yet not run again
+    assert await deliveries(redis, entry) == 2  # and its claim not counted as a delivery
+    assert await consumers(redis, entry) == ["reaper-worker"]
+
+    leases.release(entry)  # another task's run of it ending (say, fenced out)
+    assert leases.holds(entry)  # leaves the lease of the run that goes on
+    done.set()
+    await holder
+    assert not leases.holds(entry)
