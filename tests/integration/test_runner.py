@@ -1,7 +1,10 @@
 """The worker's job runner against a real Redis: coalescing, failures, the end of a job."""
 
+import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
+from typing import cast
 
 import pytest
 from redis.asyncio import Redis
@@ -11,8 +14,9 @@ from contracts.keys import GROUP, Keys
 from tests.support.queue import take_as
 from tests.support.runner import REQUEST, ScriptedEngine, run_job, scripted_runner, stub_store
 from tests.support.wait import async_wait_for
-from worker.engines.base import Emit, JobContext
+from worker.engines.base import Emit, JobContext, Text
 from worker.errors import EngineError
+from worker.runner import JobRunner
 
 pytestmark = pytest.mark.integration
 
@@ -144,5 +148,85 @@ async def test_the_job_end_acknowledges_the_jobs_queue_entry_in_one_step(
         # run again (a redelivery): the job had ended, so it is not run and nothing says
         # its entry was acknowledged: the worker acknowledges it itself
         assert await runner.run(envelope, entry_id) is False
+    finally:
+        await redis.aclose()
+
+
+class PausingEngine(ScriptedEngine):
+    """One piece of text, then silence until `resume` is set: from then on it runs as a
+    scripted engine of two pieces, or, if `resume` is never set, until its task is cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__(2)
+        self.resume = asyncio.Event()
+        self.closed = False
+
+    async def stream(self, job: JobContext) -> AsyncIterator[Emit]:
+        try:
+            yield Text("first ")
+            await self.resume.wait()
+            async for item in super().stream(job):
+                yield item
+        finally:
+            self.closed = True
+
+
+async def _deltas(redis: Redis, keys: Keys, job_id: str) -> list[str]:
+    entries = cast(list[tuple[str, dict[str, str]]], await redis.xrange(keys.events(job_id)))
+    events = [json.loads(fields["e"]) for _, fields in entries]
+    return [event["delta"] for event in events if event["type"] == "text-delta"]
+
+
+async def test_text_is_written_when_its_window_closes_while_the_engine_is_silent(
+    redis_server_url: str, keys: Keys
+) -> None:
+    """No later item comes to flush it: the window's own timer does."""
+    redis = Redis.from_url(redis_server_url, decode_responses=True)
+    try:
+        job_id, _ = await stub_store(redis, keys).submit("alice", REQUEST)
+        engine = PausingEngine()
+        runner = JobRunner(
+            redis, keys, engine, "w1", coalesce_seconds=0.05, cancel_poll_seconds=0.2,
+            retention_seconds=60,
+        )  # fmt: skip
+        envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=REQUEST.input)
+        running = asyncio.create_task(runner.run(envelope))
+
+        async def first_written() -> bool:
+            return await _deltas(redis, keys, job_id) == ["first "]
+
+        await async_wait_for(first_written, what="the text before the pause in the log")
+        engine.resume.set()
+        await asyncio.wait_for(running, 30)
+        assert "".join(await _deltas(redis, keys, job_id)) == "first w0 w1 "
+        assert await redis.hget(keys.job(job_id), "status") == "succeeded"
+    finally:
+        await redis.aclose()
+
+
+async def test_a_silent_engine_is_stopped_by_a_cancel_it_never_hears_of(
+    redis_server_url: str, keys: Keys
+) -> None:
+    """No append answers the cancel while the engine is silent: the runner polls for it."""
+    redis = Redis.from_url(redis_server_url, decode_responses=True)
+    try:
+        store = stub_store(redis, keys)
+        job_id, _ = await store.submit("alice", REQUEST)
+        engine = PausingEngine()
+        runner = JobRunner(
+            redis, keys, engine, "w1", coalesce_seconds=0.05, cancel_poll_seconds=0.2,
+            retention_seconds=60,
+        )  # fmt: skip
+        envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=REQUEST.input)
+        running = asyncio.create_task(runner.run(envelope))
+
+        async def first_written() -> bool:
+            return await _deltas(redis, keys, job_id) == ["first "]
+
+        await async_wait_for(first_written, what="the engine to fall silent")
+        await store.cancel("alice", job_id)
+        await asyncio.wait_for(running, 30)
+        assert await redis.hget(keys.job(job_id), "status") == "cancelled"
+        assert engine.closed  # its model stopped
     finally:
         await redis.aclose()
