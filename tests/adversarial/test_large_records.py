@@ -30,7 +30,7 @@ MAX_GAP = 2.0
 """Seconds the second user may wait between two events: far more than the 50 ms its job
 takes per token, far less than the flood stalls a loop that parses each output."""
 READERS = 20
-ROUNDS = 1
+ROUNDS = 3
 ERROR_PREFIX = '{"ref":null,"type":"error"'
 
 
