@@ -11,9 +11,23 @@ export default defineConfig({
       ['/v1', '/docs', '/openapi.json'].map((path) => [path, { target: edge, ws: true }]),
     ),
   },
+  // Only unit tests: browser specs run under Playwright, never under vitest. `src/lib` knows
+  // nothing of React or the DOM, so its tests run in plain Node (no jsdom to set up per file).
   test: {
-    environment: 'jsdom',
-    // Only unit tests: browser specs run under Playwright, never under vitest.
-    include: ['src/**/*.test.ts', 'src/**/*.test.tsx'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'lib', environment: 'node', include: ['src/lib/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'ui',
+          environment: 'jsdom',
+          include: ['src/**/*.test.ts', 'src/**/*.test.tsx'],
+          exclude: ['src/lib/**'],
+        },
+      },
+    ],
   },
 })
