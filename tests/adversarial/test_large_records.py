@@ -10,6 +10,8 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -32,6 +34,7 @@ takes per token, far less than the flood stalls a loop that parses each output."
 READERS = 20
 ROUNDS = 3
 ERROR_PREFIX = '{"ref":null,"type":"error"'
+T = TypeVar("T")
 
 
 def follow_with_arrivals(edge: Edge, job_id: str, user: str) -> list[tuple[float, dict[str, str]]]:
@@ -65,28 +68,39 @@ async def large_job(stack: Stack) -> tuple[Edge, str]:
     return edge, large_id
 
 
-async def bob_streams(edge: Edge) -> "asyncio.Task[list[tuple[float, dict[str, str]]]]":
-    """Bob's slow job, followed (with arrival times) in a task, which has started reading."""
+async def while_bob_streams(
+    edge: Edge, flood: Callable[[], Awaitable[T]]
+) -> tuple[T, list[tuple[float, dict[str, str]]]]:
+    """The flood's answers, run while bob's slow job (20 s) streams, and bob's events with
+    their arrival times, followed in a thread: bob's job is cancelled once the flood is
+    over, so it streams through the whole flood however long that takes, and no longer."""
     bob = await submit(
         edge,
         "bob",
         {"model": "slow", "input": {"messages": [{"role": "user", "content": "hi"}]}},
     )
     assert bob.status_code == 202, bob.text
+    bob_id = bob.json()["id"]
     started = threading.Event()
 
     def bob_follows() -> list[tuple[float, dict[str, str]]]:
         started.set()
-        return follow_with_arrivals(edge, bob.json()["id"], "bob")
+        return follow_with_arrivals(edge, bob_id, "bob")
 
     following = asyncio.create_task(asyncio.to_thread(bob_follows))
     await asyncio.to_thread(started.wait, 10)
-    return following
+    answers = await asyncio.wait_for(flood(), DEADLINE)
+    async with httpx.AsyncClient(timeout=10) as client:
+        cancel = await client.post(f"{edge.url}/v1/jobs/{bob_id}/cancel", headers=auth("bob"))
+    assert cancel.status_code == 202, cancel.text  # the cancel of a running job is asked for
+    arrivals = await asyncio.wait_for(following, DEADLINE)
+    assert arrivals[-1][1]["status"] == "cancelled", "bob's job ended before the flood did"
+    return answers, arrivals
 
 
 def assert_flowed(arrivals: list[tuple[float, dict[str, str]]]) -> None:
     events = [event for _, event in arrivals]
-    assert_streamed_to_the_end(events)
+    assert_streamed_to_the_end(events, status="cancelled")
     gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(arrivals)]
     assert max(gaps) < MAX_GAP, f"bob waited {max(gaps):.1f} s between two events"
 
@@ -100,7 +114,6 @@ async def test_large_records_leave_other_streams_flowing(stack: Stack) -> None:
 
 async def reads_leave_other_streams_flowing(edge: Edge, large_id: str) -> None:
     """Its record, its list and its cancel, read by 20 clients at once, 3 times."""
-    following = await bob_streams(edge)
     paths = [f"/v1/jobs/{large_id}", "/v1/jobs?limit=100", f"/v1/jobs/{large_id}/cancel"]
 
     async def read(client: httpx.AsyncClient, index: int) -> tuple[int, int]:
@@ -116,7 +129,7 @@ async def reads_leave_other_streams_flowing(edge: Edge, large_id: str) -> None:
                 answers += await asyncio.gather(*(read(client, i) for i in range(READERS)))
         return answers
 
-    answers, arrivals = await asyncio.wait_for(asyncio.gather(flood(), following), DEADLINE)
+    answers, arrivals = await while_bob_streams(edge, flood)
     assert {status for status, _ in answers} <= {200, 202}, answers
     assert min(size for _, size in answers) > 10_000_000  # every answer held the output
     assert_flowed(arrivals)
@@ -145,7 +158,6 @@ async def expired_subscribes_leave_other_streams_flowing(
     finally:
         client.close()
     record = await record_of(edge, large_id)
-    following = await bob_streams(edge)
 
     async def flood() -> list[str]:
         answers: list[str] = []
@@ -155,7 +167,7 @@ async def expired_subscribes_leave_other_streams_flowing(
             )
         return answers
 
-    answers, arrivals = await asyncio.wait_for(asyncio.gather(flood(), following), DEADLINE)
+    answers, arrivals = await while_bob_streams(edge, flood)
     error = json.loads(answers[0])  # parsed once: parsing all would slow this process
     assert error["code"] == "events_expired" and error["job_id"] == large_id
     assert error["record"] == record  # the record GET /v1/jobs/{id} answers
