@@ -53,13 +53,15 @@ $(STAMPS)/system-bench: infra/scripts/install-system.sh
 
 # torch first, pinned, by pip: pip's configuration finds the CPU build on this kind of machine;
 # anything else would pull the multi-GB CUDA build. The rest by uv, which keeps that torch: pip
-# spends minutes resolving these packages, uv seconds. Both byte-compile what they install:
-# where PYTHONDONTWRITEBYTECODE is set, nothing else would, and every process started would
-# compile its imports again.
+# spends minutes resolving these packages, uv seconds. Everything is byte-compiled, torch on
+# every core (but its test helpers, one of them Python 3.12 only): where PYTHONDONTWRITEBYTECODE
+# is set nothing else would, and every process started would compile its imports again.
 $(STAMPS)/python: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0 uv
+	$(PY) -m pip install -q --disable-pip-version-check --no-compile torch==2.13.0 uv
 	$(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY) -e '.[models,dev]'
+	$(PY) -m compileall -q -j 0 -x /testing/_internal/ \
+		"$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/torch"
 	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/web: web/package.json web/package-lock.json
