@@ -78,12 +78,9 @@ class Deltas:
         self.buffer: list[str] = []
         self.flushed_at = asyncio.get_running_loop().time()
 
-    def due_at(self) -> float:
-        """When the text buffered is to be written (the loop's clock)."""
-        return self.flushed_at + self.coalesce_seconds
-
     def due_in(self) -> float:
-        return max(0.0, self.due_at() - asyncio.get_running_loop().time())
+        elapsed = asyncio.get_running_loop().time() - self.flushed_at
+        return max(0.0, self.coalesce_seconds - elapsed)
 
     async def add(self, text: str) -> None:
         self.buffer.append(text)
@@ -114,13 +111,19 @@ class Attempt:
         context: JobContext,
         *,
         coalesce_seconds: float,
+        cancel_poll_seconds: float,
         max_output_bytes: int,
     ) -> None:
         self.events, self.job_id = events, context.id
         self.deltas = Deltas(events, context.id, coalesce_seconds)
+        self.cancel_poll_seconds = cancel_poll_seconds
         self.max_output_bytes = max_output_bytes
         self.text_bytes = 0
         self.result: Result | None = None
+
+    def wait(self) -> float:
+        """How long to wait for the engine before flushing text or polling for a cancel."""
+        return self.deltas.due_in() if self.deltas.buffer else self.cancel_poll_seconds
 
     async def take(self, item: object) -> JobEnd | None:
         """The job's end, once there is one: the text not written yet goes with it

@@ -48,11 +48,7 @@ from worker.retry import with_retry
 log = logging.getLogger("relayline.worker")
 
 STOP_GRACE_SECONDS = 5.0
-_DEADLINE, _FLUSH, _POLL = object(), object(), object()
-"""The ticks of an attempt's timers: its `max_seconds` passed, its text's coalescing window
-closed, the engine may have been silent for `cancel_poll_seconds`."""
-TICK_RETRY_SECONDS = 0.01
-"""When a tick that found the engine's queue full is put again."""
+_EMPTY = object()
 MAX_LOG_RESTARTS = 3
 """Attempts one worker starts for a job whose log keeps losing its end (failovers)."""
 
@@ -107,39 +103,6 @@ class _Log:
         requested = await self.runner.log.cancel_requested(self.job.id)
         self.cancel_requested = self.cancel_requested or requested
         return self.cancel_requested
-
-
-class _Ticks:
-    """The timers of one attempt, one per kind of tick, each putting its tick into the engine's
-    queue as it fires: the drive loop waits on that queue alone. (A timeout on each wait cost a
-    worker streaming many jobs a sixth of its CPU; these timers are set once per coalescing
-    window, per `cancel_poll_seconds` and per attempt.) A tick that finds the queue full is
-    put again `TICK_RETRY_SECONDS` later: the loop has the engine's items to take meanwhile."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, queue: "asyncio.Queue[Any]") -> None:
-        self.loop, self.queue = loop, queue
-        self.handles: dict[object, asyncio.TimerHandle] = {}
-
-    def at(self, when: float, tick: object) -> None:
-        if (handle := self.handles.get(tick)) is not None:
-            handle.cancel()
-        self.handles[tick] = self.loop.call_at(when, self._fire, tick)
-
-    def armed(self, tick: object) -> bool:
-        return tick in self.handles
-
-    def _fire(self, tick: object) -> None:
-        try:
-            self.queue.put_nowait(tick)
-        except asyncio.QueueFull:
-            self.handles[tick] = self.loop.call_later(TICK_RETRY_SECONDS, self._fire, tick)
-        else:
-            del self.handles[tick]
-
-    def cancel(self) -> None:
-        for handle in self.handles.values():
-            handle.cancel()
-        self.handles.clear()
 
 
 class JobRunner:
@@ -249,50 +212,39 @@ class JobRunner:
         return entry_id is not None
 
     async def _drive(self, context: JobContext, events: _Log) -> tuple[JobEnd, list[TextDelta]]:
-        """Run the engine to the job's end: the end, and the text to write with it. The loop
-        waits on the engine's queue alone; timers put their ticks in it (`_Ticks`)."""
-        loop = asyncio.get_running_loop()
+        """Run the engine to the job's end: the end, and the text to write with it."""
         queue: asyncio.Queue[Emit | BaseException | object] = asyncio.Queue(maxsize=256)
         pump = asyncio.create_task(self._pump(context, queue))
         attempt = Attempt(
             events,
             context,
             coalesce_seconds=self.coalesce_seconds,
+            cancel_poll_seconds=self.cancel_poll_seconds,
             max_output_bytes=self.max_output_bytes,
         )
-        deltas, poll = attempt.deltas, self.cancel_poll_seconds
-        ticks = _Ticks(loop, queue)
-        ticks.at(loop.time() + self.max_seconds, _DEADLINE)
-        ticks.at(loop.time() + poll, _POLL)
-        heard = loop.time()  # when the engine last gave an item
+        deadline = asyncio.get_running_loop().time() + self.max_seconds
         try:
             while True:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    return timed_out(context.id, self.max_seconds), attempt.deltas.drain()
                 try:
-                    item = queue.get_nowait()  # the engine is ahead
+                    item = queue.get_nowait()  # the engine is ahead: no timer to set
                 except asyncio.QueueEmpty:
-                    item = await queue.get()
-                if item is _DEADLINE:
-                    return timed_out(context.id, self.max_seconds), deltas.drain()
-                if item is _FLUSH:
-                    if deltas.buffer and deltas.due_in() == 0:
-                        await deltas.flush()
-                elif item is _POLL:
-                    now = loop.time()
-                    if now - heard >= poll and not deltas.buffer:  # a silent engine: ask Redis
-                        if await events.poll_cancel():
-                            return job_end(context.id, JobStatus.cancelled), []
-                        ticks.at(loop.time() + poll, _POLL)
-                    else:  # heard from lately, or its text to write first
-                        wait = max(deltas.due_in(), TICK_RETRY_SECONDS) if deltas.buffer else 0
-                        ticks.at(max(heard + poll, now + wait), _POLL)
-                else:
-                    heard = loop.time()
-                    if (end := await attempt.take(item)) is not None:
-                        return end, deltas.drain()
-                if deltas.buffer and not ticks.armed(_FLUSH):  # text waits for its window
-                    ticks.at(deltas.due_at(), _FLUSH)
+                    item = _EMPTY
+                try:
+                    if item is _EMPTY:
+                        async with asyncio.timeout(min(attempt.wait(), remaining)):  # no task
+                            item = await queue.get()
+                except TimeoutError:
+                    if attempt.deltas.buffer:
+                        await attempt.deltas.flush()
+                    elif await events.poll_cancel():
+                        return job_end(context.id, JobStatus.cancelled), []
+                    continue
+                if (end := await attempt.take(item)) is not None:
+                    return end, attempt.deltas.drain()
         finally:
-            ticks.cancel()
             await self._stop(pump, context.id)
 
     async def _stop(self, pump: "asyncio.Task[None]", job_id: str) -> None:
