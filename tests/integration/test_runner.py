@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from contracts.jobs import JobEnvelope
 from contracts.keys import GROUP, Keys
+from edge.store import JobStore
 from tests.support.queue import take_as
 from tests.support.runner import REQUEST, ScriptedEngine, run_job, scripted_runner, stub_store
 from tests.support.wait import async_wait_for
@@ -177,25 +178,35 @@ async def _deltas(redis: Redis, keys: Keys, job_id: str) -> list[str]:
     return [event["delta"] for event in events if event["type"] == "text-delta"]
 
 
+async def paused_job(
+    redis: Redis, keys: Keys
+) -> tuple[JobStore, str, PausingEngine, "asyncio.Task[bool]"]:
+    """A job run in a task by a runner coalescing text for 50 ms, once its engine gave its
+    first text and fell silent, and that text is in the log."""
+    store = stub_store(redis, keys)
+    job_id, _ = await store.submit("alice", REQUEST)
+    engine = PausingEngine()
+    runner = JobRunner(
+        redis, keys, engine, "w1", coalesce_seconds=0.05, cancel_poll_seconds=0.2,
+        retention_seconds=60,
+    )  # fmt: skip
+    envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=REQUEST.input)
+    running = asyncio.create_task(runner.run(envelope))
+
+    async def first_written() -> bool:
+        return await _deltas(redis, keys, job_id) == ["first "]
+
+    await async_wait_for(first_written, what="the text before the engine's silence in the log")
+    return store, job_id, engine, running
+
+
 async def test_text_is_written_when_its_window_closes_while_the_engine_is_silent(
     redis_server_url: str, keys: Keys
 ) -> None:
-    """No later item comes to flush it: the window's own timer does."""
+    """No later item comes to flush it: the runner's wait for one ends with the window."""
     redis = Redis.from_url(redis_server_url, decode_responses=True)
     try:
-        job_id, _ = await stub_store(redis, keys).submit("alice", REQUEST)
-        engine = PausingEngine()
-        runner = JobRunner(
-            redis, keys, engine, "w1", coalesce_seconds=0.05, cancel_poll_seconds=0.2,
-            retention_seconds=60,
-        )  # fmt: skip
-        envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=REQUEST.input)
-        running = asyncio.create_task(runner.run(envelope))
-
-        async def first_written() -> bool:
-            return await _deltas(redis, keys, job_id) == ["first "]
-
-        await async_wait_for(first_written, what="the text before the pause in the log")
+        _, job_id, engine, running = await paused_job(redis, keys)
         engine.resume.set()
         await asyncio.wait_for(running, 30)
         assert "".join(await _deltas(redis, keys, job_id)) == "first w0 w1 "
@@ -210,20 +221,7 @@ async def test_a_silent_engine_is_stopped_by_a_cancel_it_never_hears_of(
     """No append answers the cancel while the engine is silent: the runner polls for it."""
     redis = Redis.from_url(redis_server_url, decode_responses=True)
     try:
-        store = stub_store(redis, keys)
-        job_id, _ = await store.submit("alice", REQUEST)
-        engine = PausingEngine()
-        runner = JobRunner(
-            redis, keys, engine, "w1", coalesce_seconds=0.05, cancel_poll_seconds=0.2,
-            retention_seconds=60,
-        )  # fmt: skip
-        envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=REQUEST.input)
-        running = asyncio.create_task(runner.run(envelope))
-
-        async def first_written() -> bool:
-            return await _deltas(redis, keys, job_id) == ["first "]
-
-        await async_wait_for(first_written, what="the engine to fall silent")
+        store, job_id, engine, running = await paused_job(redis, keys)
         await store.cancel("alice", job_id)
         await asyncio.wait_for(running, 30)
         assert await redis.hget(keys.job(job_id), "status") == "cancelled"
