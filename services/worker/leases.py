@@ -107,32 +107,28 @@ class Leases:
         """Undo a claim of an entry this worker runs and could not renew for a while (its
         Redis unreachable past the lease): its delivery count goes back to `delivered - 1`,
         the delivery before the claim."""
-        await self.redis.xclaim(
-            entry.stream,
-            GROUP,
-            self.consumer,
-            0,
-            [entry.id],
-            retrycount=max(delivered - 1, 0),
-            justid=True,
-        )
+        await self._uncount(entry, delivered)
 
     async def hand_back(self, entry: Entry) -> None:
         """Make one entry claimable by other workers right away, without counting it as one
         more delivery."""
-        delivered = await deliveries(self.redis, entry)
+        await self._uncount(entry, await deliveries(self.redis, entry), idle=self.lease_ms * 10)
+        lease = self.held.get(entry)
+        log.info("handed back %s", lease.job_id if lease else f"{entry.stream} {entry.id}")
+
+    async def _uncount(self, entry: Entry, delivered: int, idle: int | None = None) -> None:
+        """Claim `entry` to this worker with its delivery count one below `delivered` (the
+        claim that counted it was not a delivery), idle for `idle` ms if given."""
         await self.redis.xclaim(
             entry.stream,
             GROUP,
             self.consumer,
             0,
             [entry.id],
-            idle=self.lease_ms * 10,
+            idle=idle,
             retrycount=max(delivered - 1, 0),
             justid=True,
         )
-        lease = self.held.get(entry)
-        log.info("handed back %s", lease.job_id if lease else f"{entry.stream} {entry.id}")
 
     async def drain(self, grace_seconds: float) -> None:
         """Wait up to `grace_seconds` for running jobs, then cancel and hand back the rest."""
