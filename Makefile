@@ -4,6 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMPS := .stamps
 WEB_SOURCES := $(shell find web/src web/scripts web/index.html web/vite.config.ts web/package.json -type f 2>/dev/null)
+# pytest's processes (pytest-xdist): one per core, at most 4. Most of a test's time is real
+# edges and workers starting up on one core each; every pytest process has its own Redis.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 .PHONY: run test lint bench chaos deps contracts clean test-python test-web
 
@@ -12,10 +16,10 @@ run: $(STAMPS)/python web/dist/index.html  ## the whole stack at http://127.0.0.
 
 test: $(STAMPS)/system-test $(STAMPS)/python web/dist/index.html  ## every suite
 	npm --prefix web test
-	$(PY) -m pytest
+	$(PYTEST)
 
 test-python: $(STAMPS)/system-test $(STAMPS)/python web/dist/index.html
-	$(PY) -m pytest
+	$(PYTEST)
 
 test-web: $(STAMPS)/web
 	npm --prefix web test
