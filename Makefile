@@ -6,8 +6,13 @@ STAMPS := .stamps
 WEB_SOURCES := $(shell find web/src web/scripts web/index.html web/vite.config.ts web/package.json -type f 2>/dev/null)
 # pytest's processes (pytest-xdist): one per core, at most 4. Most of a test's time is real
 # edges and workers starting up on one core each; every pytest process has its own Redis.
+# Then the tests marked `solo`, one at a time: floods whose victims' waits other tests' load
+# would blur. Both parts always run; the target fails if either does.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
-PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
+PYTEST := status=0; \
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not solo" || status=$$?; \
+	$(PY) -m pytest -m solo || status=$$?; \
+	exit $$status
 
 .PHONY: run test lint bench chaos deps contracts clean test-python test-web
 

@@ -21,7 +21,7 @@ from tests.adversarial.worker_support import record as record_of
 from tests.support.client import ws_connect
 from tests.support.stack import LIFTED_LIMITS, Edge, Stack, auth
 
-pytestmark = [pytest.mark.integration, pytest.mark.models]
+pytestmark = [pytest.mark.integration, pytest.mark.models, pytest.mark.solo]
 
 TEXTS = [f"relay line {index}: a text to embed, of a few words" for index in range(2048)]
 EMBED_DEADLINE = 600

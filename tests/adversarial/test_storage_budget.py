@@ -19,7 +19,7 @@ from tests.adversarial.worker_support import (
 )
 from tests.support.stack import POOLS_FILE, Edge, Stack, auth
 
-pytestmark = [pytest.mark.integration, pytest.mark.models]
+pytestmark = [pytest.mark.integration, pytest.mark.models, pytest.mark.solo]
 
 BUDGET = 8 << 20
 """alice's budget of stored output (bytes): a few jobs' worth."""

@@ -21,7 +21,7 @@ from tests.adversarial.worker_support import (
 )
 from tests.support.stack import Edge, Stack, auth
 
-pytestmark = [pytest.mark.integration, pytest.mark.models]
+pytestmark = [pytest.mark.integration, pytest.mark.models, pytest.mark.solo]
 
 DEADLINE = 60
 """Seconds the second user's job may take to stream to its end (it needs a few)."""

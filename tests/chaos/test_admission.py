@@ -19,7 +19,7 @@ from tests.support.metrics import metric
 from tests.support.stack import Edge, Stack, auth
 from tests.support.wait import async_wait_for, wait_for
 
-pytestmark = pytest.mark.chaos
+pytestmark = [pytest.mark.chaos, pytest.mark.solo]
 
 BODY = {"model": "quick", "input": {"messages": [{"role": "user", "content": "hi"}]}}
 

@@ -20,7 +20,7 @@ from tests.chaos.conftest import OwnRedis
 from tests.chaos.helpers import supervisor
 from tests.support.stack import Edge, Stack, Worker, auth
 
-pytestmark = pytest.mark.chaos
+pytestmark = [pytest.mark.chaos, pytest.mark.solo]
 
 SOAK_SECONDS = min(float(os.environ.get("RELAYLINE_SOAK_SECONDS", "30")), 3600)
 
