@@ -19,6 +19,7 @@ from contracts import log
 from contracts.batch import ScriptBatch, run_script
 from contracts.durability import NO_WAIT, Durability, committed
 from contracts.events import JobEnd, JobQueued, JobReset, JobStart
+from contracts.gcra import Bucket, Taken
 from contracts.jobs import Priority
 from contracts.keys import GROUP, Keys, account
 from contracts.log import AppendResult
@@ -50,12 +51,16 @@ class Admission:
     """Bytes per second the owner's stored-output bucket drains."""
     weight: float = 1.0
     """The owner's share of the pool against other accounts' (see `contracts.queue`)."""
+    rate: Bucket | None = None
+    """The owner's request bucket, to take the submit's token from in the same script; None
+    when the caller took it already."""
 
 
 class SubmitRefusal(Enum):
     queue_full = "queue_full"
     user_limit = "user_limit"
     storage_full = "storage_full"
+    rate_limited = "rate_limited"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,8 @@ class SubmitAnswer:
     refusal: SubmitRefusal | None = None
     retry_after: int = 0
     """For `storage_full`: the seconds until the bucket drains below the budget."""
+    token: Taken | None = None
+    """For `rate_limited`: what the request bucket answered."""
 
 
 class DeleteResult(Enum):
@@ -155,8 +162,9 @@ class EventLog:
             keys.finish_tags(job.pool, shard, priority),
             keys.queue_state(job.pool, shard),
             keys.ready(job.pool, shard),
+            keys.rate_user(job.owner),
         ]
-        script_args = [
+        script_args: list[str | int | float] = [
             job.id,
             job.owner,
             job.pool,
@@ -174,6 +182,7 @@ class EventLog:
             priority.value,
             account(job.owner),
             repr(admission.weight),
+            *(admission.rate.args() if admission.rate else ["", ""]),
         ]
         result = await self._write(
             self._submit, script_keys, script_args, commit=f"the submit of job {job.id}"
@@ -358,6 +367,10 @@ def _submit_answer(result: str) -> SubmitAnswer:
         return SubmitAnswer(refusal=SubmitRefusal.queue_full)
     if result == log.SUBMIT_USER_LIMIT:
         return SubmitAnswer(refusal=SubmitRefusal.user_limit)
+    if result.startswith(log.SUBMIT_RATE_LIMITED):
+        remaining, retry_ms, reset_ms = result.removeprefix(log.SUBMIT_RATE_LIMITED).split(":")
+        token = Taken(False, int(remaining), int(retry_ms), int(reset_ms))
+        return SubmitAnswer(refusal=SubmitRefusal.rate_limited, token=token)
     if result.startswith(log.SUBMIT_STORAGE_QUOTA):
         seconds = int(result.removeprefix(log.SUBMIT_STORAGE_QUOTA))
         return SubmitAnswer(refusal=SubmitRefusal.storage_full, retry_after=seconds)

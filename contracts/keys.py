@@ -191,6 +191,12 @@ class Keys:
         `contracts.log`."""
         return f"{self._in(self.shard_of_user(user))}user:{account(user)}:stored"
 
+    def rate_user(self, user: str) -> str:
+        """String with a TTL: the request bucket of a user's `account` (GCRA: the theoretical
+        arrival time, unix ms; `contracts.gcra`). In the account's shard, so `SUBMIT` takes
+        a submit's token in the same script."""
+        return f"{self._in(self.shard_of_user(user))}user:{account(user)}:rate"
+
     def idempotency(self, user: str, key: str) -> str:
         """String: the job id an idempotency key of one user maps to."""
         return f"{self._in(self.shard_of_user(user))}idem:{user}:{key}"
@@ -227,11 +233,6 @@ class Keys:
     def model_limits(self, pool: str) -> str:
         """String: the `ModelLimits` JSON the pool's workers publish."""
         return f"{self.prefix}limits:{pool}"
-
-    def rate_user(self, user: str) -> str:
-        """String: the request bucket of a user's `account` (GCRA: the theoretical arrival
-        time, unix ms)."""
-        return f"{self.prefix}rate:user:{account(user)}"
 
     def rate_guest_ids(self, address: str) -> str:
         """String: the bucket of new guest ids minted for one client address (or /64)."""

@@ -44,6 +44,7 @@ from enum import IntEnum
 from pydantic import BaseModel
 
 from contracts.events import JobEnd
+from contracts.gcra import TAKE_TOKENS
 
 EVENT_FIELD = "e"
 """The one field of an event-log entry: the event's JSON, seq included."""
@@ -59,6 +60,10 @@ SUBMIT_USER_LIMIT = "-"
 SUBMIT_STORAGE_QUOTA = "+"
 """How `SUBMIT`'s answer starts when the user's stored output fills its budget; the seconds
 until the bucket drains below the budget follow (`+42`)."""
+SUBMIT_RATE_LIMITED = "!"
+"""How `SUBMIT`'s answer starts when it was to take the request's token and the user's request
+bucket is empty: `take_tokens`' remaining tokens, ms until one more, and ms until full follow,
+`:`-separated (`!0:95:4000`)."""
 
 
 def without_seq(event: BaseModel) -> str:
@@ -212,20 +217,28 @@ end
 SUBMIT = (
     _APPEND
     + _QUEUE
+    + TAKE_TOKENS
     + """
 -- KEYS: job, events, the waiting jobs of its pool, shard and priority, user index,
 --       idempotency key, user's unfinished jobs, user's stored-output bucket, the waiting
 --       jobs of the other priority, the priority's finish tags, the queue's state, the
---       queue's ready stream
+--       queue's ready stream, the user's request bucket
 -- ARGV: id, owner, model, now, queued payload, envelope, idempotency ttl (0: no key),
 --       queue cap, the user's limit of unfinished jobs, the log's retention after the end,
 --       the listing horizon (seconds: the user index keeps jobs created this recently),
 --       the user's budget of stored output (bytes), the bytes to hold until the job ends
 --       (its pool's max output), the bucket's drain rate (bytes per second), priority,
---       account, weight
+--       account, weight, the request bucket's ms per token and burst ('' and '': the caller
+--       took the request's token already)
 -- Returns the job id (an earlier one for a known idempotency key), '' when the queue is full,
 -- '-' when the user has as many unfinished jobs as allowed, '+<seconds>' when the user's
--- stored output fills its budget (the seconds until it drains below).
+-- stored output fills its budget (the seconds until it drains below), '!<remaining>:<ms
+-- until one more>:<ms until full>' when the request bucket is empty. The token is taken
+-- first, whatever the answer, as a request's is.
+if ARGV[18] ~= '' then
+  local token = take_tokens(KEYS[12], tonumber(ARGV[18]), tonumber(ARGV[19]), 1)
+  if token[1] == 0 then return '!' .. token[2] .. ':' .. token[3] .. ':' .. token[4] end
+end
 if tonumber(ARGV[7]) > 0 then
   local existing = redis.call('GET', KEYS[5])
   if existing then return existing end

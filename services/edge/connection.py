@@ -32,6 +32,7 @@ from edge.guards import check_message
 from edge.jobs import submit_job
 from edge.metrics import EVENTS_SENT, SLOW_CLIENTS
 from edge.positions import check_position, has_nothing_after
+from edge.ratelimit import Token
 from edge.wsframes import FramesClosed, frame_of, frame_writer
 
 log = logging.getLogger("relayline.edge")
@@ -123,15 +124,15 @@ class Connection:
         await self.outbox.send_control(message.model_dump_json())
 
     async def _handle(self, text: str | None) -> None:
-        try:  # the request bucket first: a malformed message is not parsed for free
-            await check_message(self.websocket.app.state.guards, self.user)
-        except ApiError as exc:
-            await self._reply(WireError(code=exc.code, message=exc.message, ref=_ref_of(text)))
-            return
+        # Every message costs a token of the user's request bucket; a `submit`'s is taken by
+        # the script that queues its job (`SUBMIT`), one round trip fewer for each job.
         try:
             message = _parse(text, self.state.settings.max_body_bytes)
         except _BadMessage as exc:
-            await self._reply(WireError(code=exc.code, message=exc.message, ref=exc.ref))
+            if await self._token(exc.ref):
+                await self._reply(WireError(code=exc.code, message=exc.message, ref=exc.ref))
+            return
+        if not isinstance(message, Submit) and not await self._token(message.ref):
             return
         job_id = getattr(message, "job_id", None)
         try:
@@ -149,6 +150,15 @@ class Connection:
                     code=failure.code, message=failure.message, ref=message.ref, job_id=job_id
                 )
             )
+
+    async def _token(self, ref: str | None) -> bool:
+        """Takes a message's token; False when the bucket is empty (and the client was told)."""
+        try:
+            await check_message(self.websocket.app.state.guards, self.user)
+        except ApiError as exc:
+            await self._reply(WireError(code=exc.code, message=exc.message, ref=ref))
+            return False
+        return True
 
     async def _dispatch(self, message: ClientMessage) -> None:
         store = self.state.store
@@ -169,7 +179,13 @@ class Connection:
             self.state.hub.unsubscribe(self.outbox, message.job_id)  # cancels its catch-up
             await self._reply(Unsubscribed(job_id=message.job_id, ref=message.ref))
         elif isinstance(message, Submit):
-            accepted = await submit_job(self.state, self.user, message.request)
+            token = Token()
+            try:
+                accepted = await submit_job(self.state, self.user, message.request, token)
+            except ApiError:
+                if not token.taken:  # refused before `SUBMIT`: the token all the same
+                    await check_message(self.websocket.app.state.guards, self.user)
+                raise
             await self._reply(
                 Submitted(job_id=accepted.id, status=accepted.status, ref=message.ref)
             )
@@ -220,21 +236,6 @@ def _parse(text: str | None, max_chars: int) -> ClientMessage:
     except ValidationError as exc:
         code, message = describe_validation_error([dict(error) for error in exc.errors()])
         raise _BadMessage(code, message, ref) from None
-
-
-REF_PARSE_CHARS = 4096
-"""A refused message is parsed for its `ref` only when it is this short."""
-
-
-def _ref_of(text: str | None) -> str | None:
-    """The `ref` of a short message the bucket refused, to echo; else none."""
-    if text is None or len(text) > REF_PARSE_CHARS:
-        return None
-    try:
-        raw = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    return _echoable(raw.get("ref")) if isinstance(raw, dict) else None
 
 
 def _echoable(ref: object) -> str | None:

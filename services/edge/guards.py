@@ -15,9 +15,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from contracts.batch import ScriptBatch
 from contracts.keys import Keys
 from edge.connections import StreamSlots, is_stream
-from edge.errors import ApiError, TooManyRequests, is_openai_path
+from edge.errors import ApiError, is_openai_path
 from edge.identity import resolve_user
-from edge.ratelimit import RateLimiter, client_address, guest_refusal, rate_refusal
+from edge.ratelimit import (
+    RateLimiter,
+    client_address,
+    guest_refusal,
+    rate_refusal,
+    too_many_requests,
+)
 from edge.refuse import refuse
 from edge.settings import Settings
 from edge.tiers import LimitTier, TierTable
@@ -151,8 +157,8 @@ async def admit_new_guest(scope: Scope, receive: Receive, send: Send) -> bool:
 
 
 async def check_message(guards: Guards, user: str) -> None:
-    """A WebSocket message costs a token of its user's bucket, like a request."""
+    """A WebSocket message costs a token of its user's bucket, like a request (a `submit`'s
+    is taken by `SUBMIT` instead, see `edge.connection`)."""
     decision = await guards.rates.request(user, guards.tier(user))
     if decision is not None and not decision.allowed:
-        refusal = rate_refusal(decision, user)
-        raise TooManyRequests(refusal.code, refusal.message, refusal.headers)
+        raise too_many_requests(decision, user)

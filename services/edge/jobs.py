@@ -6,15 +6,19 @@ from contracts.jobs import JobAccepted, JobRequest, JobStatus
 from edge.deps import EdgeState
 from edge.errors import Unprocessable
 from edge.metrics import JOBS_SUBMITTED
+from edge.ratelimit import Token
 from edge.store import InvalidInput
 
 
-async def submit_job(state: EdgeState, user: str, request: JobRequest) -> JobAccepted:
+async def submit_job(
+    state: EdgeState, user: str, request: JobRequest, token: Token | None = None
+) -> JobAccepted:
     """Validate, write and queue a job; shared by HTTP and the WebSocket `submit`. A user
-    whose token quota is used up gets `429 token_quota` (`edge.usage`)."""
+    whose token quota is used up gets `429 token_quota` (`edge.usage`). `token`: the script
+    that queues the job takes the request's token too (`JobStore.submit`)."""
     await state.quotas.check(user)
     try:
-        job_id, created = await state.store.submit(user, request)
+        job_id, created = await state.store.submit(user, request, token)
     except InvalidInput as exc:
         raise Unprocessable(ErrorCode.invalid_request, exc.message) from exc
     if created:

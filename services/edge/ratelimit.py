@@ -3,9 +3,10 @@
 A user may hit any edge, so the bucket lives in Redis: one key per user (`Keys.rate_user`;
 all guests of one client address share one, see `contracts.keys.account`) and one Lua
 script (GCRA, a token bucket kept as a single timestamp) that decides and records in one
-round trip, on Redis's own clock. Every `/v1/` request, every WebSocket
-handshake and every WebSocket message costs one token. New guest ids per client address go
-through a bucket of their own (`Keys.rate_guest_ids`).
+round trip, on Redis's own clock (`contracts.gcra`). Every `/v1/` request, every WebSocket
+handshake and every WebSocket message costs one token; a WebSocket `submit`'s is taken by the
+`SUBMIT` script that queues its job (`edge.store`), in the same round trip. New guest ids per
+client address go through a bucket of their own (`Keys.rate_guest_ids`).
 
 When Redis does not answer in `REDIS_TIMEOUT_SECONDS`, the limiter fails OPEN: the request
 goes on (and meets the unreachable Redis in its route: 503). A Redis outage must not turn
@@ -25,7 +26,9 @@ from redis.exceptions import RedisError
 
 from contracts.batch import ScriptBatch
 from contracts.errors import WS_CLOSE_TOO_MANY, ErrorCode
+from contracts.gcra import TAKE_TOKENS, Bucket, Taken
 from contracts.keys import Keys
+from edge.errors import TooManyRequests
 from edge.refuse import Refusal
 from edge.tiers import LimitTier, holder
 
@@ -36,27 +39,11 @@ RATE_REFUSED = Counter(
     "relayline_rate_refused_total", "Requests refused by a rate limit", ["limit"]
 )
 
-# KEYS[1] the bucket; ARGV: ms per token, burst, cost.
-# Returns {allowed (0/1), tokens remaining, ms until one more is allowed, ms until full}.
-GCRA = """
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local tat = now
-local stored = redis.call('GET', KEYS[1])
-if stored then tat = math.max(tonumber(stored), now) end
-local new_tat = tat + interval * cost
-local allow_at = new_tat - interval * burst
-if now < allow_at then
-  local left = math.max(0, math.floor((now - (tat - interval * burst)) / interval))
-  return {0, left, math.ceil(allow_at - now), math.ceil(tat - now)}
-end
-local until_full = math.max(1, math.ceil(new_tat - now))
-redis.call('SET', KEYS[1], string.format('%d', math.ceil(new_tat)), 'PX', until_full)
-return {1, math.floor((now - allow_at) / interval), 0, until_full}
-"""
+# KEYS[1] the bucket; ARGV: ms per token, burst, cost. Returns what `take_tokens` returns.
+GCRA = (
+    TAKE_TOKENS
+    + "return take_tokens(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))"
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +53,12 @@ class Decision:
     remaining: int
     retry_after_ms: int
     reset_ms: int
+
+    @classmethod
+    def of(cls, taken: Taken, bucket: Bucket) -> "Decision":
+        return cls(
+            taken.allowed, bucket.burst, taken.remaining, taken.retry_after_ms, taken.reset_ms
+        )
 
     def retry_after(self) -> int:
         """Whole seconds for `Retry-After`, at least 1."""
@@ -97,23 +90,35 @@ class RateLimiter:
         self._gcra = redis.register_script(GCRA)
         self._batch = batch or ScriptBatch(redis)
 
-    async def take(self, key: str, per_second: float, burst: int) -> Decision | None:
+    async def take(self, key: str, bucket: Bucket) -> Decision | None:
         """One token from a bucket; None when Redis did not answer (fail open)."""
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
-                args = [repr(1000 / per_second), burst, 1]
-                raw = await self._batch(self._gcra, [key], args)
+                raw = await self._batch(self._gcra, [key], [*bucket.args(), 1])
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("rate limit not checked (failing open): %s", exc)
             return None
-        allowed, remaining, retry_ms, reset_ms = (int(value) for value in raw)
-        return Decision(bool(allowed), burst, remaining, retry_ms, reset_ms)
+        return Decision.of(Taken.of(raw), bucket)
 
     async def request(self, user: str, tier: LimitTier) -> Decision | None:
-        return await self.take(self.keys.rate_user(user), tier.requests_per_second, tier.burst)
+        return await self.take(self.keys.rate_user(user), request_bucket(tier))
 
     async def new_guest(self, address: str, per_minute: float, burst: int) -> Decision | None:
-        return await self.take(self.keys.rate_guest_ids(address), per_minute / 60, burst)
+        return await self.take(self.keys.rate_guest_ids(address), Bucket(per_minute / 60, burst))
+
+
+@dataclass
+class Token:
+    """The request token of a WebSocket `submit`, which `SUBMIT` takes in the script that
+    queues the job (`JobStore.submit`). `taken` once `SUBMIT` answered, whatever it answered:
+    a submit refused before (bad input, a used-up quota) takes its token on its own."""
+
+    taken: bool = False
+
+
+def request_bucket(tier: LimitTier) -> Bucket:
+    """The shape of a tier's request bucket."""
+    return Bucket(tier.requests_per_second, tier.burst)
 
 
 def rate_refusal(decision: Decision, user: str, openai: bool = False) -> Refusal:
@@ -128,6 +133,12 @@ def rate_refusal(decision: Decision, user: str, openai: bool = False) -> Refusal
         WS_CLOSE_TOO_MANY,
         headers,
     )
+
+
+def too_many_requests(decision: Decision, user: str) -> TooManyRequests:
+    """A refused request bucket as the error a route or a WebSocket message answers with."""
+    refusal = rate_refusal(decision, user)
+    return TooManyRequests(refusal.code, refusal.message, refusal.headers)
 
 
 def guest_refusal(decision: Decision) -> Refusal:

@@ -44,6 +44,7 @@ from edge.errors import (
     job_not_found,
 )
 from edge.quota import drain_rate, storage_refusal
+from edge.ratelimit import Decision, Token, request_bucket, too_many_requests
 from edge.tiers import DEFAULT_TIER, LimitTier, holder
 
 _INPUTS: dict[ModelKind, tuple[type[BaseModel], type[BaseModel]]] = {
@@ -166,18 +167,23 @@ class JobStore:
                 "one job may have: send less text, or split it over several jobs",
             )
 
-    async def submit(self, user: str, request: JobRequest) -> tuple[str, bool]:
+    async def submit(
+        self, user: str, request: JobRequest, token: Token | None = None
+    ) -> tuple[str, bool]:
         """Write the job and queue it. Returns its id and whether it was new (an
-        idempotency key seen before returns the earlier job). Traced as `relayline.submit`,
-        the root of the job's trace (contracts.telemetry)."""
+        idempotency key seen before returns the earlier job). `token`: the script that
+        queues it takes the request's token from the user's bucket first (429 when empty).
+        Traced as `relayline.submit`, the root of the job's trace (contracts.telemetry)."""
         with span("relayline.submit", kind=SpanKind.PRODUCER) as submit:
-            job_id, created = await self._submit(user, request)
+            job_id, created = await self._submit(user, request, token)
             submit.set_attribute("relayline.job_id", job_id)
             submit.set_attribute("relayline.model", request.model)
             submit.set_attribute("relayline.created", created)
             return job_id, created
 
-    async def _submit(self, user: str, request: JobRequest) -> tuple[str, bool]:
+    async def _submit(
+        self, user: str, request: JobRequest, token: Token | None
+    ) -> tuple[str, bool]:
         pool = await self.validate(request)
         job_id = self.keys.new_job_id(user)
         now = time.time()
@@ -202,6 +208,7 @@ class JobStore:
                 hold=pool.max_output_bytes,
                 drain_rate=drain_rate(budget, self.retention_seconds),
                 weight=tier.weight,
+                rate=request_bucket(tier) if token is not None else None,
             ),
             idempotency_key=request.idempotency_key,
             idempotency_ttl=self.idempotency_ttl_seconds,
@@ -209,6 +216,10 @@ class JobStore:
             listing_horizon=LISTING_HORIZON_RETENTIONS * self.retention_seconds,
             priority=request.priority,
         )
+        if token is not None:
+            token.taken = True
+        if answer.refusal is SubmitRefusal.rate_limited and answer.token is not None:
+            raise too_many_requests(Decision.of(answer.token, request_bucket(tier)), user)
         if answer.refusal is SubmitRefusal.storage_full:
             raise storage_refusal(answer.retry_after, budget, user)
         if answer.refusal is SubmitRefusal.user_limit:

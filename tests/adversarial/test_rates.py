@@ -223,3 +223,43 @@ async def test_guest_ids_are_limited_per_address_and_guests_get_lower_limits(
             (await client.get(f"{edge.url}/v1/jobs", headers=auth())).status_code for _ in range(10)
         ]
         assert keyed == [200] * 10
+
+
+@pytest.mark.on_cluster_too  # the bucket and the job's keys share one slot
+async def test_every_websocket_message_takes_one_token_a_submit_in_its_script(
+    stack: Stack,
+) -> None:
+    """A `submit`'s token is taken by the script that queues its job: exactly one, also for a
+    submit refused before it (an unknown model) and for a malformed message; a refused
+    submit queues nothing."""
+    edge = stack.edge(env={"EDGE_RATE_LIMIT_BURST": "5", "EDGE_RATE_LIMIT_PER_SECOND": "0.01"})
+    redis = stack.redis()
+
+    async def ask(connection: Any, message: dict[str, Any] | str) -> dict[str, Any]:
+        text = message if isinstance(message, str) else json.dumps(message)
+        await connection.send(text)
+        reply: dict[str, Any] = json.loads(await asyncio.wait_for(connection.recv(), 10))
+        return reply
+
+    def submit_message(model: str, ref: str) -> dict[str, Any]:
+        request = {"model": model, "input": CHAT_INPUT}
+        return {"type": "submit", "ref": ref, "request": request, "subscribe": False}
+
+    async with ws_connect(edge) as socket:  # the handshake: token 1
+        first = await ask(socket, submit_message("sim", "a"))  # 2
+        assert first["type"] == "submitted", first
+        unknown = await ask(socket, submit_message("no-such-model", "b"))  # 3
+        assert unknown["type"] == "error" and unknown["code"] != "rate_limited", unknown
+        malformed = await ask(socket, "{not json")  # 4
+        assert malformed["code"] == "invalid_json", malformed
+        second = await ask(socket, submit_message("sim", "c"))  # 5: the bucket is empty now
+        assert second["type"] == "submitted", second
+
+        refused = await ask(socket, submit_message("sim", "d"))
+        assert refused == {**refused, "type": "error", "code": "rate_limited", "ref": "d"}
+        assert redis.zcard(stack.keys.user_jobs("alice")) == 2  # the refused one queued nothing
+        for message in (submit_message("no-such-model", "e"), "{not json", {"type": "ping"}):
+            assert (await ask(socket, message))["code"] == "rate_limited", message
+    async with ws_connect(edge, "bob") as socket:  # a bucket per user
+        assert (await ask(socket, submit_message("sim", "f")))["type"] == "submitted"
+    redis.close()

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
+from contracts.gcra import Bucket
 from contracts.keys import Keys
 from edge.guards import tiers_of
 from edge.ratelimit import RateLimiter, client_address, duration
@@ -21,7 +22,7 @@ async def test_a_burst_then_refusals_with_the_time_to_wait(redis_server_url: str
     keys = Keys(f"t{uuid.uuid4().hex[:12]}:")
     limiter = RateLimiter(redis, keys)
     try:
-        decisions = [await limiter.take(keys.rate_user("u"), 0.01, 5) for _ in range(7)]
+        decisions = [await limiter.take(keys.rate_user("u"), Bucket(0.01, 5)) for _ in range(7)]
         assert [d.allowed for d in decisions if d] == [True] * 5 + [False] * 2
         assert [d.remaining for d in decisions if d] == [4, 3, 2, 1, 0, 0, 0]
         refused = decisions[-1]
@@ -30,7 +31,7 @@ async def test_a_burst_then_refusals_with_the_time_to_wait(redis_server_url: str
         assert 91 <= refused.retry_after() <= 100
         assert 490_000 < refused.reset_ms <= 500_000  # five tokens until full
         assert refused.openai_headers()["x-ratelimit-limit-requests"] == "5"
-        other = await limiter.take(keys.rate_user("v"), 0.01, 5)  # a bucket per user
+        other = await limiter.take(keys.rate_user("v"), Bucket(0.01, 5))  # a bucket per user
         assert other is not None and other.allowed
         ttl = await redis.pttl(keys.rate_user("u"))
         assert 0 < ttl <= 500_000  # the key goes away once the bucket would be full
@@ -43,7 +44,7 @@ async def test_redis_down_fails_open_at_once() -> None:
     limiter = RateLimiter(redis, Keys("t:"))
     started = time.monotonic()
     try:
-        assert await limiter.take("t:rate:user:u", 20, 100) is None
+        assert await limiter.take("t:rate:user:u", Bucket(20, 100)) is None
     finally:
         await redis.aclose()
     assert time.monotonic() - started < 5
