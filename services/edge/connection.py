@@ -4,6 +4,7 @@ catch-up task per subscription. See `contracts.wire` for the messages."""
 import asyncio
 import json
 import logging
+import time
 
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
@@ -32,7 +33,7 @@ from edge.guards import check_message
 from edge.jobs import submit_job
 from edge.metrics import EVENTS_SENT, SLOW_CLIENTS
 from edge.positions import check_position, has_nothing_after
-from edge.ratelimit import Token
+from edge.ratelimit import RateLimited, Token
 from edge.wsframes import FramesClosed, frame_of, frame_writer
 
 log = logging.getLogger("relayline.edge")
@@ -57,6 +58,8 @@ class Connection:
             settings.client_queue_size, settings.client_queue_bytes, on_overflow=self._slow
         )
         self.last_sent: dict[str, int] = {}
+        self.refused: RateLimited | None = None
+        """The user's bucket's last refusal seen on this socket."""
         self.closer: asyncio.Task[None] | None = None
         self.sender: asyncio.Task[None] | None = None
 
@@ -125,7 +128,12 @@ class Connection:
 
     async def _handle(self, text: str | None) -> None:
         # Every message costs a token of the user's request bucket; a `submit`'s is taken by
-        # the script that queues its job (`SUBMIT`), one round trip fewer for each job.
+        # the script that queues its job (`SUBMIT`), one round trip fewer for each job. Until
+        # the bucket can allow one more, a message is refused here: not parsed, no Redis.
+        if self.refused is not None and time.monotonic() < self.refused.retry_at:
+            again = self.refused.again()
+            await self._reply(WireError(code=again.code, message=again.message, ref=_ref_of(text)))
+            return
         try:
             message = _parse(text, self.state.settings.max_body_bytes)
         except _BadMessage as exc:
@@ -138,6 +146,8 @@ class Connection:
         try:
             await self._dispatch(message)
         except ApiError as exc:
+            if isinstance(exc, RateLimited):
+                self.refused = exc
             await self._reply(
                 WireError(code=exc.code, message=exc.message, ref=message.ref, job_id=job_id)
             )
@@ -155,7 +165,8 @@ class Connection:
         """Takes a message's token; False when the bucket is empty (and the client was told)."""
         try:
             await check_message(self.websocket.app.state.guards, self.user)
-        except ApiError as exc:
+        except RateLimited as exc:
+            self.refused = exc
             await self._reply(WireError(code=exc.code, message=exc.message, ref=ref))
             return False
         return True
@@ -236,6 +247,21 @@ def _parse(text: str | None, max_chars: int) -> ClientMessage:
     except ValidationError as exc:
         code, message = describe_validation_error([dict(error) for error in exc.errors()])
         raise _BadMessage(code, message, ref) from None
+
+
+REF_PARSE_CHARS = 4096
+"""A message refused before it was parsed is parsed for its `ref` only when it is this short."""
+
+
+def _ref_of(text: str | None) -> str | None:
+    """The `ref` of a short message refused unparsed, to echo; else none."""
+    if text is None or len(text) > REF_PARSE_CHARS:
+        return None
+    try:
+        raw = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return _echoable(raw.get("ref")) if isinstance(raw, dict) else None
 
 
 def _echoable(ref: object) -> str | None:

@@ -18,11 +18,11 @@ from edge.connections import StreamSlots, is_stream
 from edge.errors import ApiError, is_openai_path
 from edge.identity import resolve_user
 from edge.ratelimit import (
+    RateLimited,
     RateLimiter,
     client_address,
     guest_refusal,
     rate_refusal,
-    too_many_requests,
 )
 from edge.refuse import refuse
 from edge.settings import Settings
@@ -161,4 +161,4 @@ async def check_message(guards: Guards, user: str) -> None:
     is taken by `SUBMIT` instead, see `edge.connection`)."""
     decision = await guards.rates.request(user, guards.tier(user))
     if decision is not None and not decision.allowed:
-        raise too_many_requests(decision, user)
+        raise RateLimited(decision, user)

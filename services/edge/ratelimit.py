@@ -18,7 +18,8 @@ import asyncio
 import ipaddress
 import logging
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
@@ -135,10 +136,21 @@ def rate_refusal(decision: Decision, user: str, openai: bool = False) -> Refusal
     )
 
 
-def too_many_requests(decision: Decision, user: str) -> TooManyRequests:
-    """A refused request bucket as the error a route or a WebSocket message answers with."""
-    refusal = rate_refusal(decision, user)
-    return TooManyRequests(refusal.code, refusal.message, refusal.headers)
+class RateLimited(TooManyRequests):
+    """A refused request bucket as the error a route or a WebSocket message answers with.
+    `retry_at` (`time.monotonic()`): before it the bucket cannot allow one more, whatever
+    any edge does (a refusal takes nothing; others' requests only push it later)."""
+
+    def __init__(self, decision: Decision, user: str) -> None:
+        refusal = rate_refusal(decision, user)
+        super().__init__(refusal.code, refusal.message, refusal.headers)
+        self.decision, self.user = decision, user
+        self.retry_at = time.monotonic() + decision.retry_after_ms / 1000
+
+    def again(self) -> "RateLimited":
+        """The same refusal, for a request before `retry_at`, with the time left to it."""
+        left = max(1, math.ceil((self.retry_at - time.monotonic()) * 1000))
+        return RateLimited(replace(self.decision, retry_after_ms=left), self.user)
 
 
 def guest_refusal(decision: Decision) -> Refusal:

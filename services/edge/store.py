@@ -44,7 +44,7 @@ from edge.errors import (
     job_not_found,
 )
 from edge.quota import drain_rate, storage_refusal
-from edge.ratelimit import Decision, Token, request_bucket, too_many_requests
+from edge.ratelimit import Decision, RateLimited, Token, request_bucket
 from edge.tiers import DEFAULT_TIER, LimitTier, holder
 
 _INPUTS: dict[ModelKind, tuple[type[BaseModel], type[BaseModel]]] = {
@@ -219,7 +219,7 @@ class JobStore:
         if token is not None:
             token.taken = True
         if answer.refusal is SubmitRefusal.rate_limited and answer.token is not None:
-            raise too_many_requests(Decision.of(answer.token, request_bucket(tier)), user)
+            raise RateLimited(Decision.of(answer.token, request_bucket(tier)), user)
         if answer.refusal is SubmitRefusal.storage_full:
             raise storage_refusal(answer.retry_after, budget, user)
         if answer.refusal is SubmitRefusal.user_limit:

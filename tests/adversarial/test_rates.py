@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from redis.cluster import RedisCluster
 from websockets.asyncio.client import connect
 
 from contracts.errors import WS_CLOSE_TOO_MANY, WS_CLOSE_TRY_AGAIN_LATER
@@ -24,6 +25,16 @@ pytestmark = pytest.mark.integration
 def _guest_ws(edge: Edge, headers: dict[str, str] | None = None) -> Any:
     """A WebSocket without a key: a guest, by its cookie if `headers` carry one."""
     return connect(edge.ws_url, additional_headers=headers or {}, open_timeout=10)
+
+
+def _script_calls(redis: Any) -> int:
+    """Script calls Redis has run (every master's, on a Cluster)."""
+    if isinstance(redis, RedisCluster):
+        by_node = redis.info("commandstats", target_nodes=RedisCluster.ALL_NODES)
+        infos = list(by_node.values())
+    else:
+        infos = [redis.info("commandstats")]
+    return sum(int(info.get("cmdstat_evalsha", {}).get("calls", 0)) for info in infos)
 
 
 async def _pong(connection: Any) -> dict[str, Any]:
@@ -260,6 +271,13 @@ async def test_every_websocket_message_takes_one_token_a_submit_in_its_script(
         assert redis.zcard(stack.keys.user_jobs("alice")) == 2  # the refused one queued nothing
         for message in (submit_message("no-such-model", "e"), "{not json", {"type": "ping"}):
             assert (await ask(socket, message))["code"] == "rate_limited", message
+        # The bucket cannot allow one more for 100 s: a flood meanwhile is refused by the edge
+        # alone, never parsed, and costs Redis nothing.
+        scripts_before = _script_calls(redis)
+        for n in range(100):
+            reply = await ask(socket, {"type": "ping", "ref": f"r{n}"})
+            assert reply["code"] == "rate_limited" and reply["ref"] == f"r{n}", reply
+        assert _script_calls(redis) - scripts_before < 10
     async with ws_connect(edge, "bob") as socket:  # a bucket per user
         assert (await ask(socket, submit_message("sim", "f")))["type"] == "submitted"
     redis.close()
