@@ -4,7 +4,6 @@ catch-up task per subscription. See `contracts.wire` for the messages."""
 import asyncio
 import json
 import logging
-import time
 
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
@@ -58,8 +57,6 @@ class Connection:
             settings.client_queue_size, settings.client_queue_bytes, on_overflow=self._slow
         )
         self.last_sent: dict[str, int] = {}
-        self.refused: RateLimited | None = None
-        """The user's bucket's last refusal seen on this socket."""
         self.closer: asyncio.Task[None] | None = None
         self.sender: asyncio.Task[None] | None = None
 
@@ -130,9 +127,12 @@ class Connection:
         # Every message costs a token of the user's request bucket; a `submit`'s is taken by
         # the script that queues its job (`SUBMIT`), one round trip fewer for each job. Until
         # the bucket can allow one more, a message is refused here: not parsed, no Redis.
-        if self.refused is not None and time.monotonic() < self.refused.retry_at:
-            again = self.refused.again()
-            await self._reply(WireError(code=again.code, message=again.message, ref=_ref_of(text)))
+        rates = self.websocket.app.state.guards.rates
+        if (known := rates.request_refusal(self.user)) is not None:
+            refused = RateLimited(known, self.user)
+            await self._reply(
+                WireError(code=refused.code, message=refused.message, ref=_ref_of(text))
+            )
             return
         try:
             message = _parse(text, self.state.settings.max_body_bytes)
@@ -146,8 +146,8 @@ class Connection:
         try:
             await self._dispatch(message)
         except ApiError as exc:
-            if isinstance(exc, RateLimited):
-                self.refused = exc
+            if isinstance(exc, RateLimited):  # (`SUBMIT`'s, or taken on its own)
+                rates.request_refused(self.user, exc.decision)
             await self._reply(
                 WireError(code=exc.code, message=exc.message, ref=message.ref, job_id=job_id)
             )
@@ -166,7 +166,6 @@ class Connection:
         try:
             await check_message(self.websocket.app.state.guards, self.user)
         except RateLimited as exc:
-            self.refused = exc
             await self._reply(WireError(code=exc.code, message=exc.message, ref=ref))
             return False
         return True

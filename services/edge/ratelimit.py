@@ -54,11 +54,33 @@ class Decision:
     remaining: int
     retry_after_ms: int
     reset_ms: int
+    asked_at: float = 0.0
+    """When the bucket was asked (`time.monotonic()`): before Redis read its clock."""
 
     @classmethod
-    def of(cls, taken: Taken, bucket: Bucket) -> "Decision":
+    def of(cls, taken: Taken, bucket: Bucket, asked_at: float) -> "Decision":
         return cls(
-            taken.allowed, bucket.burst, taken.remaining, taken.retry_after_ms, taken.reset_ms
+            taken.allowed,
+            bucket.burst,
+            taken.remaining,
+            taken.retry_after_ms,
+            taken.reset_ms,
+            asked_at,
+        )
+
+    @property
+    def retry_at(self) -> float:
+        """For a refusal: no request is allowed before this (`time.monotonic()`), whatever any
+        edge does (a refusal takes nothing, and others' requests only push it later)."""
+        return self.asked_at + self.retry_after_ms / 1000
+
+    def again(self, now: float) -> "Decision":
+        """This refusal, for a request at `now` (before `retry_at`)."""
+        return replace(
+            self,
+            retry_after_ms=max(1, math.ceil((self.retry_at - now) * 1000)),
+            reset_ms=max(1, math.ceil((self.asked_at + self.reset_ms / 1000 - now) * 1000)),
+            asked_at=now,
         )
 
     def retry_after(self) -> int:
@@ -85,24 +107,68 @@ def duration(ms: int) -> str:
     return f"{minutes}m{rest}s"
 
 
+REMEMBERED_REFUSALS = 10_000
+"""Refused buckets one limiter remembers at most (each a key and a small object)."""
+
+
 class RateLimiter:
+    """Takes tokens from buckets in Redis. A bucket that refused is refused again here,
+    without Redis, until it can allow one more (`Decision.retry_at`): a flood of refused
+    requests costs Redis nothing and the edge no round trip."""
+
     def __init__(self, redis: Redis, keys: Keys, batch: ScriptBatch | None = None) -> None:
         self.keys = keys
         self._gcra = redis.register_script(GCRA)
         self._batch = batch or ScriptBatch(redis)
+        self._refused: dict[str, Decision] = {}
 
     async def take(self, key: str, bucket: Bucket) -> Decision | None:
         """One token from a bucket; None when Redis did not answer (fail open)."""
+        known = self.refusal(key)
+        if known is not None:
+            return known
+        asked_at = time.monotonic()
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
                 raw = await self._batch(self._gcra, [key], [*bucket.args(), 1])
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("rate limit not checked (failing open): %s", exc)
             return None
-        return Decision.of(Taken.of(raw), bucket)
+        decision = Decision.of(Taken.of(raw), bucket, asked_at)
+        if not decision.allowed:
+            self.remember(key, decision)
+        return decision
+
+    def refusal(self, key: str) -> Decision | None:
+        """The bucket's refusal, if one is known and still holds."""
+        known = self._refused.get(key)
+        if known is None:
+            return None
+        now = time.monotonic()
+        if now < known.retry_at:
+            return known.again(now)
+        del self._refused[key]
+        return None
+
+    def remember(self, key: str, refusal: Decision) -> None:
+        """A refusal of the bucket at `key` (also one `SUBMIT` answered)."""
+        if len(self._refused) >= REMEMBERED_REFUSALS:
+            now = time.monotonic()
+            self._refused = {k: d for k, d in self._refused.items() if now < d.retry_at}
+            if len(self._refused) >= REMEMBERED_REFUSALS:  # all still hold: the oldest goes
+                del self._refused[next(iter(self._refused))]
+        self._refused[key] = refusal
 
     async def request(self, user: str, tier: LimitTier) -> Decision | None:
         return await self.take(self.keys.rate_user(user), request_bucket(tier))
+
+    def request_refusal(self, user: str) -> Decision | None:
+        """The user's request bucket's refusal, if one is known and still holds."""
+        return self.refusal(self.keys.rate_user(user))
+
+    def request_refused(self, user: str, refusal: Decision) -> None:
+        """The user's request bucket refused in a script of its own (`SUBMIT`)."""
+        self.remember(self.keys.rate_user(user), refusal)
 
     async def new_guest(self, address: str, per_minute: float, burst: int) -> Decision | None:
         return await self.take(self.keys.rate_guest_ids(address), Bucket(per_minute / 60, burst))
@@ -137,20 +203,12 @@ def rate_refusal(decision: Decision, user: str, openai: bool = False) -> Refusal
 
 
 class RateLimited(TooManyRequests):
-    """A refused request bucket as the error a route or a WebSocket message answers with.
-    `retry_at` (`time.monotonic()`): before it the bucket cannot allow one more, whatever
-    any edge does (a refusal takes nothing; others' requests only push it later)."""
+    """A refused request bucket as the error a route or a WebSocket message answers with."""
 
     def __init__(self, decision: Decision, user: str) -> None:
         refusal = rate_refusal(decision, user)
         super().__init__(refusal.code, refusal.message, refusal.headers)
-        self.decision, self.user = decision, user
-        self.retry_at = time.monotonic() + decision.retry_after_ms / 1000
-
-    def again(self) -> "RateLimited":
-        """The same refusal, for a request before `retry_at`, with the time left to it."""
-        left = max(1, math.ceil((self.retry_at - time.monotonic()) * 1000))
-        return RateLimited(replace(self.decision, retry_after_ms=left), self.user)
+        self.decision = decision
 
 
 def guest_refusal(decision: Decision) -> Refusal:

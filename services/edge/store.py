@@ -197,6 +197,7 @@ class JobStore:
         )
         tier = self.tier_for(user)
         max_active, budget = tier.max_active_jobs, tier.max_stored_bytes
+        asked_at = time.monotonic()
         answer = await self.log.submit(
             JobRef(job_id, pool.name, user),
             now=now,
@@ -219,7 +220,7 @@ class JobStore:
         if token is not None:
             token.taken = True
         if answer.refusal is SubmitRefusal.rate_limited and answer.token is not None:
-            raise RateLimited(Decision.of(answer.token, request_bucket(tier)), user)
+            raise RateLimited(Decision.of(answer.token, request_bucket(tier), asked_at), user)
         if answer.refusal is SubmitRefusal.storage_full:
             raise storage_refusal(answer.retry_after, budget, user)
         if answer.refusal is SubmitRefusal.user_limit:

@@ -13,6 +13,7 @@ from edge.guards import tiers_of
 from edge.ratelimit import RateLimiter, client_address, duration
 from edge.settings import Settings
 from relayline.redis_server import free_port
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -71,3 +72,32 @@ def test_durations_and_addresses() -> None:
     assert client_address(("::ffff:10.0.0.1", 1)) == "10.0.0.1"
     assert client_address(("10.0.0.1", 1)) == "10.0.0.1"
     assert client_address(None) == "unknown"
+
+
+async def test_a_refusal_is_remembered_until_the_bucket_allows_one_more(
+    redis_server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis = Redis.from_url(redis_server_url, decode_responses=True)
+    keys = Keys(f"t{uuid.uuid4().hex[:8]}:")
+    limiter = RateLimiter(redis, keys)
+    try:
+        fast = Bucket(20, 1)  # one token, then one per 50 ms
+        assert (await limiter.take(keys.rate_user("u"), fast)).allowed  # type: ignore[union-attr]
+        refused = await limiter.take(keys.rate_user("u"), fast)
+        assert refused is not None and not refused.allowed
+        assert limiter.refusal(keys.rate_user("u")) is not None  # known, without Redis
+        await redis.delete(keys.rate_user("u"))  # even were the bucket full again
+        assert limiter.refusal(keys.rate_user("u")) is not None
+        wait_for(lambda: limiter.refusal(keys.rate_user("u")) is None, timeout=5)
+        assert (await limiter.take(keys.rate_user("u"), fast)).allowed  # type: ignore[union-attr]
+
+        # Many users refused at once: the limiter remembers a bounded number, the newest.
+        monkeypatch.setattr("edge.ratelimit.REMEMBERED_REFUSALS", 10)
+        slow = Bucket(0.01, 1)
+        for n in range(30):
+            await limiter.take(keys.rate_user(f"v{n}"), slow)
+            await limiter.take(keys.rate_user(f"v{n}"), slow)
+        remembered = [n for n in range(30) if limiter.refusal(keys.rate_user(f"v{n}"))]
+        assert remembered == list(range(20, 30))
+    finally:
+        await redis.aclose()
