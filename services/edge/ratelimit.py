@@ -121,6 +121,7 @@ class RateLimiter:
         self._gcra = redis.register_script(GCRA)
         self._batch = batch or ScriptBatch(redis)
         self._refused: dict[str, Decision] = {}
+        self._purge_at = 0.0
 
     async def take(self, key: str, bucket: Bucket) -> Decision | None:
         """One token from a bucket; None when Redis did not answer (fail open)."""
@@ -151,11 +152,16 @@ class RateLimiter:
         return None
 
     def remember(self, key: str, refusal: Decision) -> None:
-        """A refusal of the bucket at `key` (also one `SUBMIT` answered)."""
+        """A refusal of the bucket at `key` (also one `SUBMIT` answered). When full, those
+        that no longer hold go (looked for at most once a second, so that a flood of new
+        keys does not scan them all each time), then the least recently refused."""
+        self._refused.pop(key, None)
         if len(self._refused) >= REMEMBERED_REFUSALS:
             now = time.monotonic()
-            self._refused = {k: d for k, d in self._refused.items() if now < d.retry_at}
-            if len(self._refused) >= REMEMBERED_REFUSALS:  # all still hold: the oldest goes
+            if now >= self._purge_at:
+                self._refused = {k: d for k, d in self._refused.items() if now < d.retry_at}
+                self._purge_at = now + 1
+            while len(self._refused) >= REMEMBERED_REFUSALS:
                 del self._refused[next(iter(self._refused))]
         self._refused[key] = refusal
 
