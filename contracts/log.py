@@ -237,7 +237,7 @@ SUBMIT = (
 -- first, whatever the answer, as a request's is.
 if ARGV[18] ~= '' then
   local token = take_tokens(KEYS[12], tonumber(ARGV[18]), tonumber(ARGV[19]), 1)
-  if token[1] == 0 then return '!' .. token[2] .. ':' .. token[3] .. ':' .. token[4] end
+  if token[1] == 0 then return string.format('!%d:%d:%d', token[2], token[3], token[4]) end
 end
 if tonumber(ARGV[7]) > 0 then
   local existing = redis.call('GET', KEYS[5])

@@ -52,6 +52,7 @@ class Connection:
         self.websocket = websocket
         self.state = state
         self.user = user
+        self.guards = websocket.app.state.guards
         settings = state.settings
         self.outbox = Outbox(
             settings.client_queue_size, settings.client_queue_bytes, on_overflow=self._slow
@@ -127,8 +128,7 @@ class Connection:
         # Every message costs a token of the user's request bucket; a `submit`'s is taken by
         # the script that queues its job (`SUBMIT`), one round trip fewer for each job. Until
         # the bucket can allow one more, a message is refused here: not parsed, no Redis.
-        rates = self.websocket.app.state.guards.rates
-        if (known := rates.request_refusal(self.user)) is not None:
+        if (known := self.guards.rates.request_refusal(self.user)) is not None:
             refused = RateLimited(known, self.user)
             await self._reply(
                 WireError(code=refused.code, message=refused.message, ref=_ref_of(text))
@@ -147,7 +147,7 @@ class Connection:
             await self._dispatch(message)
         except ApiError as exc:
             if isinstance(exc, RateLimited):  # (`SUBMIT`'s, or taken on its own)
-                rates.request_refused(self.user, exc.decision)
+                self.guards.rates.request_refused(self.user, exc.decision)
             await self._reply(
                 WireError(code=exc.code, message=exc.message, ref=message.ref, job_id=job_id)
             )
@@ -164,7 +164,7 @@ class Connection:
     async def _token(self, ref: str | None) -> bool:
         """Takes a message's token; False when the bucket is empty (and the client was told)."""
         try:
-            await check_message(self.websocket.app.state.guards, self.user)
+            await check_message(self.guards, self.user)
         except RateLimited as exc:
             await self._reply(WireError(code=exc.code, message=exc.message, ref=ref))
             return False
@@ -194,7 +194,7 @@ class Connection:
                 accepted = await submit_job(self.state, self.user, message.request, token)
             except ApiError:
                 if not token.taken:  # refused before `SUBMIT`: the token all the same
-                    await check_message(self.websocket.app.state.guards, self.user)
+                    await check_message(self.guards, self.user)
                 raise
             await self._reply(
                 Submitted(job_id=accepted.id, status=accepted.status, ref=message.ref)

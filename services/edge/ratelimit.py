@@ -54,7 +54,7 @@ class Decision:
     remaining: int
     retry_after_ms: int
     reset_ms: int
-    asked_at: float = 0.0
+    asked_at: float
     """When the bucket was asked (`time.monotonic()`): before Redis read its clock."""
 
     @classmethod
@@ -169,8 +169,9 @@ class RateLimiter:
         return await self.take(self.keys.rate_user(user), request_bucket(tier))
 
     def request_refusal(self, user: str) -> Decision | None:
-        """The user's request bucket's refusal, if one is known and still holds."""
-        return self.refusal(self.keys.rate_user(user))
+        """The user's request bucket's refusal, if one is known and still holds (asked of
+        every WebSocket message: nothing to build while no bucket is refusing)."""
+        return self.refusal(self.keys.rate_user(user)) if self._refused else None
 
     def request_refused(self, user: str, refusal: Decision) -> None:
         """The user's request bucket refused in a script of its own (`SUBMIT`)."""

@@ -256,33 +256,35 @@ async def test_every_websocket_message_takes_one_token_a_submit_in_its_script(
         request = {"model": model, "input": CHAT_INPUT}
         return {"type": "submit", "ref": ref, "request": request, "subscribe": False}
 
-    async with ws_connect(edge) as socket:  # the handshake: token 1
-        first = await ask(socket, submit_message("sim", "a"))  # 2
-        assert first["type"] == "submitted", first
-        unknown = await ask(socket, submit_message("no-such-model", "b"))  # 3
-        assert unknown["type"] == "error" and unknown["code"] != "rate_limited", unknown
-        malformed = await ask(socket, "{not json")  # 4
-        assert malformed["code"] == "invalid_json", malformed
-        second = await ask(socket, submit_message("sim", "c"))  # 5: the bucket is empty now
-        assert second["type"] == "submitted", second
+    try:
+        async with ws_connect(edge) as socket:  # the handshake: token 1
+            first = await ask(socket, submit_message("sim", "a"))  # 2
+            assert first["type"] == "submitted", first
+            unknown = await ask(socket, submit_message("no-such-model", "b"))  # 3
+            assert unknown["type"] == "error" and unknown["code"] != "rate_limited", unknown
+            malformed = await ask(socket, "{not json")  # 4
+            assert malformed["code"] == "invalid_json", malformed
+            second = await ask(socket, submit_message("sim", "c"))  # 5: the bucket is empty now
+            assert second["type"] == "submitted", second
 
-        refused = await ask(socket, submit_message("sim", "d"))
-        assert refused == {**refused, "type": "error", "code": "rate_limited", "ref": "d"}
-        assert redis.zcard(stack.keys.user_jobs("alice")) == 2  # the refused one queued nothing
-        for message in (submit_message("no-such-model", "e"), "{not json", {"type": "ping"}):
-            assert (await ask(socket, message))["code"] == "rate_limited", message
-        # The bucket cannot allow one more for 100 s: a flood meanwhile, over the socket and
-        # over HTTP, is refused by the edge alone, never parsed, and costs Redis nothing.
-        scripts_before = _script_calls(redis)
-        for n in range(100):
-            reply = await ask(socket, {"type": "ping", "ref": f"r{n}"})
-            assert reply["code"] == "rate_limited" and reply["ref"] == f"r{n}", reply
-        async with httpx.AsyncClient(timeout=10, headers=auth()) as client:
-            for _ in range(100):
-                refused_http = await client.get(f"{edge.url}/v1/jobs")
-                assert refused_http.status_code == 429
-                assert 90 <= int(refused_http.headers["Retry-After"]) <= 100
-        assert _script_calls(redis) - scripts_before < 10
-    async with ws_connect(edge, "bob") as socket:  # a bucket per user
-        assert (await ask(socket, submit_message("sim", "f")))["type"] == "submitted"
-    redis.close()
+            refused = await ask(socket, submit_message("sim", "d"))
+            assert refused == {**refused, "type": "error", "code": "rate_limited", "ref": "d"}
+            assert redis.zcard(stack.keys.user_jobs("alice")) == 2  # the refused one queued nothing
+            for message in (submit_message("no-such-model", "e"), "{not json", {"type": "ping"}):
+                assert (await ask(socket, message))["code"] == "rate_limited", message
+            # The bucket cannot allow one more for 100 s: a flood meanwhile, over the socket and
+            # over HTTP, is refused by the edge alone, never parsed, and costs Redis nothing.
+            scripts_before = _script_calls(redis)
+            for n in range(100):
+                reply = await ask(socket, {"type": "ping", "ref": f"r{n}"})
+                assert reply["code"] == "rate_limited" and reply["ref"] == f"r{n}", reply
+            async with httpx.AsyncClient(timeout=10, headers=auth()) as client:
+                for _ in range(100):
+                    refused_http = await client.get(f"{edge.url}/v1/jobs")
+                    assert refused_http.status_code == 429
+                    assert 90 <= int(refused_http.headers["Retry-After"]) <= 100
+            assert _script_calls(redis) - scripts_before < 10
+        async with ws_connect(edge, "bob") as socket:  # a bucket per user
+            assert (await ask(socket, submit_message("sim", "f")))["type"] == "submitted"
+    finally:
+        redis.close()
