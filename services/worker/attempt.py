@@ -71,20 +71,31 @@ def too_large(job_id: str, max_output_bytes: int) -> JobEnd:
 
 
 class Deltas:
-    """Text of one attempt, coalesced into one `text-delta` per `coalesce_seconds`."""
+    """Text of one attempt, coalesced into one `text-delta` per `coalesce_seconds`.
+
+    Coalescing spares events while a model streams; it does not delay the first token. The
+    attempt's first text is due at once, and written as soon as the engine has nothing more
+    ready (`Attempt.wait`): a model's first token goes out alone, while an engine that gives
+    all its text at once still writes it with its end, in one round trip."""
 
     def __init__(self, events: EventWriter, job_id: str, coalesce_seconds: float) -> None:
         self.events, self.job_id, self.coalesce_seconds = events, job_id, coalesce_seconds
         self.buffer: list[str] = []
-        self.flushed_at = asyncio.get_running_loop().time()
+        self.flushed_at: float | None = None  # None: no text written yet
 
     def due_in(self) -> float:
+        if self.flushed_at is None:
+            return 0.0
         elapsed = asyncio.get_running_loop().time() - self.flushed_at
         return max(0.0, self.coalesce_seconds - elapsed)
 
     async def add(self, text: str) -> None:
+        """Buffer `text`; write the buffer once its window has passed, even while the engine
+        is ahead. The first text waits for the engine's first pause instead (unless nothing
+        is coalesced)."""
         self.buffer.append(text)
-        if self.due_in() == 0:
+        waits_for_pause = self.flushed_at is None and self.coalesce_seconds > 0
+        if self.due_in() == 0 and not waits_for_pause:
             await self.flush()
 
     async def flush(self) -> None:

@@ -200,6 +200,35 @@ async def paused_job(
     return store, job_id, engine, running
 
 
+async def test_the_first_text_is_written_when_the_engine_pauses_not_when_its_window_closes(
+    redis_server_url: str, keys: Keys
+) -> None:
+    """Coalescing spares events while a model streams; it must not delay the first token."""
+    redis = Redis.from_url(redis_server_url, decode_responses=True)
+    store = stub_store(redis, keys)
+    job_id, _ = await store.submit("alice", REQUEST)
+    engine = PausingEngine()
+    runner = JobRunner(
+        redis, keys, engine, "w1", coalesce_seconds=600, cancel_poll_seconds=0.2,
+        retention_seconds=60,
+    )  # fmt: skip
+    envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=REQUEST.input)
+    running = asyncio.create_task(runner.run(envelope))
+    try:
+
+        async def first_written() -> bool:
+            return await _deltas(redis, keys, job_id) == ["first "]
+
+        await async_wait_for(first_written, what="the first text, long before its window closes")
+        engine.resume.set()
+        await asyncio.wait_for(running, 30)
+        # the rest came at once, well within its window: written with the job's end
+        assert await _deltas(redis, keys, job_id) == ["first ", "w0 w1 "]
+    finally:
+        running.cancel()
+        await redis.aclose()
+
+
 async def test_text_is_written_when_its_window_closes_while_the_engine_is_silent(
     redis_server_url: str, keys: Keys
 ) -> None:
