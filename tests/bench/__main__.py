@@ -75,16 +75,19 @@ def phases(bench: Bench) -> list[tuple[str, Callable[[], Awaitable[list[Row]]]]]
     ]
 
 
-async def run(bench: Bench) -> tuple[list[Row], Cpu]:
+async def run(bench: Bench) -> tuple[list[Row], Cpu, Cpu]:
+    """The rows, and per phase the CPU each group used and the time it waited for one."""
     rows: list[Row] = []
     cpu: Cpu = {}
+    waited: Cpu = {}
     for name, phase in phases(bench):
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
         meter = CpuMeter(bench.groups)
         meter.start()
         rows += await phase()
         cpu[name] = meter.stop()
-    return rows, cpu
+        waited[name] = meter.waited
+    return rows, cpu, waited
 
 
 def _failed(stack: Stack, exc: BaseException) -> int:
@@ -104,7 +107,7 @@ def main() -> int:
     with redis_url() as url:
         stack = Stack(url, workdir, pools_file=POOLS)
         try:
-            rows, cpu = asyncio.run(run(start(stack, redis_pid(url))))
+            rows, cpu, waited = asyncio.run(run(start(stack, redis_pid(url))))
         except Exception as exc:
             return _failed(stack, exc)
         finally:
@@ -117,7 +120,7 @@ def main() -> int:
         "Setup": SETUP,
         "Wall time of the run": f"{time.monotonic() - began:.0f} s",
     }
-    body = render(machine, facts, rows, cpu)
+    body = render(machine, facts, rows, cpu, waited)
     print(body)
     write_section(body)
     print(f"bench: wrote {DOC}", file=sys.stderr)

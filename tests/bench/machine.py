@@ -66,6 +66,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def waiting_seconds(pid: int) -> float:
+    """Time a process's main thread (the event loop) has spent ready to run but waiting for
+    a core, so far (the run delay of `/proc/PID/schedstat`)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 MACHINE = "whole machine"
 
 
@@ -86,16 +95,27 @@ class CpuMeter:
         self.groups = groups
         self.started = 0.0
         self.before: dict[str, float] = {}
+        self.waits_before: dict[str, float] = {}
+        self.waited: dict[str, float] = {}
+        """After `stop`: each group's main threads' time waiting for a core, % of the phase."""
 
     def _now(self) -> dict[str, float]:
         used = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in self.groups.items()}
         return {**used, MACHINE: machine_busy_seconds()}
 
+    def _waits(self) -> dict[str, float]:
+        return {
+            name: sum(waiting_seconds(pid) for pid in pids) for name, pids in self.groups.items()
+        }
+
     def start(self) -> None:
-        self.before = self._now()
+        self.before, self.waits_before = self._now(), self._waits()
         self.started = time.monotonic()
 
     def stop(self) -> dict[str, float]:
         elapsed = max(time.monotonic() - self.started, 1e-9)
-        after = self._now()
+        after, waits = self._now(), self._waits()
+        self.waited = {
+            name: 100 * (waits[name] - self.waits_before[name]) / elapsed for name in waits
+        }
         return {name: 100 * (after[name] - self.before[name]) / elapsed for name in after}

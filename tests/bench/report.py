@@ -18,7 +18,11 @@ model adds its own time on top. Client, edge, workers and Redis share one machin
 compete for its cores: the CPU table shows who used them (100% = one core busy for the
 whole phase). A phase whose benchmark total nears `cores x 100%` is bound by this machine,
 not by Relayline's design; a "whole machine" figure well above the benchmark's total means
-something else ran at the same time and the numbers are pessimistic. Latencies are
+something else ran at the same time and the numbers are pessimistic. The second table shows
+the time each event loop was ready but waited for a core (the kernel's run delay): well
+below `cores x 100%` of use, processes that wake together (an event reaches a worker, Redis,
+the edge and a client in turn) still queue for the cores, and every such wait adds to the
+latencies measured. Latencies are
 nearest-rank percentiles over every job of the phase (p99 of 200 jobs is the second-worst).
 Phases 1 and 2 measure overhead and capacity. In 3a and 3b the rate is set by the model
 (100 tokens at 50 tokens/s, coalesced every 30 ms: ~50 events per job over a nominal
@@ -50,16 +54,32 @@ def _cpu_table(cpu: Mapping[str, Mapping[str, float]]) -> list[str]:
     return table(["phase", *groups, "benchmark total", MACHINE], rows)
 
 
+def _wait_table(waited: Mapping[str, Mapping[str, float]]) -> list[str]:
+    groups = list(next(iter(waited.values()), {}))
+    rows = [
+        [phase, *(f"{usage[group]:.0f}%" for group in groups)] for phase, usage in waited.items()
+    ]
+    return table(["phase", *groups], rows)
+
+
 def render(
     machine: Mapping[str, str],
     facts: Mapping[str, str],
     rows: Sequence[Row],
     cpu: Mapping[str, Mapping[str, float]],
+    waited: Mapping[str, Mapping[str, float]],
 ) -> str:
     lines = ["## Foundation benchmarks", ""]
     lines += [f"- **{name}**: {value}" for name, value in {**facts, **machine}.items()]
     lines += ["", *table(["scenario", "metric", "value"], rows), ""]
     lines += ["CPU used during each phase (% of one core):", "", *_cpu_table(cpu), ""]
+    lines += [
+        "Time each group's main threads (their event loops) were ready to run but waited for a "
+        "core, during each phase (% of the phase, summed over the group's processes):",
+        "",
+        *_wait_table(waited),
+        "",
+    ]
     lines += [HOW_TO_READ]
     return "\n".join(lines)
 
