@@ -89,13 +89,13 @@ class Deltas:
         elapsed = asyncio.get_running_loop().time() - self.flushed_at
         return max(0.0, self.coalesce_seconds - elapsed)
 
-    async def add(self, text: str) -> None:
+    async def add(self, text: str, flush: bool = True) -> None:
         """Buffer `text`; write the buffer once its window has passed, even while the engine
-        is ahead. The first text waits for the engine's first pause instead (unless nothing
-        is coalesced)."""
+        is ahead (unless not to `flush`: the caller writes it). The first text waits for the
+        engine's first pause instead (unless nothing is coalesced)."""
         self.buffer.append(text)
         waits_for_pause = self.flushed_at is None and self.coalesce_seconds > 0
-        if self.due_in() == 0 and not waits_for_pause:
+        if flush and self.due_in() == 0 and not waits_for_pause:
             await self.flush()
 
     async def flush(self) -> None:
@@ -136,9 +136,9 @@ class Attempt:
         """How long to wait for the engine before flushing text or polling for a cancel."""
         return self.deltas.due_in() if self.deltas.buffer else self.cancel_poll_seconds
 
-    async def take(self, item: object) -> JobEnd | None:
+    async def take(self, item: object, flush: bool = True) -> JobEnd | None:
         """The job's end, once there is one: the text not written yet goes with it
-        (`deltas.drain`)."""
+        (`deltas.drain`). `flush`: as `Deltas.add`'s, for text."""
         if item is END or isinstance(item, BaseException):
             if isinstance(item, BaseException):
                 return failed(self.job_id, item)
@@ -149,7 +149,7 @@ class Attempt:
             self.text_bytes += text_size(item.text)
             if self.text_bytes > self.max_output_bytes:
                 return too_large(self.job_id, self.max_output_bytes)
-            await self.deltas.add(item.text)
+            await self.deltas.add(item.text, flush)
         elif isinstance(item, Progress):
             await self.deltas.flush()
             await self.events.append(

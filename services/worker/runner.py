@@ -1,6 +1,8 @@
 """Runs one job: start it, drive its engine, write every event, end it exactly once.
 
-Text from the engine is coalesced into one `text-delta` per `coalesce_ms`. Every append
+Text from the engine is coalesced into one `text-delta` per `coalesce_ms`; while a window
+runs, the engine's text does not wake the runner (`Items`), so a streaming job costs a wake
+per window, not per token. Every append
 answers whether a cancel was requested; a job whose engine is silent checks every
 `cancel_poll_seconds`. On cancel the engine's task is cancelled, which closes its iterator
 and stops the model, and the job ends `cancelled`.
@@ -23,8 +25,8 @@ seq above any a client may have seen (see `contracts.log`).
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
-from typing import Any
 
 from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
@@ -40,7 +42,7 @@ from contracts.pools import DEFAULT_LIMITS, ModelKind
 from contracts.telemetry import context_of, past_span, span
 from contracts.usage import DEFAULT_QUOTA_WINDOW_SECONDS
 from worker.attempt import END, Attempt, Event, job_end, timed_out
-from worker.engines.base import Emit, Engine, JobContext
+from worker.engines.base import Engine, JobContext, Text
 from worker.errors import JobLost, LogRegressed
 from worker.metrics import PoolMetrics
 from worker.retry import with_retry
@@ -48,9 +50,48 @@ from worker.retry import with_retry
 log = logging.getLogger("relayline.worker")
 
 STOP_GRACE_SECONDS = 5.0
-_EMPTY = object()
 MAX_LOG_RESTARTS = 3
 """Attempts one worker starts for a job whose log keeps losing its end (failovers)."""
+
+
+QUEUE_SIZE = 256
+"""Items of the engine a job queues before its engine waits for the runner."""
+
+
+class Items:
+    """The engine's items on their way to the runner, queued by the engine's task (`_pump`).
+
+    While a coalescing window runs (`quiet`), text is queued without waking the runner: the
+    window's close takes all of it at once, so a streaming job wakes its runner about once
+    per window instead of once per token. Anything else (progress, the result, the end, an
+    error), text outside a window and a full queue wake it at once."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.queue: deque[object] = deque()
+        self.quiet = False
+        self._ready = asyncio.Event()
+        self._room = asyncio.Event()
+
+    async def put(self, item: object) -> None:
+        while len(self.queue) >= self.size:
+            self._ready.set()  # a full queue is taken now, window or not
+            self._room.clear()
+            await self._room.wait()
+        self.queue.append(item)
+        if not (self.quiet and isinstance(item, Text)):
+            self._ready.set()
+
+    def get(self) -> object:
+        item = self.queue.popleft()
+        self._room.set()
+        return item
+
+    async def wait(self) -> None:
+        """Until an item that wakes the runner comes. Called only with the queue empty: an
+        item queued before the call would not wake it."""
+        self._ready.clear()
+        await self._ready.wait()
 
 
 class _Log:
@@ -213,8 +254,8 @@ class JobRunner:
 
     async def _drive(self, context: JobContext, events: _Log) -> tuple[JobEnd, list[TextDelta]]:
         """Run the engine to the job's end: the end, and the text to write with it."""
-        queue: asyncio.Queue[Emit | BaseException | object] = asyncio.Queue(maxsize=256)
-        pump = asyncio.create_task(self._pump(context, queue))
+        items = Items(QUEUE_SIZE)
+        pump = asyncio.create_task(self._pump(context, items))
         attempt = Attempt(
             events,
             context,
@@ -228,22 +269,28 @@ class JobRunner:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
                     return timed_out(context.id, self.max_seconds), attempt.deltas.drain()
+                if items.queue:  # the engine is ahead: no timer to set
+                    if (end := await attempt.take(items.get())) is not None:
+                        return end, attempt.deltas.drain()
+                    continue
+                window = attempt.deltas.due_in()  # > 0: a coalescing window runs
+                items.quiet = window > 0  # its text waits for it without waking this loop
                 try:
-                    item = queue.get_nowait()  # the engine is ahead: no timer to set
-                except asyncio.QueueEmpty:
-                    item = _EMPTY
-                try:
-                    if item is _EMPTY:
-                        async with asyncio.timeout(min(attempt.wait(), remaining)):  # no task
-                            item = await queue.get()
+                    async with asyncio.timeout(min(window or attempt.wait(), remaining)):
+                        await items.wait()  # no task
+                    continue
                 except TimeoutError:
+                    items.quiet = False
+                if window:  # it closed: the text that came meanwhile is written at once
+                    while items.queue and isinstance(items.queue[0], Text):
+                        if (end := await attempt.take(items.get(), flush=False)) is not None:
+                            return end, attempt.deltas.drain()
                     if attempt.deltas.buffer:
                         await attempt.deltas.flush()
-                    elif await events.poll_cancel():
-                        return job_end(context.id, JobStatus.cancelled), []
-                    continue
-                if (end := await attempt.take(item)) is not None:
-                    return end, attempt.deltas.drain()
+                elif attempt.deltas.buffer:
+                    await attempt.deltas.flush()
+                elif await events.poll_cancel():
+                    return job_end(context.id, JobStatus.cancelled), []
         finally:
             await self._stop(pump, context.id)
 
@@ -258,13 +305,13 @@ class JobRunner:
         if not done:
             log.error("the engine of job %s ignored its cancel; left behind", job_id)
 
-    async def _pump(self, context: JobContext, queue: "asyncio.Queue[Any]") -> None:
+    async def _pump(self, context: JobContext, items: "Items") -> None:
         try:
             async for item in self.engine.stream(context):
-                await queue.put(item)
+                await items.put(item)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
-            await queue.put(exc)
+            await items.put(exc)
             return
-        await queue.put(END)
+        await items.put(END)

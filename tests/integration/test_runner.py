@@ -229,6 +229,50 @@ async def test_the_first_text_is_written_when_the_engine_pauses_not_when_its_win
         await redis.aclose()
 
 
+class StaggeredEngine(PausingEngine):
+    """Text a little at a time (every 10 ms, well within a window), then silence until
+    `resume` is set."""
+
+    async def stream(self, job: JobContext) -> AsyncIterator[Emit]:
+        for piece in ("a ", "b ", "c "):
+            yield Text(piece)
+            await asyncio.sleep(0.01)
+        await self.resume.wait()
+        async for item in ScriptedEngine.stream(self, job):
+            yield item
+
+
+async def test_text_that_comes_during_a_window_is_written_in_one_delta_when_it_closes(
+    redis_server_url: str, keys: Keys
+) -> None:
+    """The runner is not woken by each piece of a window; the window's close writes them
+    together, while the engine is silent."""
+    redis = Redis.from_url(redis_server_url, decode_responses=True)
+    store = stub_store(redis, keys)
+    job_id, _ = await store.submit("alice", REQUEST)
+    engine = StaggeredEngine()
+    runner = JobRunner(
+        redis, keys, engine, "w1", coalesce_seconds=0.3, cancel_poll_seconds=0.2,
+        retention_seconds=60,
+    )  # fmt: skip
+    envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=REQUEST.input)
+    running = asyncio.create_task(runner.run(envelope))
+    try:
+
+        async def window_written() -> list[str] | None:
+            deltas = await _deltas(redis, keys, job_id)
+            return deltas if len(deltas) >= 2 else None
+
+        # the first piece at once (the engine paused after it), the others at the window's close
+        assert await async_wait_for(window_written, what="the window's text") == ["a ", "b c "]
+        engine.resume.set()
+        await asyncio.wait_for(running, 30)
+        assert await _deltas(redis, keys, job_id) == ["a ", "b c ", "w0 w1 "]
+    finally:
+        running.cancel()
+        await redis.aclose()
+
+
 async def test_text_is_written_when_its_window_closes_while_the_engine_is_silent(
     redis_server_url: str, keys: Keys
 ) -> None:

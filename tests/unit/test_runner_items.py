@@ -1,0 +1,55 @@
+"""The queue between a job's engine and its runner (in process): text that comes while a
+coalescing window runs does not wake the runner; anything else, and a full queue, does."""
+
+import asyncio
+
+from worker.engines.base import Progress, Text
+from worker.runner import Items
+
+
+async def _waiting(items: Items) -> "asyncio.Task[None]":
+    """The runner's wait, started (it is only ever called with the queue empty)."""
+    waiter = asyncio.create_task(items.wait())
+    await asyncio.sleep(0)
+    return waiter
+
+
+async def _woken(waiter: "asyncio.Task[None]") -> bool:
+    """Whether `waiter` finished once the tasks that are ready have run."""
+    for _ in range(3):  # a woken task needs a turn of the loop or two to finish
+        await asyncio.sleep(0)
+    return waiter.done()
+
+
+async def test_text_in_a_running_window_is_queued_without_waking_the_runner() -> None:
+    items = Items(8)
+    items.quiet = True
+    waiter = await _waiting(items)
+    await items.put(Text("a"))
+    await items.put(Text("b"))
+    assert not await _woken(waiter)
+    await items.put(Progress(1, 2))  # anything but text wakes it
+    assert await _woken(waiter)
+    assert [items.get() for _ in range(3)] == [Text("a"), Text("b"), Progress(1, 2)]
+
+
+async def test_text_outside_a_window_wakes_the_runner() -> None:
+    items = Items(8)
+    waiter = await _waiting(items)
+    await items.put(Text("a"))
+    assert await _woken(waiter)
+
+
+async def test_a_full_queue_wakes_the_runner_in_a_window_and_waits_for_room() -> None:
+    items = Items(2)
+    items.quiet = True
+    waiter = await _waiting(items)
+    await items.put(Text("a"))
+    await items.put(Text("b"))
+    assert not await _woken(waiter)
+    third = asyncio.create_task(items.put(Text("c")))
+    assert await _woken(waiter)  # the runner is woken to make room
+    assert not third.done()  # the engine waits for it
+    assert items.get() == Text("a")
+    await asyncio.wait_for(third, 5)
+    assert [items.get(), items.get()] == [Text("b"), Text("c")]
