@@ -230,13 +230,18 @@ async def test_the_first_text_is_written_when_the_engine_pauses_not_when_its_win
 
 
 class StaggeredEngine(PausingEngine):
-    """Text a little at a time (every 10 ms, well within a window), then silence until
-    `resume` is set."""
+    """One piece of text; once `more` is set, two more at once; then silence until `resume`
+    is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.more = asyncio.Event()
 
     async def stream(self, job: JobContext) -> AsyncIterator[Emit]:
-        for piece in ("a ", "b ", "c "):
-            yield Text(piece)
-            await asyncio.sleep(0.01)
+        yield Text("a ")
+        await self.more.wait()
+        yield Text("b ")
+        yield Text("c ")
         await self.resume.wait()
         async for item in ScriptedEngine.stream(self, job):
             yield item
@@ -245,26 +250,28 @@ class StaggeredEngine(PausingEngine):
 async def test_text_that_comes_during_a_window_is_written_in_one_delta_when_it_closes(
     redis_server_url: str, keys: Keys
 ) -> None:
-    """The runner is not woken by each piece of a window; the window's close writes them
-    together, while the engine is silent."""
+    """Text that comes while a window runs waits for it, without waking the runner; the
+    window's close writes it, in one delta, while the engine is silent."""
     redis = Redis.from_url(redis_server_url, decode_responses=True)
     store = stub_store(redis, keys)
     job_id, _ = await store.submit("alice", REQUEST)
     engine = StaggeredEngine()
     runner = JobRunner(
-        redis, keys, engine, "w1", coalesce_seconds=0.3, cancel_poll_seconds=0.2,
+        redis, keys, engine, "w1", coalesce_seconds=2, cancel_poll_seconds=0.2,
         retention_seconds=60,
     )  # fmt: skip
     envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=REQUEST.input)
     running = asyncio.create_task(runner.run(envelope))
     try:
 
-        async def window_written() -> list[str] | None:
-            deltas = await _deltas(redis, keys, job_id)
-            return deltas if len(deltas) >= 2 else None
+        async def deltas(count: int) -> list[str] | None:
+            written = await _deltas(redis, keys, job_id)
+            return written if len(written) >= count else None
 
-        # the first piece at once (the engine paused after it), the others at the window's close
-        assert await async_wait_for(window_written, what="the window's text") == ["a ", "b c "]
+        # the first piece at once (the engine paused after it); its window starts then
+        assert await async_wait_for(lambda: deltas(1), what="the first text") == ["a "]
+        engine.more.set()  # two pieces, well within the window
+        assert await async_wait_for(lambda: deltas(2), what="the window's text") == ["a ", "b c "]
         engine.resume.set()
         await asyncio.wait_for(running, 30)
         assert await _deltas(redis, keys, job_id) == ["a ", "b c ", "w0 w1 "]
