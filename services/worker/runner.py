@@ -3,8 +3,8 @@
 Text from the engine is coalesced into one `text-delta` per `coalesce_ms`; while a window
 runs, the engine's text does not wake the runner (`Items`), so a streaming job costs a wake
 per window, not per token. Every append answers whether a cancel was requested; a job whose
-engine is silent checks every `cancel_poll_seconds`. On cancel the engine's task is cancelled, which closes its iterator
-and stops the model, and the job ends `cancelled`.
+engine is silent checks every `cancel_poll_seconds`. On cancel the engine's task is
+cancelled, which closes its iterator and stops the model, and the job ends `cancelled`.
 
 Whatever the engine does, the job ends: an engine that raises ends it `failed` (its
 `EngineError` code, else `engine_error`); one that runs past the pool's `max_seconds` is
