@@ -178,20 +178,27 @@ async def _deltas(redis: Redis, keys: Keys, job_id: str) -> list[str]:
     return [event["delta"] for event in events if event["type"] == "text-delta"]
 
 
-async def paused_job(
-    redis: Redis, keys: Keys
-) -> tuple[JobStore, str, PausingEngine, "asyncio.Task[bool]"]:
-    """A job run in a task by a runner coalescing text for 50 ms, once its engine gave its
-    first text and fell silent, and that text is in the log."""
+async def running_job(
+    redis: Redis, keys: Keys, engine: PausingEngine, coalesce_seconds: float
+) -> tuple[JobStore, str, "asyncio.Task[bool]"]:
+    """Alice's job, run in a task by a runner coalescing text for `coalesce_seconds`."""
     store = stub_store(redis, keys)
     job_id, _ = await store.submit("alice", REQUEST)
-    engine = PausingEngine()
     runner = JobRunner(
-        redis, keys, engine, "w1", coalesce_seconds=0.05, cancel_poll_seconds=0.2,
+        redis, keys, engine, "w1", coalesce_seconds=coalesce_seconds, cancel_poll_seconds=0.2,
         retention_seconds=60,
     )  # fmt: skip
     envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=REQUEST.input)
-    running = asyncio.create_task(runner.run(envelope))
+    return store, job_id, asyncio.create_task(runner.run(envelope))
+
+
+async def paused_job(
+    redis: Redis, keys: Keys, coalesce_seconds: float = 0.05
+) -> tuple[JobStore, str, PausingEngine, "asyncio.Task[bool]"]:
+    """A job run in a task by a runner coalescing text for `coalesce_seconds`, once its
+    engine gave its first text and fell silent, and that text is in the log."""
+    engine = PausingEngine()
+    store, job_id, running = await running_job(redis, keys, engine, coalesce_seconds)
 
     async def first_written() -> bool:
         return await _deltas(redis, keys, job_id) == ["first "]
@@ -205,27 +212,17 @@ async def test_the_first_text_is_written_when_the_engine_pauses_not_when_its_win
 ) -> None:
     """Coalescing spares events while a model streams; it must not delay the first token."""
     redis = Redis.from_url(redis_server_url, decode_responses=True)
-    store = stub_store(redis, keys)
-    job_id, _ = await store.submit("alice", REQUEST)
-    engine = PausingEngine()
-    runner = JobRunner(
-        redis, keys, engine, "w1", coalesce_seconds=600, cancel_poll_seconds=0.2,
-        retention_seconds=60,
-    )  # fmt: skip
-    envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=REQUEST.input)
-    running = asyncio.create_task(runner.run(envelope))
+    running: asyncio.Task[bool] | None = None
     try:
-
-        async def first_written() -> bool:
-            return await _deltas(redis, keys, job_id) == ["first "]
-
-        await async_wait_for(first_written, what="the first text, long before its window closes")
+        # the first text is in the log long before its 600 s window closes
+        _, job_id, engine, running = await paused_job(redis, keys, coalesce_seconds=600)
         engine.resume.set()
         await asyncio.wait_for(running, 30)
         # the rest came at once, well within its window: written with the job's end
         assert await _deltas(redis, keys, job_id) == ["first ", "w0 w1 "]
     finally:
-        running.cancel()
+        if running is not None:
+            running.cancel()
         await redis.aclose()
 
 
@@ -253,15 +250,8 @@ async def test_text_that_comes_during_a_window_is_written_in_one_delta_when_it_c
     """Text that comes while a window runs waits for it, without waking the runner; the
     window's close writes it, in one delta, while the engine is silent."""
     redis = Redis.from_url(redis_server_url, decode_responses=True)
-    store = stub_store(redis, keys)
-    job_id, _ = await store.submit("alice", REQUEST)
     engine = StaggeredEngine()
-    runner = JobRunner(
-        redis, keys, engine, "w1", coalesce_seconds=2, cancel_poll_seconds=0.2,
-        retention_seconds=60,
-    )  # fmt: skip
-    envelope = JobEnvelope(id=job_id, owner="alice", model="p", input=REQUEST.input)
-    running = asyncio.create_task(runner.run(envelope))
+    _, job_id, running = await running_job(redis, keys, engine, coalesce_seconds=2)
     try:
 
         async def deltas(count: int) -> list[str] | None:
