@@ -28,7 +28,7 @@ from contracts.wire import (
 from edge.deps import EdgeState, close_quietly
 from edge.errors import ApiError, describe_validation_error, redis_failure
 from edge.fanout import LOST, STARTS, Item, Outbox, is_end
-from edge.guards import check_message
+from edge.guards import take_token
 from edge.jobs import submit_job
 from edge.metrics import EVENTS_SENT, SLOW_CLIENTS
 from edge.positions import check_position, has_nothing_after
@@ -164,7 +164,7 @@ class Connection:
     async def _token(self, ref: str | None) -> bool:
         """Takes a message's token; False when the bucket is empty (and the client was told)."""
         try:
-            await check_message(self.guards, self.user)
+            await take_token(self.guards, self.user)
         except RateLimited as exc:
             await self._reply(WireError(code=exc.code, message=exc.message, ref=ref))
             return False
@@ -194,7 +194,7 @@ class Connection:
                 accepted = await submit_job(self.state, self.user, message.request, token)
             except ApiError:
                 if not token.taken:  # refused before `SUBMIT`: the token all the same
-                    await check_message(self.guards, self.user)
+                    await take_token(self.guards, self.user)
                 raise
             await self._reply(
                 Submitted(job_id=accepted.id, status=accepted.status, ref=message.ref)

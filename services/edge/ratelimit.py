@@ -181,13 +181,16 @@ class RateLimiter:
         return await self.take(self.keys.rate_guest_ids(address), Bucket(per_minute / 60, burst))
 
 
-@dataclass
 class Token:
-    """The request token of a WebSocket `submit`, which `SUBMIT` takes in the script that
-    queues the job (`JobStore.submit`). `taken` once `SUBMIT` answered, whatever it answered:
-    a submit refused before (bad input, a used-up quota) takes its token on its own."""
+    """The request token of a submit (`POST /v1/jobs`, a WebSocket `submit`), which `SUBMIT`
+    takes in the script that queues the job (`JobStore.submit`). `taken` once `SUBMIT`
+    answered, whatever it answered: a submit refused before (bad input, a used-up quota)
+    takes its token on its own."""
 
-    taken: bool = False
+    __slots__ = ("taken",)
+
+    def __init__(self) -> None:  # no parameters: a FastAPI dependency declares none
+        self.taken = False
 
 
 def request_bucket(tier: LimitTier) -> Bucket:

@@ -288,3 +288,46 @@ async def test_every_websocket_message_takes_one_token_a_submit_in_its_script(
             assert (await ask(socket, submit_message("sim", "f")))["type"] == "submitted"
     finally:
         redis.close()
+
+
+async def test_every_http_submit_takes_one_token_in_its_script(stack: Stack) -> None:
+    """`POST /v1/jobs` takes its token in the script that queues its job: one script call
+    per job, and exactly one token also for a submit refused before it (an unknown model, a
+    body that is not JSON, a field at fault); a refused submit queues nothing, and a flood
+    while the bucket is empty costs Redis nothing."""
+    edge = stack.edge(env={"EDGE_RATE_LIMIT_BURST": "5", "EDGE_RATE_LIMIT_PER_SECOND": "0.01"})
+    redis = stack.redis()
+    job = {"model": "sim", "input": CHAT_INPUT}
+    try:
+        async with httpx.AsyncClient(base_url=edge.url, timeout=10, headers=auth()) as client:
+
+            async def post(body: dict[str, Any] | str) -> httpx.Response:
+                content = body if isinstance(body, str) else json.dumps(body)
+                return await client.post(
+                    "/v1/jobs", content=content, headers={"Content-Type": "application/json"}
+                )
+
+            warm = await client.post("/v1/jobs", json=job, headers=auth("bob"))
+            assert warm.status_code == 202  # (Redis holds the scripts now)
+            scripts_before = _script_calls(redis)
+            first = await post(job)  # token 1
+            assert first.status_code == 202, first.text
+            assert _script_calls(redis) - scripts_before == 1  # `SUBMIT` alone
+            assert (await post({**job, "model": "no-such-model"})).status_code == 404  # 2
+            assert (await post("{not json")).status_code == 400  # 3
+            assert (await post({"model": "sim"})).status_code == 422  # 4
+            assert (await post(job)).status_code == 202  # 5: the bucket is empty now
+
+            refused = await post(job)
+            assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+            assert 90 <= int(refused.headers["Retry-After"]) <= 100
+            assert redis.zcard(stack.keys.user_jobs("alice")) == 2  # the refused one queued nothing
+            scripts_before = _script_calls(redis)
+            bodies: list[dict[str, Any] | str] = [job, {**job, "model": "nope"}, "{not json"]
+            for body in bodies * 30:
+                assert (await post(body)).status_code == 429, body
+            assert _script_calls(redis) - scripts_before < 10
+            bob = await client.post("/v1/jobs", json=job, headers=auth("bob"))
+            assert bob.status_code == 202  # a bucket per user
+    finally:
+        redis.close()

@@ -83,6 +83,54 @@ def test_bad_submits_get_a_4xx_with_a_code_and_change_nothing(stack: Stack) -> N
         assert all(client.xlen(stream) == 0 for stream in stack.keys.job_streams(pool))
 
 
+def test_a_submits_body_and_headers_are_read_as_fastapi_reads_them(stack: Stack) -> None:
+    """`POST /v1/jobs` resolves its arguments by hand (`edge.routers.jobs.SubmitRoute`): a
+    JSON body only under a JSON content type, the key before the body, every field at fault
+    in one 422 (the header's first), and the answer FastAPI's response model would give."""
+    edge = stack.edge()
+    url, body = f"{edge.url}/v1/jobs", json.dumps({"model": "sim", "input": CHAT_INPUT})
+
+    def post(content: str | bytes, **headers: str) -> httpx.Response:
+        return httpx.post(url, content=content, headers=headers)
+
+    json_type = {"Content-Type": "application/json"}
+    refused = [
+        (post(body, **auth()), 422, "body: Input should be a valid dictionary"),
+        (post(body, **auth(), **{"Content-Type": "text/plain"}), 422, "body: Input should be"),
+        (post(b"", **auth(), **json_type), 422, "body: Field required"),
+        (post("{not json", **json_type), 401, "send 'Authorization: Bearer"),
+        (
+            post('{"model": "sim"}', **auth(), **json_type, **{"Idempotency-Key": "k" * 300}),
+            422,
+            "header.idempotency-key: String should have at most 200 characters; "
+            "input: Field required",
+        ),
+        (
+            post(
+                json.dumps({"model": "sim", "input": CHAT_INPUT, "idempotency_key": "a"}),
+                **auth(),
+                **json_type,
+                **{"Idempotency-Key": "b"},
+            ),
+            400,
+            "the Idempotency-Key header and field disagree",
+        ),
+    ]
+    for response, status, message in refused:
+        assert response.status_code == status, response.text
+        assert response.json()["error"]["message"].startswith(message), response.text
+    assert httpx.get(url, headers=auth()).json()["data"] == []
+
+    for content_type in ("application/json; charset=utf-8", "Application/Vnd.Relayline+JSON"):
+        accepted = post(body, **auth(), **{"Content-Type": content_type})
+        assert accepted.status_code == 202, accepted.text
+        assert accepted.headers["content-type"] == "application/json"
+        assert accepted.json() == {"id": accepted.json()["id"], "status": "queued"}
+    again = post(body, **auth(), **json_type, **{"Idempotency-Key": "same"})
+    assert post(body, **auth(), **json_type, **{"Idempotency-Key": "same"}).json() == again.json()
+    assert len(httpx.get(url, headers=auth()).json()["data"]) == 3
+
+
 def test_other_bad_requests(stack: Stack) -> None:
     edge = stack.edge()
     job_id = submit(edge)
