@@ -1,8 +1,9 @@
 """Tracing with OpenTelemetry: off unless the standard `OTEL_*` variables turn it on.
 
-One trace per job: the edge's `relayline.submit` span writes its context into the job's
-envelope (`JobEnvelope.trace`, W3C trace context); the worker that runs the job continues
-that trace with one `relayline.attempt` span per attempt and its children
+One trace per job: the edge's `relayline.submit` span (a child of the web framework's span of
+the request) writes its context into the job's envelope (`JobEnvelope.trace`, W3C trace
+context); the worker that runs the job continues that trace with one `relayline.attempt`
+span per attempt and its children
 `relayline.queue_wait` (submit to the first attempt's start), `relayline.start`,
 `relayline.engine` and `relayline.end`. Without an SDK configured every span is
 OpenTelemetry's no-op, and the envelope carries nothing.
@@ -81,6 +82,11 @@ def install(provider: "TracerProvider") -> None:
     global _on
     trace.set_tracer_provider(provider)
     _on = True
+
+
+def installed() -> trace.TracerProvider | None:
+    """The tracer provider `install` made the process's, or None while tracing is off."""
+    return trace.get_tracer_provider() if _on else None
 
 
 def span(

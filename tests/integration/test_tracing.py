@@ -127,6 +127,10 @@ def test_real_edge_and_worker_processes_trace_a_job_in_one_trace(stack: Stack) -
     assert submit["attributes"]["relayline.job_id"] == job_id
     assert submit["resource"]["attributes"]["service.name"] == "relayline-edge"
     trace_id = submit["context"]["trace_id"]
+    # FastAPI's span of the request (told of the tracer at start-up, `edge.main`) holds it
+    [request] = [span for span in edges if span["name"] == "POST /v1/jobs"]
+    assert request["kind"] == "SpanKind.SERVER"
+    assert submit["parent_id"] == request["context"]["span_id"]
     assert {span["name"] for span in workers} >= {*SPANS, "relayline.end"}
     assert {span["context"]["trace_id"] for span in workers} == {trace_id}
     assert {span["resource"]["attributes"]["service.name"] for span in workers} == {
