@@ -53,8 +53,9 @@ HOW_TO_READ = """\
 Everything runs on the one machine above: the bench client, wrk, Redis and the measured
 process share its cores, so a process bound by CPU competes with its load generator. The
 baselines run first, then each version, one after the other on one Redis server; every
-version's jobs have their own key prefix, and a version runs its round trips first (on an
-empty Redis prefix), then the edge accept, then the drain."""
+version's jobs have their own key prefix, deleted once the version is measured (so each
+starts on an empty Redis), and a version runs its round trips first, then the edge accept,
+then the drain."""
 
 
 @dataclass(frozen=True)
