@@ -1,9 +1,9 @@
 """Tracing with OpenTelemetry: off unless the standard `OTEL_*` variables turn it on.
 
-One trace per job: the edge's `relayline.submit` span (a child of the web framework's span of
-the request) writes its context into the job's envelope (`JobEnvelope.trace`, W3C trace
-context); the worker that runs the job continues that trace with one `relayline.attempt`
-span per attempt and its children
+One trace per job: the edge's `relayline.submit` span (over HTTP, a child of the web
+framework's span of the request) writes its context into the job's envelope
+(`JobEnvelope.trace`, W3C trace context); the worker that runs the job continues that trace
+with one `relayline.attempt` span per attempt and its children
 `relayline.queue_wait` (submit to the first attempt's start), `relayline.start`,
 `relayline.engine` and `relayline.end`. Without an SDK configured every span is
 OpenTelemetry's no-op, and the envelope carries nothing.
