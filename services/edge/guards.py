@@ -21,6 +21,7 @@ from edge.identity import resolve_user
 from edge.ratelimit import (
     RateLimited,
     RateLimiter,
+    Token,
     client_address,
     guest_refusal,
     rate_refusal,
@@ -96,11 +97,23 @@ SUBMIT_PATH = "/v1/jobs"
 def takes_token_in_submit(scope: Scope) -> bool:
     """`POST /v1/jobs`, whose token the script that queues the job takes (`SUBMIT`), as a
     WebSocket `submit`'s: one trip to Redis per job instead of two. The route takes the
-    token on its own when it refuses the request before `SUBMIT` (`edge.routers.jobs`); a
+    token on its own when it refuses the request before `SUBMIT` (`edge.routers.jobs`), and
+    this middleware when the route did not (a body refused by its Content-Length before the
+    route ran, a client gone before its body came): every request still costs one token. A
     refusal this edge already knows of is answered here, without Redis."""
     return bool(
         scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == SUBMIT_PATH
     )
+
+
+_TOKEN_KEY = "relayline_submit_token"
+
+
+def submit_token(scope: Scope) -> Token:
+    """The request token of a `POST /v1/jobs`, shared by this middleware and the route."""
+    state = scope.setdefault("state", {})
+    token: Token = state.setdefault(_TOKEN_KEY, Token())
+    return token
 
 
 class RateLimitMiddleware:
@@ -115,10 +128,13 @@ class RateLimitMiddleware:
             return
         if takes_token_in_submit(scope):
             known = guards.rates.request_refusal(user)
-            if known is None:
-                await self.app(scope, receive, send)
-            else:
+            if known is not None:
                 await refuse(rate_refusal(known, user), scope, receive, send)
+                return
+            token = submit_token(scope)
+            await self.app(scope, receive, send)
+            if not token.taken:  # answered before the route (413 by its length), or a hang-up
+                await guards.rates.request(user, guards.tier(user))
             return
         decision = await guards.rates.request(user, guards.tier(user))
         openai = is_openai_path(scope["path"])

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from tests.support.client import assert_complete, submit, ws_connect, ws_events_until_end
-from tests.support.stack import Edge
+from tests.support.stack import Edge, auth
 
 VICTIM_DEADLINE = 60.0
 """Seconds the victim's job has to stream to its `job-end` (it needs ~2 s alone)."""
@@ -48,3 +48,18 @@ async def closed_by_server(reader: asyncio.StreamReader, seconds: float) -> bool
     except OSError:
         return True
     return True
+
+
+async def hang_up_mid_body(port: int) -> None:
+    """Alice's `POST /v1/jobs` whose client closes the connection before its body came."""
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        (
+            f"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
+            f"{auth()['Authorization']}\r\nContent-Type: application/json\r\n"
+            'Content-Length: 100\r\n\r\n{"model": '
+        ).encode()
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()

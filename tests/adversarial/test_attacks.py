@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.adversarial.inputs_support import edge_serves, victim_streaming, ws_ask
+from tests.adversarial.rates_support import hang_up_mid_body
 from tests.support.client import CHAT_INPUT, ws_connect
 from tests.support.stack import Stack, auth
 from tests.support.wait import async_wait_for
@@ -255,16 +256,6 @@ async def test_a_client_gone_before_its_body_came_is_not_an_error(stack: Stack) 
     stack.worker("slow")
     async with victim_streaming(edge):
         for _ in range(20):
-            _, writer = await asyncio.open_connection("127.0.0.1", edge.port)
-            writer.write(
-                (
-                    f"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
-                    f"{auth()['Authorization']}\r\nContent-Type: application/json\r\n"
-                    'Content-Length: 100\r\n\r\n{"model": '
-                ).encode()
-            )
-            await writer.drain()
-            writer.close()
-            await writer.wait_closed()
+            await hang_up_mid_body(edge.port)
     edge_serves(edge)  # (after the victim's job: the edge has read every hang-up by now)
     assert "Traceback" not in edge.log() and "ClientDisconnect" not in edge.log()

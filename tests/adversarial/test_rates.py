@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+from functools import partial
 from typing import Any
 
 import httpx
@@ -14,10 +15,11 @@ from redis.cluster import RedisCluster
 from websockets.asyncio.client import connect
 
 from contracts.errors import WS_CLOSE_TOO_MANY, WS_CLOSE_TRY_AGAIN_LATER
-from tests.adversarial.rates_support import closed_by_server, victim_streaming
+from tests.adversarial.rates_support import closed_by_server, hang_up_mid_body, victim_streaming
 from tests.support.client import CHAT_INPUT, refused_close, submit, ws_connect
 from tests.support.metrics import metric
 from tests.support.stack import Edge, Stack, auth
+from tests.support.wait import async_wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -293,16 +295,18 @@ async def test_every_websocket_message_takes_one_token_a_submit_in_its_script(
 async def test_every_http_submit_takes_one_token_in_its_script(stack: Stack) -> None:
     """`POST /v1/jobs` takes its token in the script that queues its job: one script call
     per job, and exactly one token also for a submit refused before it (an unknown model, a
-    body that is not JSON, a field at fault); a refused submit queues nothing, and a flood
-    while the bucket is empty costs Redis nothing."""
-    edge = stack.edge(env={"EDGE_RATE_LIMIT_BURST": "5", "EDGE_RATE_LIMIT_PER_SECOND": "0.01"})
+    body that is not JSON, a field at fault, a body too large by its Content-Length) and for
+    a client gone before its body came; a refused submit queues nothing, and a flood while
+    the bucket is empty costs Redis nothing."""
+    edge = stack.edge(env={"EDGE_RATE_LIMIT_BURST": "7", "EDGE_RATE_LIMIT_PER_SECOND": "0.01"})
     redis = stack.redis()
     job = {"model": "sim", "input": CHAT_INPUT}
+    bucket = stack.keys.rate_user("alice")
     try:
         async with httpx.AsyncClient(base_url=edge.url, timeout=10, headers=auth()) as client:
 
-            async def post(body: dict[str, Any] | str) -> httpx.Response:
-                content = body if isinstance(body, str) else json.dumps(body)
+            async def post(body: dict[str, Any] | str | bytes) -> httpx.Response:
+                content = body if isinstance(body, str | bytes) else json.dumps(body)
                 return await client.post(
                     "/v1/jobs", content=content, headers={"Content-Type": "application/json"}
                 )
@@ -316,7 +320,13 @@ async def test_every_http_submit_takes_one_token_in_its_script(stack: Stack) -> 
             assert (await post({**job, "model": "no-such-model"})).status_code == 404  # 2
             assert (await post("{not json")).status_code == 400  # 3
             assert (await post({"model": "sim"})).status_code == 422  # 4
-            assert (await post(job)).status_code == 202  # 5: the bucket is empty now
+            assert (await post(b"x" * (2 << 20))).status_code == 413  # 5, by its length
+            before_hang_up = int(redis.get(bucket) or 0)
+            await hang_up_mid_body(edge.port)  # 6
+            await async_wait_for(
+                partial(_advanced, redis, bucket, before_hang_up), what="the hang-up's token"
+            )
+            assert (await post(job)).status_code == 202  # 7: the bucket is empty now
 
             refused = await post(job)
             assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
@@ -331,3 +341,8 @@ async def test_every_http_submit_takes_one_token_in_its_script(stack: Stack) -> 
             assert bob.status_code == 202  # a bucket per user
     finally:
         redis.close()
+
+
+async def _advanced(redis: Any, bucket: str, before: int) -> bool:
+    """Whether the bucket's theoretical arrival time moved past `before` (a token taken)."""
+    return int(redis.get(bucket) or 0) > before

@@ -20,7 +20,7 @@ from contracts.jobs import (
 )
 from edge.deps import CurrentUser, EdgeState, StateDep
 from edge.errors import ApiError, BadRequest, error_responses
-from edge.guards import Guards, take_token
+from edge.guards import Guards, submit_token, take_token
 from edge.identity import resolve_user
 from edge.jobs import submit_job
 from edge.ratelimit import RateLimited, Token
@@ -67,7 +67,7 @@ class SubmitRoute(APIRoute):
             return
         state: EdgeState = scope["app"].state.edge
         user = resolve_user(scope, state.api_keys, state.settings.guest_mode)
-        token = Token()
+        token = submit_token(scope)
         try:
             request = Request(scope, receive)
             key, errors = _idempotency_key(request.headers.get("idempotency-key"))
@@ -78,7 +78,7 @@ class SubmitRoute(APIRoute):
             await _refused(scope["app"].state.guards, user, token, exc)
             raise
         except ClientDisconnect:  # gone before its body came: nobody to answer, nothing logged
-            return
+            return  # (its token: `edge.guards.RateLimitMiddleware`)
         body = accepted.model_dump_json().encode()
         await send(
             {
@@ -100,6 +100,7 @@ async def _refused(guards: Guards, user: str, token: Token, exc: Exception) -> N
     if isinstance(exc, RateLimited):
         guards.rates.request_refused(user, exc.decision)
     elif not token.taken:
+        token.taken = True
         await take_token(guards, user)
 
 
