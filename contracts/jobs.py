@@ -3,7 +3,15 @@
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from contracts.passthrough import Choices, ResponseFormat, ToolChoice, Tools, TopLogprobs
 
@@ -61,7 +69,9 @@ class ClientModel(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _valid_unicode(cls, value: Any) -> Any:
+    def _valid_unicode(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.mode == "json":  # pydantic's JSON parser refuses lone surrogates itself
+            return value
         return reject_lone_surrogates(value)
 
 
