@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.adversarial.inputs_support import edge_serves, victim_streaming, ws_ask
-from tests.adversarial.rates_support import hang_up_mid_body
+from tests.adversarial.rates_support import bucket_at_least, hang_up_mid_body
 from tests.support.client import CHAT_INPUT, ws_connect
 from tests.support.stack import Stack, auth
 from tests.support.wait import async_wait_for
@@ -252,10 +252,21 @@ async def test_odd_paths_of_the_web_app_are_not_5xx(stack: Stack, tmp_path: Path
 async def test_a_client_gone_before_its_body_came_is_not_an_error(stack: Stack) -> None:
     """A submit whose client hung up halfway through its body was a 500 with a traceback in
     the edge's log once the route read its body itself (`SubmitRoute`): now nothing."""
-    edge = stack.edge()
+    edge = stack.edge(env={"EDGE_RATE_LIMIT_PER_SECOND": "0.01"})  # a token: 100 s of bucket
     stack.worker("slow")
-    async with victim_streaming(edge):
-        for _ in range(20):
-            await hang_up_mid_body(edge.port)
-    edge_serves(edge)  # (after the victim's job: the edge has read every hang-up by now)
+    redis = stack.redis()
+    try:
+        seconds, microseconds = redis.time()
+        since_ms = seconds * 1000 + microseconds // 1000
+        async with victim_streaming(edge):
+            for _ in range(20):
+                await hang_up_mid_body(edge.port)
+            # each hang-up, once the edge has read it, costs alice a token
+            done = partial(
+                bucket_at_least, redis, stack.keys.rate_user("alice"), since_ms + 20 * 100_000
+            )
+            await async_wait_for(done, what="the edge to have read every hang-up")
+    finally:
+        redis.close()
+    edge_serves(edge)
     assert "Traceback" not in edge.log() and "ClientDisconnect" not in edge.log()
