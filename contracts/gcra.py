@@ -1,8 +1,9 @@
 """Request buckets in Redis: GCRA, a token bucket kept as one timestamp, on Redis's clock.
 
 One Lua function, `take_tokens`, shared by the edge's limiter script (`edge.ratelimit`) and by
-`SUBMIT` (`contracts.log`), which takes a WebSocket submit's token in the script that queues
-the job: one round trip fewer on the path every submitted job takes.
+`SUBMIT` (`contracts.log`), which takes a submit's token (`POST /v1/jobs`, a WebSocket
+`submit`) in the script that queues the job: one round trip fewer on the path every
+submitted job takes.
 """
 
 from dataclasses import dataclass

@@ -4,9 +4,10 @@ A user may hit any edge, so the bucket lives in Redis: one key per user (`Keys.r
 all guests of one client address share one, see `contracts.keys.account`) and one Lua
 script (GCRA, a token bucket kept as a single timestamp) that decides and records in one
 round trip, on Redis's own clock (`contracts.gcra`). Every `/v1/` request, every WebSocket
-handshake and every WebSocket message costs one token; a WebSocket `submit`'s is taken by the
-`SUBMIT` script that queues its job (`edge.store`), in the same round trip. New guest ids per
-client address go through a bucket of their own (`Keys.rate_guest_ids`).
+handshake and every WebSocket message costs one token; that of a `POST /v1/jobs` and of a
+WebSocket `submit` is taken by the `SUBMIT` script that queues its job (`edge.store`), in the
+same round trip. New guest ids per client address go through a bucket of their own
+(`Keys.rate_guest_ids`).
 
 When Redis does not answer in `REDIS_TIMEOUT_SECONDS`, the limiter fails OPEN: the request
 goes on (and meets the unreachable Redis in its route: 503). A Redis outage must not turn
