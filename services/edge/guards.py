@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.batch import ScriptBatch
-from contracts.keys import Keys
+from contracts.keys import Keys, account
 from edge.connections import StreamSlots, is_stream
 from edge.errors import ApiError, is_openai_path
 from edge.identity import resolve_user
@@ -89,6 +89,14 @@ def _guards(scope: Scope) -> Guards | None:
 
 def _guarded(scope: Scope) -> bool:
     return scope["type"] in ("http", "websocket") and scope["path"].startswith("/v1/")
+
+
+def client_of(scope: Scope) -> str:
+    """Whose turn a large body waits for (`edge.limits.BodyTurns`): the caller's account,
+    or the client's address while no caller is known."""
+    guards = _guards(scope)
+    user = guards.user_of(scope) if guards is not None else None
+    return account(user) if user else f"address {client_address(scope.get('client'))}"
 
 
 SUBMIT_PATH = "/v1/jobs"

@@ -130,7 +130,7 @@ def _job_request(body: bytes, content_type: str | None, errors: list[Any]) -> Jo
         else:
             job = JobRequest.model_validate(body)
     except ValidationError as exc:
-        errors = [*errors, *(_at(("body",), error) for error in exc.errors())]
+        errors = [*errors, *(_at(("body",), error) for error in exc.errors(include_input=False))]
     if errors or job is None:
         raise RequestValidationError(errors)
     return job
