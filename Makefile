@@ -46,6 +46,7 @@ bench: $(STAMPS)/system-test $(STAMPS)/system-bench $(STAMPS)/python  ## benchma
 	$(PY) -m tests.bench.fairness
 	$(PY) -m tests.bench.overhead $(if $(BENCH_BEFORE),--before $(BENCH_BEFORE))
 	$(PY) -m tests.bench.capacity
+	$(PY) -m tests.bench.heavy $(if $(BENCH_BEFORE),--before $(BENCH_BEFORE))
 
 contracts: $(STAMPS)/python $(STAMPS)/web  ## regenerate JSON Schema and TypeScript types
 	$(PY) -m contracts.generate

@@ -1,0 +1,202 @@
+"""One user's heavy bodies against another user's submits, on one edge (`make bench`).
+
+Alice keeps `CONNECTIONS` connections open and sends on all of them at once a 0.5 MB body
+of 170,000 empty arrays (a field the contract refuses, so `422`): the most CPU a body within
+`EDGE_MAX_BODY_BYTES` asks of the edge's event loop. Meanwhile bob submits jobs one after
+another on a connection of his own. Measured for each version of the services: the edge's
+CPU per heavy body (from /proc), and bob's submit latency during the flood, against his
+latency on the idle edge in the same run. No worker runs: a submit is answered once the job
+is in Redis.
+
+`--before COMMIT` measures that commit's services too (`git archive`, tests/bench/versions.py).
+"""
+
+import argparse
+import concurrent.futures
+import multiprocessing
+import os
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing.synchronize import Event
+from pathlib import Path
+
+from tests.bench.machine import cpu_seconds, machine_info
+from tests.bench.report import DOC, write_section
+from tests.bench.stats import BenchFailure
+from tests.bench.versions import Code, checkout, old_commit
+from tests.support.redis import redis_url
+from tests.support.stack import API_KEYS, LIFTED_LIMITS, Stack
+
+CONNECTIONS, ROUNDS, IDLE_SUBMITS = 40, 3, 100
+HEAVY = (
+    b'{"model":"sim","input":{"messages":[{"role":"user","content":"hi"}]},"x":['
+    + b",".join([b"[]"] * 170_000)
+    + b"]}"
+)
+SUBMIT = b'{"model":"sim","input":{"messages":[{"role":"user","content":"hi"}]}}'
+KEYS = {user: key for key, user in API_KEYS.items()}
+
+
+def _request(body: bytes, user: str) -> bytes:
+    head = (
+        f"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEYS[user]}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def _exchange(sock: socket.socket, request: bytes) -> int:
+    """Send one request on a kept-alive connection and read its whole answer: the status."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += _recv(sock)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += _recv(sock)
+    return int(head.split()[1])
+
+
+def _recv(sock: socket.socket) -> bytes:
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise BenchFailure("the edge closed a connection")
+    return chunk
+
+
+def _flood(port: int, go: Event, ready: Event, rounds: int) -> None:
+    """Alice: `CONNECTIONS` kept-alive connections, a heavy body on each at once, `rounds` times."""
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(CONNECTIONS)]
+    request = _request(HEAVY, "alice")
+    for _ in range(rounds):
+        ready.set()
+        go.wait()
+        go.clear()
+        with concurrent.futures.ThreadPoolExecutor(CONNECTIONS) as pool:
+            statuses = list(pool.map(lambda sock: _exchange(sock, request), socks))
+        if statuses != [422] * CONNECTIONS:
+            raise SystemExit(f"heavy bodies answered {sorted(set(statuses))}, not 422")
+
+
+@dataclass
+class Figures:
+    cpu_ms_per_heavy: float
+    idle_ms: list[float]
+    flooded_ms: list[float]
+
+
+def _submit(sock: socket.socket) -> float:
+    began = time.perf_counter()
+    if (status := _exchange(sock, _request(SUBMIT, "bob"))) != 202:
+        raise BenchFailure(f"bob's submit answered {status}")
+    return (time.perf_counter() - began) * 1000
+
+
+def measure(code: Code, url: str, workdir: Path) -> Figures:
+    workdir.mkdir(parents=True, exist_ok=True)
+    stack = Stack(url, workdir)
+    try:
+        # No worker runs: bob's jobs stay unfinished, so their cap is lifted too.
+        lifted = {**LIFTED_LIMITS, "EDGE_MAX_ACTIVE_JOBS_PER_USER": "1000000"}
+        edge = stack.edge(env={**lifted, **code.env()})
+        bob = socket.create_connection(("127.0.0.1", edge.port))
+        idle = [_submit(bob) for _ in range(IDLE_SUBMITS)]
+        go, ready = multiprocessing.Event(), multiprocessing.Event()
+        alice = multiprocessing.Process(target=_flood, args=(edge.port, go, ready, ROUNDS))
+        alice.start()
+        flooded: list[float] = []
+        cpu = 0.0
+        for _ in range(ROUNDS):
+            if not ready.wait(60):
+                raise BenchFailure("the flood did not start")
+            ready.clear()
+            used = cpu_seconds(edge.popen.pid)
+            go.set()
+            while not ready.is_set() and alice.is_alive():
+                flooded.append(_submit(bob))
+            cpu += cpu_seconds(edge.popen.pid) - used
+        alice.join(60)
+        if alice.exitcode != 0:
+            raise BenchFailure(f"the flood failed (exit {alice.exitcode}); see above")
+        bob.close()
+        return Figures(cpu * 1000 / (ROUNDS * CONNECTIONS), idle, flooded)
+    finally:
+        stack.close()
+
+
+def render(figures: dict[str, Figures], facts: dict[str, str]) -> str:
+    lines = [
+        "## One user's heavy bodies against another user's submits",
+        "",
+        f"`{CONNECTIONS}` kept-alive connections of alice each send a 0.5 MB body of 170,000 empty",
+        "arrays at once (`422`), "
+        f"{ROUNDS} times; bob submits one job after another meanwhile. The edge's CPU per heavy",
+        "body includes bob's submits of those minutes. Ratio: bob's latency during the flood to",
+        "his median on the idle edge, same run.",
+        "",
+        "| version | edge CPU per heavy body | bob idle p50 | bob flooded p50 | bob flooded max "
+        "| submits during the flood | flooded p50 / idle p50 | flooded max / idle p50 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, f in figures.items():
+        idle = statistics.median(f.idle_ms)
+        p50, worst = statistics.median(f.flooded_ms), max(f.flooded_ms)
+        lines.append(
+            f"| {name} | {f.cpu_ms_per_heavy:.0f} ms | {idle:.1f} ms | {p50:.1f} ms | "
+            f"{worst:.0f} ms | {len(f.flooded_ms)} | {p50 / idle:.0f}x | {worst / idle:.0f}x |"
+        )
+    lines += ["", *(f"- {key}: {value}" for key, value in facts.items())]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.heavy", description=__doc__)
+    parser.add_argument("--before", metavar="COMMIT", help="also measure this commit's services")
+    before: str | None = parser.parse_args().before
+    began, load = time.monotonic(), ", ".join(f"{n:.2f}" for n in os.getloadavg())
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    workdir = Path(tempfile.mkdtemp(prefix="relayline-bench-heavy-"))
+    try:
+        versions = [old_commit(before, before, workdir / "before-tree")] if before else []
+        versions.append(checkout("this checkout"))
+        with redis_url() as url:
+            figures = {
+                code.name: measure(code, url, workdir / f"v{n}") for n, code in enumerate(versions)
+            }
+            machine = machine_info(url)
+        command = (
+            f"`.venv/bin/python -m tests.bench.heavy{f' --before {before}' if before else ''}`"
+        )
+        facts = {
+            "Command": command,
+            "Date": date,
+            "Wall time of the run": f"{time.monotonic() - began:.0f} s",
+            "Load average when it began (1, 5, 15 min)": load,
+            **machine,
+        }
+        body = render(figures, facts)
+    except Exception as exc:
+        traceback.print_exception(exc)
+        print(f"bench: FAILED; logs in {workdir}; {DOC} left unchanged", file=sys.stderr)
+        return 1
+    shutil.rmtree(workdir, ignore_errors=True)
+    print(body)
+    write_section(body, name="heavy")
+    print(f"bench: wrote {DOC}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
