@@ -21,12 +21,20 @@ So the edge runs uvicorn's httptools protocol with two additions:
 - a cap: a connection past `EDGE_MAX_CONNECTIONS` (HTTP and WebSocket together) is closed
   as soon as it is accepted, so its descriptor is freed at once; `fit_fd_limit` raises the
   process's descriptor limit to fit the cap, or lowers the cap to fit the limit.
+
+And one for uvloop: its libuv accepts one connection per turn of the event loop (libuv pull
+request 3696), so on a busy edge a new connection waits a turn for every connection queued
+before it: one user's burst of connections, or a thousand browsers reconnecting after a
+restart, kept every newcomer waiting for seconds. `Backlog` accepts the rest of the queue
+whenever uvloop hands over a connection, as asyncio's own loop does.
 """
 
 import asyncio
 import json
 import logging
+import os
 import resource
+import socket
 import time
 from typing import Any
 
@@ -61,14 +69,64 @@ def head_too_large(max_header_bytes: int) -> bytes:
     return head.encode() + body
 
 
+ACCEPT_AT_ONCE = 256
+"""Connections `Backlog` takes from one listening socket at a time, at most."""
+
+
+class Backlog:
+    """The connections queued on the edge's listening sockets, accepted together: when
+    uvloop hands over one connection, `take` accepts the others waiting (up to
+    `ACCEPT_AT_ONCE` per socket) and gives each a protocol of its own."""
+
+    def __init__(self) -> None:
+        self.listeners: list[socket.socket] = []
+        self._starting: set[asyncio.Task[None]] = set()
+
+    def listen_on(self, sockets: list[Any]) -> None:
+        """The server's listening sockets, as uvicorn opened them (uvloop's stand-ins for
+        them cannot accept: a duplicate of each descriptor does)."""
+        for listening in sockets:
+            listener = socket.socket(fileno=os.dup(listening.fileno()))
+            listener.setblocking(False)
+            self.listeners.append(listener)
+
+    def close(self) -> None:
+        """Before the server stops listening: a duplicate left open would keep the socket
+        listening, and a client could connect to an edge that no longer accepts."""
+        for listener in self.listeners:
+            listener.close()
+        self.listeners.clear()
+
+    def take(self, loop: asyncio.AbstractEventLoop, protocol: Any) -> None:
+        for listener in self.listeners:
+            for _ in range(ACCEPT_AT_ONCE):
+                try:
+                    connection, _ = listener.accept()
+                except OSError:  # none left (or out of descriptors: uvloop's turn then)
+                    break
+                connection.setblocking(False)
+                task = loop.create_task(_serve(loop, protocol, connection))
+                self._starting.add(task)
+                task.add_done_callback(self._starting.discard)
+
+
+async def _serve(loop: asyncio.AbstractEventLoop, protocol: Any, connection: socket.socket) -> None:
+    try:
+        await loop.connect_accepted_socket(protocol, connection)
+    except OSError:  # the client is gone already
+        connection.close()
+
+
 def edge_http_protocol(
     max_connections: int,
     header_timeout: float,
     body_timeout: float,
     max_header_bytes: int = 64 << 10,
+    backlog: Backlog | None = None,
 ) -> type[asyncio.Protocol]:
     """uvicorn's httptools protocol with a read deadline, a cap on the size of a request's
-    head and a connection cap."""
+    head and a connection cap; it takes the `backlog` of queued connections along with
+    each one uvloop accepts."""
     warned_at = [0.0]
     too_large = head_too_large(max_header_bytes)
 
@@ -76,6 +134,7 @@ def edge_http_protocol(
         _deadline: asyncio.TimerHandle | None = None
         _in_head = True  # reading a request line and headers (or waiting for the next)
         _head_bytes = 0
+        _from_backlog = False
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -87,6 +146,19 @@ def edge_http_protocol(
                 transport.abort()
                 return
             self._arm(header_timeout)
+            if backlog is not None and not self._from_backlog:
+                backlog.take(self.loop, self._sibling)
+
+        def _sibling(self) -> "EdgeHttpProtocol":
+            """The protocol of a connection taken from the backlog."""
+            sibling = EdgeHttpProtocol(
+                config=self.config,
+                server_state=self.server_state,
+                app_state=self.app_state,
+                _loop=self.loop,
+            )
+            sibling._from_backlog = True
+            return sibling
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()

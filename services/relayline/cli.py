@@ -35,7 +35,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
 
     from contracts.telemetry import configure as configure_tracing
     from edge.main import create_app, going_away
-    from edge.protocol import FD_RESERVE, edge_http_protocol, fit_fd_limit
+    from edge.protocol import FD_RESERVE, Backlog, edge_http_protocol, fit_fd_limit
     from edge.settings import Settings
     from edge.wsframes import EdgeWebSocketProtocol
 
@@ -47,9 +47,16 @@ def cmd_edge(args: argparse.Namespace) -> int:
         settings.max_connections, FD_RESERVE + settings.redis_max_connections
     )
 
+    backlog = Backlog()
+
     class EdgeServer(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            backlog.listen_on([each for server in self.servers for each in server.sockets])
+
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             await going_away(app)
+            backlog.close()  # then uvicorn stops listening
             await super().shutdown(sockets)
 
     config = uvicorn.Config(
@@ -73,6 +80,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
             settings.header_timeout_seconds,
             settings.body_timeout_seconds,
             settings.max_header_bytes,
+            backlog,
         ),
     )
     # What start-up made (modules, the app) lives as long as the process: frozen, a full
