@@ -64,6 +64,10 @@ def _turns_to_accept(backlog: Backlog | None) -> int:
         first = turns[0]
         await _until(lambda: len(state.connections) == CLIENTS)
         taken = turns[0] - first
+        for made in state.connections:  # served as uvloop's own: the client's address known,
+            peer = made.transport.get_extra_info("socket")  # and no Nagle delay on answers
+            assert made.client == peer.getpeername()
+            assert peer.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         for client in clients:
             client.close()
         if backlog is not None:
