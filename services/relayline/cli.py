@@ -83,10 +83,10 @@ def cmd_edge(args: argparse.Namespace) -> int:
             backlog,
         ),
     )
-    # What start-up made (modules, the app) lives as long as the process: frozen, a full
-    # collection no longer walks it. The edge's full collections then walk only what its
-    # requests made: a 0.5 MB body of small arrays cost 0.26 s of CPU, not 0.02 s,
-    # because the collections its parse set off walked the whole heap (docs/benchmarks.md).
+    # What start-up made (modules, the app) lives as long as the process: frozen, no
+    # collection walks it again, and the collections a large body's parse sets off walk
+    # only what requests made (with `edge.limits.BodyTurns`' pause, a 0.5 MB body of
+    # small arrays costs 0.02 s of CPU instead of 0.26 s: docs/benchmarks.md).
     gc.collect()
     gc.freeze()
     EdgeServer(config).run()
