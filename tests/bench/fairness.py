@@ -10,11 +10,8 @@ imports and Redis keys are checked. Writes its section of docs/benchmarks.md; ex
 
 import asyncio
 import contextlib
-import shutil
 import sys
-import tempfile
 import time
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +20,7 @@ from pathlib import Path
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.bench.machine import cpu_seconds, machine_info
-from tests.bench.report import DOC, table, write_section
+from tests.bench.report import publish, table
 from tests.bench.stats import BenchFailure, ms, percentile
 from tests.bench.versions import Code, check_imports, checkout, old_commit
 from tests.bench.wsclient import Transcript, submit_and_follow
@@ -214,8 +211,8 @@ def render(results: Results, facts: Mapping[str, str]) -> str:
 def main() -> int:
     began = time.monotonic()
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    workdir = Path(tempfile.mkdtemp(prefix="relayline-bench-fairness-"))
-    try:
+
+    def produce(workdir: Path) -> str:
         results, machine = run(workdir)
         facts = {
             "Command": "`make bench` (`.venv/bin/python -m tests.bench.fairness`)",
@@ -224,16 +221,9 @@ def main() -> int:
             "Wall time of the run": f"{time.monotonic() - began:.0f} s",
             **machine,
         }
-        body = render(results, facts)
-    except Exception as exc:
-        traceback.print_exception(exc)
-        print(f"bench: FAILED; logs in {workdir}; {DOC} left unchanged", file=sys.stderr)
-        return 1
-    shutil.rmtree(workdir, ignore_errors=True)
-    print(body)
-    write_section(body, name="fairness")
-    print(f"bench: wrote {DOC}", file=sys.stderr)
-    return 0
+        return render(results, facts)
+
+    return publish("fairness", produce)
 
 
 if __name__ == "__main__":

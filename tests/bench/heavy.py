@@ -12,27 +12,21 @@ is answered once the job is in Redis.
 `--before COMMIT` measures that commit's services too (`git archive`, tests/bench/versions.py).
 """
 
-import argparse
 import concurrent.futures
 import contextlib
 import multiprocessing
-import os
-import shutil
 import socket
 import statistics
 import sys
-import tempfile
 import time
-import traceback
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from tests.bench.machine import cpu_seconds, machine_info
-from tests.bench.report import DOC, write_section
+from tests.bench.report import publish
 from tests.bench.stats import BenchFailure
-from tests.bench.versions import Code, checkout, old_commit
+from tests.bench.versions import Code, Comparison
 from tests.support.redis import redis_url
 from tests.support.stack import API_KEYS, LIFTED_LIMITS, Stack
 
@@ -187,42 +181,18 @@ def render(figures: dict[tuple[str, str], Figures], facts: dict[str, str]) -> st
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench.heavy", description=__doc__)
-    parser.add_argument("--before", metavar="COMMIT", help="also measure this commit's services")
-    before: str | None = parser.parse_args().before
-    began, load = time.monotonic(), ", ".join(f"{n:.2f}" for n in os.getloadavg())
-    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    workdir = Path(tempfile.mkdtemp(prefix="relayline-bench-heavy-"))
-    try:
-        versions = [old_commit(before, before, workdir / "before-tree")] if before else []
-        versions.append(checkout("this checkout"))
+    comparison = Comparison.from_arguments("tests.bench.heavy", __doc__)
+
+    def produce(workdir: Path) -> str:
         with redis_url() as url:
             figures = {
                 (code.name, scenario): measure(code, url, workdir / f"v{n}{kept}", kept)
                 for scenario, kept in SCENARIOS.items()
-                for n, code in enumerate(versions)
+                for n, code in enumerate(comparison.versions(workdir))
             }
-            machine = machine_info(url)
-        command = (
-            f"`.venv/bin/python -m tests.bench.heavy{f' --before {before}' if before else ''}`"
-        )
-        facts = {
-            "Command": command,
-            "Date": date,
-            "Wall time of the run": f"{time.monotonic() - began:.0f} s",
-            "Load average when it began (1, 5, 15 min)": load,
-            **machine,
-        }
-        body = render(figures, facts)
-    except Exception as exc:
-        traceback.print_exception(exc)
-        print(f"bench: FAILED; logs in {workdir}; {DOC} left unchanged", file=sys.stderr)
-        return 1
-    shutil.rmtree(workdir, ignore_errors=True)
-    print(body)
-    write_section(body, name="heavy")
-    print(f"bench: wrote {DOC}", file=sys.stderr)
-    return 0
+            return render(figures, {**comparison.facts(), **machine_info(url)})
+
+    return publish("heavy", produce)
 
 
 if __name__ == "__main__":

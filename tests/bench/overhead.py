@@ -15,15 +15,9 @@ is read from the pool's stats key as this checkout names it (`Keys.pool_stats`):
 with other key names cannot be measured so. Writes its section of docs/benchmarks.md; exits
 non-zero (and leaves the document alone) if anything fails."""
 
-import argparse
 import asyncio
-import os
-import shutil
 import socket
 import sys
-import tempfile
-import time
-import traceback
 import uuid
 from datetime import UTC, datetime
 from functools import partial
@@ -38,8 +32,8 @@ from tests.bench.drain import Drained, ended_jobs, follow, queue_through_edge
 from tests.bench.latency import ws_submit_latencies
 from tests.bench.machine import cpu_seconds, machine_info, redis_pid
 from tests.bench.overhead_report import Accepted, Figures, render
-from tests.bench.report import DOC, write_section
-from tests.bench.versions import Code, check_imports, checkout, old_commit
+from tests.bench.report import publish
+from tests.bench.versions import Code, Comparison, check_imports
 from tests.bench.wsclient import chat_request, open_ws
 from tests.support.queue import owner_in
 from tests.support.redis import redis_url
@@ -193,52 +187,27 @@ def _progress(what: str) -> None:
     print(f"bench: overhead: {now} {what} ...", file=sys.stderr, flush=True)
 
 
-def run(before: str | None, workdir: Path) -> tuple[dict[str, Figures], Figures, dict[str, str]]:
+def run(
+    comparison: Comparison, workdir: Path
+) -> tuple[dict[str, Figures], Figures, dict[str, str]]:
     """The baselines, then each version: `before`'s (if given), then this checkout's."""
-    versions = [old_commit(before, before, workdir / "before-tree")] if before else []
-    versions.append(checkout("this checkout"))
     with redis_url() as url:
         base = baseline(url, workdir)
         figures = {
-            code.name: relayline(code, url, workdir / f"v{n}") for n, code in enumerate(versions)
+            code.name: relayline(code, url, workdir / f"v{n}")
+            for n, code in enumerate(comparison.versions(workdir))
         }
         return figures, base, machine_info(url)
 
 
-def _facts(before: str | None, began: float, date: str, load: str) -> dict[str, str]:
-    command = "`make bench` (`.venv/bin/python -m tests.bench.overhead`)"
-    if before:
-        command = (
-            f"`make bench BENCH_BEFORE={before}` "
-            f"(`.venv/bin/python -m tests.bench.overhead --before {before}`)"
-        )
-    return {
-        "Command": command,
-        "Date": date,
-        "Wall time of the run": f"{time.monotonic() - began:.0f} s",
-        "Load average when it began (1, 5, 15 min)": load,
-    }
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench.overhead", description=__doc__)
-    parser.add_argument("--before", metavar="COMMIT", help="also measure this commit's services")
-    before: str | None = parser.parse_args().before
-    began, load = time.monotonic(), ", ".join(f"{n:.2f}" for n in os.getloadavg())
-    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    workdir = Path(tempfile.mkdtemp(prefix="relayline-bench-overhead-"))
-    try:
-        figures, base, machine = run(before, workdir)
-        body = render(figures, base, {**_facts(before, began, date, load), **machine})
-    except Exception as exc:
-        traceback.print_exception(exc)
-        print(f"bench: FAILED; logs in {workdir}; {DOC} left unchanged", file=sys.stderr)
-        return 1
-    shutil.rmtree(workdir, ignore_errors=True)
-    print(body)
-    write_section(body, name="overhead")
-    print(f"bench: wrote {DOC}", file=sys.stderr)
-    return 0
+    comparison = Comparison.from_arguments("tests.bench.overhead", __doc__)
+
+    def produce(workdir: Path) -> str:
+        figures, base, machine = run(comparison, workdir)
+        return render(figures, base, {**comparison.facts(), **machine})
+
+    return publish("overhead", produce)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 """The benchmark's section of docs/benchmarks.md: rendered as Markdown, written between its
 markers so the rest of the file survives."""
 
-from collections.abc import Mapping, Sequence
+import shutil
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from tests.bench.machine import MACHINE
@@ -96,3 +100,21 @@ def write_section(body: str, path: Path = DOC, name: str = "foundation") -> None
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def publish(name: str, produce: Callable[[Path], str]) -> int:
+    """Run a benchmark whose section is `name`: `produce(workdir)` measures and returns the
+    section's body, which is printed and written. A failure prints its traceback, keeps the
+    workdir (its processes' logs) and leaves the document alone: exit status 1."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"relayline-bench-{name}-"))
+    try:
+        body = produce(workdir)
+    except Exception as exc:
+        traceback.print_exception(exc)
+        print(f"bench: FAILED; logs in {workdir}; {DOC} left unchanged", file=sys.stderr)
+        return 1
+    shutil.rmtree(workdir, ignore_errors=True)
+    print(body)
+    write_section(body, name=name)
+    print(f"bench: wrote {DOC}", file=sys.stderr)
+    return 0

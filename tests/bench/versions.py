@@ -2,12 +2,15 @@
 extracted with `git archive` and put first on its processes' PYTHONPATH (which wins over the
 editable install). Checks that each version's processes import the code they claim to."""
 
+import argparse
 import io
 import os
 import subprocess
 import sys
 import tarfile
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.bench.stats import BenchFailure
@@ -61,3 +64,50 @@ def check_imports(stack: Stack, code: Code) -> None:
     stray = [path for path in found if not Path(path).resolve().is_relative_to(code.tree)]
     if len(found) != len(PACKAGES) or stray:
         raise BenchFailure(f"{code.name}: expected imports from {code.tree}, got {found}")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A benchmark run that measures this checkout, and `before`'s services when given
+    (`--before COMMIT`, `make bench BENCH_BEFORE=COMMIT`)."""
+
+    module: str
+    before: str | None
+    began: float
+    load: str
+    date: str
+
+    @classmethod
+    def from_arguments(cls, module: str, description: str | None) -> "Comparison":
+        parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
+        parser.add_argument(
+            "--before", metavar="COMMIT", help="also measure this commit's services"
+        )
+        return cls(
+            module,
+            parser.parse_args().before,
+            time.monotonic(),
+            ", ".join(f"{n:.2f}" for n in os.getloadavg()),
+            datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
+
+    def versions(self, workdir: Path) -> list[Code]:
+        """`before`'s services (if given), then this checkout's."""
+        if self.before is None:
+            return [checkout("this checkout")]
+        older = old_commit(self.before, self.before, workdir / "before-tree")
+        return [older, checkout("this checkout")]
+
+    def facts(self) -> dict[str, str]:
+        command = f"`make bench` (`.venv/bin/python -m {self.module}`)"
+        if self.before:
+            command = (
+                f"`make bench BENCH_BEFORE={self.before}` "
+                f"(`.venv/bin/python -m {self.module} --before {self.before}`)"
+            )
+        return {
+            "Command": command,
+            "Date": self.date,
+            "Wall time of the run": f"{time.monotonic() - self.began:.0f} s",
+            "Load average when it began (1, 5, 15 min)": self.load,
+        }
