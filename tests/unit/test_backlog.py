@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import uvicorn
 import uvloop
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from edge.protocol import Backlog, edge_http_protocol
@@ -65,7 +66,8 @@ def _turns_to_accept(backlog: Backlog | None) -> int:
         await _until(lambda: len(state.connections) == CLIENTS)
         taken = turns[0] - first
         for made in state.connections:  # served as uvloop's own: the client's address known,
-            peer = made.transport.get_extra_info("socket")  # and no Nagle delay on answers
+            assert isinstance(made, HttpToolsProtocol)  # and no Nagle delay on answers
+            peer = made.transport.get_extra_info("socket")
             assert made.client == peer.getpeername()
             assert peer.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         for client in clients:
