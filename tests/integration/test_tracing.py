@@ -117,8 +117,11 @@ def test_real_edge_and_worker_processes_trace_a_job_in_one_trace(stack: Stack) -
     def traced() -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
         edges, workers = console_spans(edge.log()), console_spans(worker.log())
         names = {span["name"] for span in workers}
-        # the attempt, the parent of the others, ends last: it may be in a later batch
-        return (edges, workers) if edges and names >= {*SPANS, "relayline.end"} else None
+        # the attempt, the parent of the others, ends last: it may be in a later batch; the
+        # edge's spans of the submit may also come after the worker's (and its readiness
+        # probe's come first)
+        printed = {span["name"] for span in edges} >= {"relayline.submit", "POST /v1/jobs"}
+        return (edges, workers) if printed and names >= {*SPANS, "relayline.end"} else None
 
     found = wait_for(traced, what="both processes to print their spans")
     assert found is not None
