@@ -78,10 +78,15 @@ async def status(redis: Redis, keys: Keys, job_id: str) -> str | None:
 
 
 async def pending_by_consumer(redis: Redis, keys: Keys, pool: str) -> dict[str, int]:
-    """How many entries each consumer holds pending, over every shard stream of `pool`."""
+    """How many entries each consumer holds pending, over every shard stream of `pool`, in
+    one moment (a transaction: read stream by stream, a job acknowledged in one and the
+    next taken in another could both be counted)."""
     held: dict[str, int] = {}
-    for stream in keys.job_streams(pool):
-        summary = await redis.xpending(stream, GROUP)
+    async with redis.pipeline(transaction=True) as pipe:
+        for stream in keys.job_streams(pool):
+            pipe.xpending(stream, GROUP)
+        summaries = await pipe.execute()
+    for summary in summaries:
         for consumer in summary["consumers"] or []:
             name = consumer["name"]
             name = name.decode() if isinstance(name, bytes) else str(name)
