@@ -252,6 +252,7 @@ _HTTP_CODES = {
     404: ErrorCode.not_found,
     405: ErrorCode.method_not_allowed,
     413: ErrorCode.payload_too_large,
+    429: ErrorCode.rate_limited,
 }
 
 
@@ -273,7 +274,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, ErrorCode.invalid_request)
-        return _respond(request, exc.status_code, code, str(exc.detail))
+        return _respond(request, exc.status_code, code, str(exc.detail), **(exc.headers or {}))
 
     async def redis_failed(request: Request, exc: Exception) -> JSONResponse:
         failure = redis_failure(exc)

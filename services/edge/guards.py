@@ -6,7 +6,8 @@ guests of one client address share one bucket and one count of streams (their ac
 
     GuestCookieMiddleware  (guest mode) a new guest id costs a token of its address' bucket
      └─ RateLimitMiddleware  every /v1/ request and WebSocket handshake: one token
-                             (`POST /v1/jobs`: taken by the script that queues the job)
+                             (`POST /v1/jobs`: taken by the script that queues the job);
+                             an HTTP request with no caller: its 401, before its body is read
          └─ StreamLimitMiddleware  WebSocket and SSE: a slot of the user's and the edge's cap
 """
 
@@ -26,7 +27,7 @@ from edge.ratelimit import (
     guest_refusal,
     rate_refusal,
 )
-from edge.refuse import refuse
+from edge.refuse import deny, refuse
 from edge.settings import Settings
 from edge.tiers import LimitTier, TierTable
 
@@ -130,9 +131,16 @@ class RateLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         guards = _guards(scope)
-        user = guards.user_of(scope) if guards and _guarded(scope) else None
-        if guards is None or user is None:
+        if guards is None or not _guarded(scope):
             await self.app(scope, receive, send)
+            return
+        try:
+            user = resolve_user(scope, guards.api_keys, guards.settings.guest_mode)
+        except ApiError as exc:
+            if scope["type"] == "http":  # every route's 401, before its body is read
+                await deny(scope, receive, send, exc.status, exc.code, exc.message, exc.headers)
+            else:  # the WebSocket route refuses its handshake itself
+                await self.app(scope, receive, send)
             return
         if takes_token_in_submit(scope):
             known = guards.rates.request_refusal(user)

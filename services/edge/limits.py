@@ -38,31 +38,28 @@ class BodyTurns:
     they set off walked the heap again and again (5x the parse's own CPU, measured).
 
     A client is the caller's account (`contracts.keys.account`), or its address while no
-    caller is known."""
+    caller is known. A waiting body is held in memory: a client may have at most
+    `max_waiting` of them (`EDGE_MAX_LARGE_BODIES_PER_CLIENT`); `take` refuses one more
+    with `TooManyBodies`, before it is parsed (a WebSocket's messages wait one at a time,
+    and a user's WebSockets are capped: they pass no `max_waiting`)."""
 
     def __init__(self) -> None:
         self._turns: dict[str, _Turn] = {}
 
-    async def take(self, client: str) -> None:
+    def enter(self, client: str, max_waiting: int | None = None) -> "Place":
+        """A large body of `client`'s is coming: its place among the client's bodies read
+        or waiting, or `TooManyBodies` when `max_waiting` are (before the rest is read)."""
         turn = self._turns.get(client)
         if turn is None:
             turn = self._turns[client] = _Turn()
+        elif max_waiting is not None and turn.holders >= max_waiting:
+            raise TooManyBodies(max_waiting)
         turn.holders += 1
-        try:
-            await turn.lock.acquire()
-        except BaseException:  # cancelled while waiting: the client has gone
-            self._leave(client, turn)
-            raise
-        paused = gc.isenabled()
-        gc.disable()
-        # The next turn of the loop: the caller's task has run up to its next wait.
-        asyncio.get_running_loop().call_soon(self._give_back, client, turn, paused)
+        return Place(self, client, turn)
 
-    def _give_back(self, client: str, turn: _Turn, paused: bool) -> None:
-        if paused:
-            gc.enable()
-        turn.lock.release()
-        self._leave(client, turn)
+    async def take(self, client: str) -> None:
+        """A large WebSocket message: its turn (see `Place.take`)."""
+        await self.enter(client).take()
 
     def _leave(self, client: str, turn: _Turn) -> None:
         turn.holders -= 1
@@ -70,14 +67,49 @@ class BodyTurns:
             del self._turns[client]
 
     def __len__(self) -> int:
-        """Clients with a large body in hand or waiting for their turn."""
+        """Clients with a large body being read, in hand, or waiting for their turn."""
         return len(self._turns)
 
 
+@dataclass
+class Place:
+    """One large body's place in its client's line (`BodyTurns.enter`)."""
+
+    turns: BodyTurns
+    client: str
+    turn: _Turn
+    left: bool = False
+
+    async def take(self) -> None:
+        """Wait for the client's turn, then run with it until the caller's next wait."""
+        try:
+            await self.turn.lock.acquire()
+        except BaseException:  # cancelled while waiting: the client has gone
+            self.leave()
+            raise
+        paused = gc.isenabled()
+        gc.disable()
+        # The next turn of the loop: the caller's task has run up to its next wait.
+        asyncio.get_running_loop().call_soon(self._give_back, paused)
+
+    def _give_back(self, paused: bool) -> None:
+        if paused:
+            gc.enable()
+        self.turn.lock.release()
+        self.leave()
+
+    def leave(self) -> None:
+        """Out of the line: parsed, or its request ended before its last piece came."""
+        if not self.left:
+            self.left = True
+            self.turns._leave(self.client, self.turn)
+
+
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_waiting: int = 16) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_waiting = max_waiting
         self.turns = BodyTurns()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -87,27 +119,38 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        announced = 0
         for key, value in scope.get("headers", ()):
-            if key == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._reject(scope, receive, send)
-                return
+            if key == b"content-length" and value.isdigit():
+                announced = int(value)
+        if announced > self.max_bytes:
+            await self._reject(scope, receive, send)
+            return
         received = 0
+        place: Place | None = None  # a large body's, from when it is known to be large
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, place
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     raise _TooLarge(self.max_bytes)
-                if received >= LARGE_BODY_BYTES and not message.get("more_body"):
-                    await self.turns.take(client_of(scope))
+                if place is None and max(announced, received) >= LARGE_BODY_BYTES:
+                    place = self.turns.enter(client_of(scope), self.max_waiting)
+                if place is not None and not message.get("more_body"):
+                    await place.take()
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
             await self._reject(scope, receive, send)
+        except TooManyBodies as exc:  # raised elsewhere than in the app's body parsing
+            await refuse_waiting(exc, scope, receive, send)
+        finally:
+            if place is not None:  # (left already, once parsed: this is for a body cut short)
+                place.leave()
 
     def _taking_turns(self, scope: Scope, receive: Receive) -> Receive:
         async def receive_in_turn() -> Message:
@@ -127,6 +170,29 @@ class BodyLimitMiddleware:
         else:
             response = error_response(413, "payload_too_large", message)
         await response(scope, receive, send)
+
+
+class TooManyBodies(HTTPException):
+    """A client's large bodies waiting for its turn are at the cap: `429 rate_limited`, to
+    try again in a second. An `HTTPException`, as `_TooLarge`: the app's handler answers it
+    (a request it refuses still costs its token)."""
+
+    def __init__(self, max_waiting: int) -> None:
+        super().__init__(
+            429,
+            f"at most {max_waiting} request bodies of 16 KiB or more of yours wait to be read "
+            "at a time: send fewer at once",
+            headers={"Retry-After": "1"},
+        )
+
+
+async def refuse_waiting(exc: TooManyBodies, scope: Scope, receive: Receive, send: Send) -> None:
+    headers = dict(exc.headers or {})
+    if is_openai_path(scope["path"]):
+        response = openai_error(429, "rate_limited", str(exc.detail), headers)
+    else:
+        response = error_response(429, "rate_limited", str(exc.detail), **headers)
+    await response(scope, receive, send)
 
 
 class _TooLarge(HTTPException):

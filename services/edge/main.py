@@ -129,7 +129,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
     )
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        max_waiting=settings.max_large_bodies_per_client,
+    )
     app.add_middleware(StreamLimitMiddleware)
     app.add_middleware(RateLimitMiddleware)
     if settings.guest_mode:

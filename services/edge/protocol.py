@@ -97,13 +97,16 @@ class Backlog:
             listener.close()
         self.listeners.clear()
 
-    def take(self, loop: asyncio.AbstractEventLoop, protocol: Any) -> None:
+    def take(self, loop: asyncio.AbstractEventLoop, protocol: Any, room: int) -> None:
+        """Accept up to `room` connections (what the connection cap leaves: one past it
+        would only be closed, its descriptor taken meanwhile)."""
         for listener in self.listeners:
-            for _ in range(ACCEPT_AT_ONCE):
+            for _ in range(min(ACCEPT_AT_ONCE, room)):
                 try:
                     connection, _ = listener.accept()
                 except OSError:  # none left (or out of descriptors: uvloop's turn then)
                     break
+                room -= 1
                 connection.setblocking(False)
                 task = loop.create_task(_serve(loop, protocol, connection))
                 self._starting.add(task)
@@ -147,7 +150,7 @@ def edge_http_protocol(
                 return
             self._arm(header_timeout)
             if backlog is not None and not self._from_backlog:
-                backlog.take(self.loop, self._sibling)
+                backlog.take(self.loop, self._sibling, max_connections - len(self.connections))
 
         def _sibling(self) -> "EdgeHttpProtocol":
             """The protocol of a connection taken from the backlog."""

@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     api_keys: str = Field(default="", description="'key1:alice,key2:bob': bearer keys to users.")
     guest_mode: bool = Field(default=False, description="Give each browser its own user id.")
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    max_large_bodies_per_client: int = Field(
+        default=16,
+        ge=1,
+        le=10_000,
+        description="Request bodies of 16 KiB or more one client may have waiting to be parsed; "
+        "more are refused 429 (edge.limits.BodyTurns).",
+    )
     client_queue_size: int = Field(
         default=1024, ge=16, description="Events buffered per client before it is cut off."
     )

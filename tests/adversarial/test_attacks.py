@@ -270,3 +270,42 @@ async def test_a_client_gone_before_its_body_came_is_not_an_error(stack: Stack) 
         redis.close()
     edge_serves(edge)
     assert "Traceback" not in edge.log() and "ClientDisconnect" not in edge.log()
+
+
+async def test_a_request_without_a_caller_is_refused_before_its_body_is_read(
+    stack: Stack,
+) -> None:
+    """A route reads its body before it checks the caller (FastAPI parses a body before
+    solving dependencies): a host without a key could make the edge read and parse
+    megabytes, with no rate limit. Each request here announces a 0.5 MB body and sends
+    none of it: its 401 can only come before the body."""
+    edge = stack.edge()
+    routes = [
+        "/v1/jobs",
+        "/v1/chat/completions",
+        "/v1/embeddings",
+        "/v1/responses",
+        "/v1/ui/chat",
+        "/v1/tickets",
+    ]
+    for path in routes:
+        for key in (None, "not-a-key"):
+            head = (
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: 500000\r\n"
+                + (f"Authorization: Bearer {key}\r\n" if key else "")
+                + "\r\n"
+            )
+            reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+            try:
+                writer.write(head.encode())
+                status = await asyncio.wait_for(reader.readline(), timeout=10)
+                assert status.startswith(b"HTTP/1.1 401"), (path, key, status)
+                headers = await reader.readuntil(b"\r\n\r\n")
+                length = int(headers.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                error = json.loads(await reader.readexactly(length))["error"]
+                assert error["code"] == "unauthorized", (path, error)
+            finally:
+                writer.close()
+    edge_serves(edge)
+    assert "Traceback" not in edge.log()

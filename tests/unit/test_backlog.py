@@ -113,3 +113,38 @@ def test_a_closed_backlog_lets_go_of_the_listening_socket() -> None:
         raise AssertionError("the port still listens")
 
     uvloop.run(main())
+
+
+def test_the_backlog_takes_no_more_than_the_connection_cap_leaves() -> None:
+    async def main() -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        listening = socket.create_server(("127.0.0.1", 0), backlog=64)
+        clients = [socket.create_connection(listening.getsockname()) for _ in range(10)]
+        made: list[asyncio.Transport] = []
+
+        class Made(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                made.append(transport)  # type: ignore[arg-type]
+
+        backlog = Backlog()
+        backlog.listen_on([listening])
+        backlog.take(loop, Made, room=3)
+        await _until(lambda: len(made) == 3)
+        taken = len(made)
+        backlog.close()
+        listening.setblocking(False)
+        left = 0  # the others wait in the queue: never accepted, so never made
+        while True:
+            try:
+                listening.accept()[0].close()
+            except BlockingIOError:
+                break
+            left += 1
+        for transport in made:
+            transport.close()
+        for client in clients:
+            client.close()
+        listening.close()
+        return taken, left
+
+    assert uvloop.run(main()) == (3, 7)

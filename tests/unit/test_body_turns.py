@@ -5,10 +5,12 @@ body's parse runs."""
 import asyncio
 import gc
 import itertools
+import json
 
+import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from edge.limits import LARGE_BODY_BYTES, BodyLimitMiddleware, BodyTurns
+from edge.limits import LARGE_BODY_BYTES, BodyLimitMiddleware, BodyTurns, TooManyBodies
 
 
 async def _body(turns: BodyTurns, client: str, name: str, seen: list[str]) -> None:
@@ -123,3 +125,60 @@ async def test_the_last_piece_of_a_large_body_or_a_large_message_comes_with_a_tu
     large: Message = {"type": "websocket.receive", "text": "x" * LARGE_BODY_BYTES}
     small: Message = {"type": "websocket.receive", "bytes": b"x" * 100}
     assert await _through_middleware(ws, [small, large, small]) == [False, True, False]
+
+
+async def test_a_client_may_have_so_many_large_bodies_in_line_and_is_refused_one_more() -> None:
+    turns = BodyTurns()
+    first, second = turns.enter("alice", 2), turns.enter("alice", 2)
+    with pytest.raises(TooManyBodies):
+        turns.enter("alice", 2)
+    bob = turns.enter("bob", 2)  # another client's are not counted with hers
+    second.leave()  # its request ended before the body's last piece came
+    third = turns.enter("alice", 2)  # so there is room again
+    await asyncio.gather(first.take(), third.take(), bob.take())
+    for _ in range(10):  # the turns are given back in the next turns of the loop
+        await asyncio.sleep(0)
+    assert len(turns) == 0
+
+
+async def test_the_body_one_too_many_is_answered_429_before_the_rest_is_read() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        while (await receive()).get("more_body"):
+            pass  # parsed in its turn, then the app's next wait:
+        await asyncio.sleep(0)
+
+    middleware = BodyLimitMiddleware(app, max_bytes=1 << 20, max_waiting=1)
+    length = str(3 * LARGE_BODY_BYTES).encode()
+
+    async def request() -> tuple[list[Message], int]:
+        pieces: list[Message] = [
+            {"type": "http.request", "body": b"x" * LARGE_BODY_BYTES, "more_body": more}
+            for more in (True, True, False)
+        ]
+        sent: list[Message] = []
+
+        async def receive() -> Message:
+            await asyncio.sleep(0)  # each piece comes in a turn of the loop of its own
+            return pieces.pop(0)
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        scope: Scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/v1/jobs",
+            "headers": [(b"content-length", length)],
+        }
+        await middleware(scope, receive, send)
+        return sent, len(pieces)
+
+    (first, unread_first), (second, unread_second) = await asyncio.gather(request(), request())
+    assert first == [] and unread_first == 0  # read whole, in its turn (this app answers nothing)
+    assert unread_second == 2  # refused at its first piece: its length said it was large
+    start, body = second
+    assert start["status"] == 429
+    assert (b"retry-after", b"1") in start["headers"]
+    error = json.loads(body["body"])["error"]
+    assert error["code"] == "rate_limited" and "at most 1 request bodies" in error["message"]
+    assert len(middleware.turns) == 0
