@@ -21,27 +21,29 @@ request rate bounds."""
 class _Turn:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     holders: int = 0
-    """Requests holding or waiting for the turn: at 0 the client's entry is dropped."""
+    """Bodies in line (being read, waiting for the turn or holding it): at 0 the client's
+    entry is dropped."""
 
 
 class BodyTurns:
     """A body's parse is CPU work on the edge's one event loop, the largest a client can ask
     for: a megabyte of JSON made of small arrays costs tens of milliseconds, and a client
     could send a hundred such bodies at once on kept-alive connections. Every other
-    client's request would wait for all of them. So a client's large bodies take turns:
-    `take`, called before the last piece of a body is handed to the app, waits until the
-    client's previous large body has been handed over, the app has run up to its next wait
-    (the parse is in that run) and the loop has run what else was ready.
+    client's request would wait for all of them. So a client's large bodies take turns: a
+    body `enter`s its client's line once it is known to be large, and its `Place.take`,
+    called before its last piece is handed to the app, waits until the client's previous
+    large body has been handed over, the app has run up to its next wait (the parse is in
+    that run) and the loop has run what else was ready.
 
     While the app runs with a turn, Python's cyclic garbage collector is paused: a parse
     makes objects by the hundred thousand, none of them garbage yet, and the collections
     they set off walked the heap again and again (5x the parse's own CPU, measured).
 
     A client is the caller's account (`contracts.keys.account`), or its address while no
-    caller is known. A waiting body is held in memory: a client may have at most
-    `max_waiting` of them (`EDGE_MAX_LARGE_BODIES_PER_CLIENT`); `take` refuses one more
-    with `TooManyBodies`, before it is parsed (a WebSocket's messages wait one at a time,
-    and a user's WebSockets are capped: they pass no `max_waiting`)."""
+    caller is known. A body in line is held in memory: a client may have at most
+    `max_waiting` in line (`EDGE_MAX_LARGE_BODIES_PER_CLIENT`); `enter` refuses one more
+    with `TooManyBodies`, before the rest of it is read (a WebSocket's messages wait one
+    at a time, and a user's WebSockets are capped: they pass no `max_waiting`)."""
 
     def __init__(self) -> None:
         self._turns: dict[str, _Turn] = {}
