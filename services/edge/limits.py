@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.errors import error_response, is_openai_path, openai_error
 from edge.guards import client_of
+from edge.refuse import deny
 
 LARGE_BODY_BYTES = 16 << 10
 """A body (or WebSocket message) this long or longer waits for its client's turn
@@ -190,11 +191,7 @@ class TooManyBodies(HTTPException):
 
 async def refuse_waiting(exc: TooManyBodies, scope: Scope, receive: Receive, send: Send) -> None:
     headers = dict(exc.headers or {})
-    if is_openai_path(scope["path"]):
-        response = openai_error(429, "rate_limited", str(exc.detail), headers)
-    else:
-        response = error_response(429, "rate_limited", str(exc.detail), **headers)
-    await response(scope, receive, send)
+    await deny(scope, receive, send, 429, "rate_limited", str(exc.detail), headers)
 
 
 class _TooLarge(HTTPException):
