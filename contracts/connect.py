@@ -1,6 +1,6 @@
 """One Redis URL, one asyncio client, whatever the deployment behind it (see `redis_url`).
 
-- `redis://`, `rediss://`, `unix://`: a `Redis` on a `BlockingConnectionPool`, as the edge
+- `redis://`, `rediss://`, `unix://`: a `Redis` on a blocking pool (`QuickPool`), as the edge
   and the worker have always built it: when all `max_connections` are busy, a command waits up
   to `pool_timeout` seconds for one instead of failing.
 - `redis+sentinel://`: a `Redis` on the master the Sentinels name, on a blocking pool too;
@@ -9,17 +9,19 @@
   `max_connections` is per node, and a node with all of them busy fails the command at once
   (`MaxConnectionsError`, a `ConnectionError`): redis-py's cluster client does not wait.
 
-The client is not connected yet; the first command connects. Close it with `aclose()`.
+The client is not connected yet; the first command connects. Close it with `aclose()`. Its
+connections pack in C and write without a task (`contracts.packing`).
 """
 
 from typing import Any, cast
 
 from redis.asyncio import BlockingConnectionPool, Connection, Redis, SSLConnection
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.exceptions import ConnectionError, RedisClusterException, RedisError
 
-from contracts.packing import fast_packing
+from contracts.packing import fast_connections
 from contracts.redis_url import Deployment, RedisTarget, parse_redis_url
 
 # How long a Sentinel may take to answer "who is the master?" before the next one is asked.
@@ -51,7 +53,55 @@ def connect(
     options["timeout"] = pool_timeout  # the blocking pool's wait for a free connection
     if target.deployment is Deployment.SENTINEL:
         return _sentinel_master(target, options)
-    return Redis.from_pool(fast_packing(BlockingConnectionPool.from_url(url, **options)))
+    return Redis.from_pool(fast_connections(QuickPool.from_url(url, **options)))
+
+
+class QuickPool(BlockingConnectionPool):
+    """redis-py's blocking pool, without its bookkeeping when no command has to wait.
+
+    For every command, redis-py 8's blocking pool enters an `asyncio.Condition`, sets a
+    timeout, waits on a predicate, records its metrics and, on release, dispatches an event to
+    its listeners: together about as much CPU as the rest of a one-command round trip
+    (docs/benchmarks.md). Here, while a connection is idle and no command waits for one,
+    `get_connection` takes it and `release` puts it back directly, checked as redis-py checks
+    it (`ensure_connection`, `should_reconnect`). Whenever a command waits (every connection
+    busy, or a new one to make), redis-py's own path runs for it and for every release
+    meanwhile, with its wait, its `timeout` and its notify. So does every command of a pool
+    with a credential provider (its release re-authenticates) or in a maintenance window."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._waiting = 0
+        """Commands in redis-py's own `get_connection` (waiting, or making a connection)."""
+        self._quick = self.connection_kwargs.get("credential_provider") is None
+
+    def _direct(self) -> bool:
+        return self._quick and not self._waiting and not getattr(self, "_in_maintenance", False)
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> AbstractConnection:
+        if self._available_connections and self._direct():
+            connection = self._available_connections.pop()
+            self._in_use_connections.add(connection)
+            try:
+                await self.ensure_connection(connection)
+            except BaseException:
+                await self.release(connection)
+                raise
+            return connection
+        self._waiting += 1
+        try:
+            return cast(AbstractConnection, await super().get_connection())  # type: ignore[no-untyped-call]
+        finally:
+            self._waiting -= 1
+
+    async def release(self, connection: AbstractConnection) -> None:
+        if not self._direct():
+            await super().release(connection)
+            return
+        self._in_use_connections.remove(connection)
+        if connection.should_reconnect():  # type: ignore[no-untyped-call]
+            await connection.disconnect()
+        self._available_connections.append(connection)
 
 
 def _cluster(target: RedisTarget, options: dict[str, Any]) -> RedisCluster:
@@ -83,13 +133,13 @@ def _sentinel_master(target: RedisTarget, options: dict[str, Any]) -> Redis:
         password=target.password,
         **options,
     )
-    fast_packing(client.connection_pool)
+    fast_connections(client.connection_pool)
     return client
 
 
-class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+class BlockingSentinelPool(SentinelConnectionPool, QuickPool):
     """Sentinel's master discovery with the blocking pool's wait for a free connection (the
-    MRO puts `BlockingConnectionPool` between the Sentinel pool and the plain one). Closing
+    MRO puts `QuickPool` between the Sentinel pool and the plain one). Closing
     it also closes the connections to the Sentinels, which nothing else owns."""
 
     async def disconnect(self, inuse_connections: bool = True) -> None:
@@ -156,19 +206,18 @@ class BlockingReaders:
             raise ConnectionError(f"no node is known to serve {key!r}")
         client = self._nodes.get(node.name)
         if client is None:
-            client = self._nodes[node.name] = Redis.from_pool(
-                BlockingConnectionPool(
-                    host=node.host,
-                    port=int(node.port),
-                    username=self._target.username,
-                    password=self._target.password,
-                    connection_class=SSLConnection if self._target.ssl else Connection,
-                    decode_responses=True,
-                    max_connections=self._connections,
-                    timeout=None,
-                    client_name=self._name,
-                )
+            pool = QuickPool(
+                host=node.host,
+                port=int(node.port),
+                username=self._target.username,
+                password=self._target.password,
+                connection_class=SSLConnection if self._target.ssl else Connection,
+                decode_responses=True,
+                max_connections=self._connections,
+                timeout=None,
+                client_name=self._name,
             )
+            client = self._nodes[node.name] = Redis.from_pool(fast_connections(pool))
         return client
 
     async def aclose(self) -> None:

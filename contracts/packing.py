@@ -1,11 +1,20 @@
-"""Commands packed by hiredis' C packer, as redis-py's sync client packs them.
+"""Connections that pack commands in C and write them without a task of their own.
 
-redis-py's asyncio connections pack every command in Python (`pack_command`): an encode and
-a bytes join per argument, a measurable share of an edge's CPU per request (a submit sends 28
-arguments). With `hiredis` installed, the sync client packs in C and the asyncio one still
-does not; `fast_packing` gives a pool's connections the C packer. An argument hiredis does not
-take (a memoryview, a type no client should send) goes to redis-py's own packer, which
-accepts or refuses it as it always has (`DataError`).
+- **Packing.** redis-py's asyncio connections pack every command in Python (`pack_command`):
+  an encode and a bytes join per argument, a measurable share of an edge's CPU per request (a
+  submit sends 28 arguments). With `hiredis` installed, the sync client packs in C and the
+  asyncio one still does not; these connections use the C packer. An argument hiredis does
+  not take (a memoryview, a type no client should send) goes to redis-py's own packer, which
+  accepts or refuses it as it always has (`DataError`).
+- **Writing.** redis-py 8 gives every connection a `socket_timeout` (5 s) and sends each
+  command through `asyncio.wait_for`, which on Python 3.11 wraps the write in a task of its
+  own: a task, a timer and one more turn of the event loop per command, for a write that
+  almost always goes to the socket at once. These connections write the command and return
+  when the transport took all of it; only when some of it is left in the transport's buffer
+  (the socket is full) do they wait for it as redis-py does, with its timeout and its errors.
+
+`fast_connections` gives a pool's connections both (the C packer only where the pool encodes
+text as strict UTF-8, as hiredis does).
 """
 
 from typing import Any
@@ -13,16 +22,16 @@ from typing import Any
 from hiredis import pack_command
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
 
-_CLASSES: dict[type[AbstractConnection], type[AbstractConnection]] = {}
+_CLASSES: dict[tuple[type[AbstractConnection], bool], type[AbstractConnection]] = {}
 
 
-def fast_packing(pool: ConnectionPool) -> ConnectionPool:
-    """`pool`, its connections from now on packing with hiredis."""
-    if _utf8(pool.connection_kwargs):
-        base = pool.connection_class
-        if base not in _CLASSES:
-            _CLASSES[base] = _packing_in_c(base)
-        pool.connection_class = _CLASSES[base]
+def fast_connections(pool: ConnectionPool) -> ConnectionPool:
+    """`pool`, its connections from now on writing without a task, and packing with hiredis
+    where their encoding is hiredis' own."""
+    key = (pool.connection_class, _utf8(pool.connection_kwargs))
+    if key not in _CLASSES:
+        _CLASSES[key] = _fast(*key)
+    pool.connection_class = _CLASSES[key]
     return pool
 
 
@@ -32,7 +41,7 @@ def _utf8(options: dict[str, Any]) -> bool:
     return encoding in ("utf-8", "utf8") and options.get("encoding_errors", "strict") == "strict"
 
 
-def _packing_in_c(base: type[AbstractConnection]) -> type[AbstractConnection]:
+def _fast(base: type[AbstractConnection], packing: bool) -> type[AbstractConnection]:
     def pack(self: AbstractConnection, *args: Any) -> list[bytes]:
         command = args[0]
         if isinstance(command, str):
@@ -44,4 +53,24 @@ def _packing_in_c(base: type[AbstractConnection]) -> type[AbstractConnection]:
         except TypeError:
             return base.pack_command(self, *args)
 
-    return type(base.__name__, (base,), {"pack_command": pack, "__module__": __name__})
+    async def send_packed_command(
+        self: AbstractConnection, command: Any, check_health: bool = True
+    ) -> None:
+        writer = self._writer
+        if (
+            isinstance(command, list)
+            and writer is not None
+            and self.is_connected
+            and not (check_health and self.health_check_interval)
+            and not writer.transport.is_closing()
+        ):
+            writer.writelines(command)
+            if not writer.transport.get_write_buffer_size():
+                return  # all of it is in the socket: nothing to wait for
+            command = []  # written; wait for the rest to drain as redis-py does
+        await base.send_packed_command(self, command, check_health)
+
+    methods: dict[str, Any] = {"send_packed_command": send_packed_command, "__module__": __name__}
+    if packing:
+        methods["pack_command"] = pack
+    return type(base.__name__, (base,), methods)

@@ -1,6 +1,7 @@
 """`contracts.connect`: one URL gives a working client on every topology."""
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -176,3 +177,93 @@ async def _blocked(topology: Topology, count: int) -> bool:
     masters = topology.masters
     blocked = sum(int(node.client().info("clients")["blocked_clients"]) for node in masters)
     return blocked >= count
+
+
+@pytest.mark.parametrize("fixture", ["redis_standalone", "redis_sentinel"])
+async def test_a_command_on_an_idle_connection_takes_no_lock_and_no_task(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    """`QuickPool` and `contracts.packing`: redis-py's blocking pool enters its condition
+    for every command, and its connections send each one in a task of its own
+    (`asyncio.wait_for`); ours do neither while nothing has to wait."""
+    topology: Topology = request.getfixturevalue(fixture)
+    client = connect(topology.url, max_connections=2)
+    assert isinstance(client, Redis)
+    loop = asyncio.get_running_loop()
+    tasks = 0
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        nonlocal tasks
+        tasks += 1
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    try:
+        assert await client.set("k", "v")  # connected, and back in the pool
+        loop.set_task_factory(counting)
+        async with client.connection_pool._condition, asyncio.timeout(5):  # type: ignore[attr-defined]
+            answers = [await client.get("k") for _ in range(20)]
+    finally:
+        loop.set_task_factory(None)
+        await client.aclose()
+    assert answers == ["v"] * 20
+    assert tasks == 0
+
+
+async def test_many_commands_share_a_few_connections(redis_standalone: Topology) -> None:
+    """200 commands at once on 3 connections: each waits its turn through redis-py's path,
+    and every connection is back in the pool at the end."""
+    key = uuid.uuid4().hex
+    client = connect(redis_standalone.url, max_connections=3)
+    assert isinstance(client, Redis)
+    try:
+        await asyncio.wait_for(asyncio.gather(*(client.incr(key) for _ in range(200))), 30)
+        assert await client.get(key) == "200"
+        pool = client.connection_pool
+        assert not pool._in_use_connections
+        assert len(pool._available_connections) <= 3
+    finally:
+        await client.aclose()
+
+
+async def test_a_busy_pool_still_times_out(redis_standalone: Topology) -> None:
+    client = connect(redis_standalone.url, max_connections=1, pool_timeout=0.2)
+    try:
+        held = asyncio.ensure_future(client.blpop([uuid.uuid4().hex], timeout=1))
+        await async_wait_for(lambda: _blocked_clients(redis_standalone, 1), 10, "BLPOP to block")
+        with pytest.raises(redis.ConnectionError, match="No connection available"):
+            await client.ping()
+        assert await held is None
+        assert await client.ping()  # the connection came back
+    finally:
+        await client.aclose()
+
+
+async def test_a_command_larger_than_the_socket_buffer_is_written_whole(
+    redis_standalone: Topology,
+) -> None:
+    """A write the socket cannot take at once waits for the rest, as redis-py does."""
+    key, value = uuid.uuid4().hex, "é" * 4_000_000 + "end"
+    client = connect(redis_standalone.url, max_connections=1)
+    try:
+        results = await asyncio.gather(*(client.set(f"{key}{n}", value) for n in range(3)))
+        assert results == [True] * 3
+        assert await client.get(f"{key}2") == value
+    finally:
+        await client.aclose()
+
+
+async def test_a_connection_the_server_closed_is_replaced(redis_standalone: Topology) -> None:
+    """As with redis-py's own pool (no retries configured): a command sent before the client
+    saw the close fails, and the next one gets a new connection."""
+    client = connect(redis_standalone.url, max_connections=1, client_name="closing")
+    try:
+        for _ in range(3):
+            assert await client.ping()
+            killed = redis_standalone.masters[0].client().client_kill_filter(_type="normal")
+            assert killed >= 1
+            with contextlib.suppress(redis.ConnectionError):  # sent on the closed connection
+                await client.set("after", "the kill")
+            assert await client.set("after", "the kill")
+            assert await client.get("after") == "the kill"
+    finally:
+        await client.aclose()

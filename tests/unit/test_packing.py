@@ -1,5 +1,6 @@
 """`contracts.packing`: hiredis packs every command exactly as redis-py's Python packer does,
-and refuses what it refuses."""
+and refuses what it refuses. (Its writes, against a real server: in
+tests/integration/test_connect.py.)"""
 
 from typing import Any
 
@@ -9,7 +10,7 @@ from redis.asyncio.connection import Connection
 from redis.exceptions import DataError
 
 from contracts.connect import connect
-from contracts.packing import fast_packing
+from contracts.packing import fast_connections
 
 COMMANDS: list[tuple[Any, ...]] = [
     ("GET", "k"),
@@ -24,7 +25,7 @@ COMMANDS: list[tuple[Any, ...]] = [
 
 def _packers() -> tuple[Connection, Connection]:
     plain = Redis().connection_pool
-    fast = fast_packing(Redis().connection_pool)
+    fast = fast_connections(Redis().connection_pool)
     assert fast.connection_class is not Connection
     return plain.make_connection(), fast.make_connection()  # type: ignore[no-untyped-call]
 
@@ -58,5 +59,6 @@ def test_the_services_clients_pack_in_c() -> None:
     client = connect("redis://127.0.0.1:1/0", max_connections=4)
     assert isinstance(client, Redis)
     assert client.connection_pool.connection_class.__module__ == "contracts.packing"
-    other = fast_packing(Redis(encoding="latin-1").connection_pool)
-    assert other.connection_class is Connection  # hiredis encodes as UTF-8 only
+    other = fast_connections(Redis(encoding="latin-1").connection_pool)
+    assert "pack_command" not in vars(other.connection_class)  # hiredis encodes as UTF-8 only
+    assert "send_packed_command" in vars(other.connection_class)
