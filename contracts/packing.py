@@ -17,6 +17,7 @@
 text as strict UTF-8, as hiredis does).
 """
 
+import asyncio
 from typing import Any
 
 from hiredis import pack_command
@@ -61,14 +62,19 @@ def _fast(base: type[AbstractConnection], packing: bool) -> type[AbstractConnect
             isinstance(command, list)
             and writer is not None
             and self.is_connected
-            and not (check_health and self.health_check_interval)
+            and not (check_health and _health_check_due(self))
             and not writer.transport.is_closing()
         ):
             writer.writelines(command)
-            if not writer.transport.get_write_buffer_size():
-                return  # all of it is in the socket: nothing to wait for
-            command = []  # written; wait for the rest to drain as redis-py does
+            if writer.transport.get_write_buffer_size():  # wait for the rest as redis-py does
+                await base.send_packed_command(self, [], check_health=False)  # (sent: no PING)
+            return
         await base.send_packed_command(self, command, check_health)
+
+    def _health_check_due(self: AbstractConnection) -> bool:
+        return bool(self.health_check_interval) and (
+            asyncio.get_running_loop().time() > self.next_health_check
+        )
 
     methods: dict[str, Any] = {"send_packed_command": send_packed_command, "__module__": __name__}
     if packing:

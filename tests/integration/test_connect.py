@@ -187,7 +187,7 @@ async def test_a_command_on_an_idle_connection_takes_no_lock_and_no_task(
     for every command, and its connections send each one in a task of its own
     (`asyncio.wait_for`); ours do neither while nothing has to wait."""
     topology: Topology = request.getfixturevalue(fixture)
-    client = connect(topology.url, max_connections=2)
+    client = connect(topology.url, max_connections=2, health_check_interval=30)  # as the edge's
     assert isinstance(client, Redis)
     loop = asyncio.get_running_loop()
     tasks = 0
@@ -265,5 +265,29 @@ async def test_a_connection_the_server_closed_is_replaced(redis_standalone: Topo
                 await client.set("after", "the kill")
             assert await client.set("after", "the kill")
             assert await client.get("after") == "the kill"
+    finally:
+        await client.aclose()
+
+
+async def test_a_health_check_that_is_due_still_comes_first(redis_standalone: Topology) -> None:
+    """A connection whose `health_check_interval` has passed sends redis-py's PING before the
+    command, as redis-py's own send does; one not due sends none."""
+    key = uuid.uuid4().hex
+    server = redis_standalone.masters[0].client()
+
+    def pings() -> int:
+        return int(server.info("commandstats").get("cmdstat_ping", {}).get("calls", 0))
+
+    client = connect(redis_standalone.url, max_connections=1, health_check_interval=30)
+    assert isinstance(client, Redis)
+    try:
+        assert await client.set(key, "v")
+        (connection,) = client.connection_pool._available_connections
+        before = pings()
+        assert await client.get(key) == "v"
+        assert pings() == before
+        connection.next_health_check = 0  # due
+        assert await client.get(key) == "v"
+        assert pings() == before + 1
     finally:
         await client.aclose()
