@@ -29,11 +29,16 @@ _CLASSES: dict[tuple[type[AbstractConnection], bool], type[AbstractConnection]] 
 def fast_connections(pool: ConnectionPool) -> ConnectionPool:
     """`pool`, its connections from now on writing without a task, and packing with hiredis
     where their encoding is hiredis' own."""
-    key = (pool.connection_class, _utf8(pool.connection_kwargs))
+    pool.connection_class = fast_class(pool.connection_class, pool.connection_kwargs)
+    return pool
+
+
+def fast_class(base: type[AbstractConnection], options: dict[str, Any]) -> type[AbstractConnection]:
+    """`base` made fast, for connections made with `options` (a pool's `connection_kwargs`)."""
+    key = (base, _utf8(options))
     if key not in _CLASSES:
         _CLASSES[key] = _fast(*key)
-    pool.connection_class = _CLASSES[key]
-    return pool
+    return _CLASSES[key]
 
 
 def _utf8(options: dict[str, Any]) -> bool:

@@ -2,10 +2,13 @@
 Redis Cluster (see `contracts.redis_url`)."""
 
 import logging
+from typing import Any, cast
 from urllib.parse import quote
 
 from faststream.redis import RedisBroker, RedisClusterBroker, RedisSentinelBroker
+from redis.asyncio.connection import Connection, parse_url
 
+from contracts.packing import fast_class
 from contracts.redis_url import Deployment, RedisTarget, parse_redis_url
 
 log = logging.getLogger("relayline.worker")
@@ -30,7 +33,11 @@ def broker_for(url: str) -> RedisBroker:
             startup_nodes=list(target.hosts[1:]),
             logger=log,
         )
-    return RedisBroker(url, logger=log)
+    # Connections that write without a task of their own (`contracts.packing`), as the
+    # worker's own client has: the readers' wait for a submit goes through this one.
+    options: dict[str, Any] = dict(parse_url(url))
+    connection = fast_class(options.get("connection_class", Connection), options)
+    return RedisBroker(url, logger=log, connection_class=cast(type[Connection], connection))
 
 
 def _credentials(target: RedisTarget) -> str:
