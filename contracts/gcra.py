@@ -10,11 +10,12 @@ from dataclasses import dataclass
 
 TAKE_TOKENS = """
 -- Takes `cost` tokens from the bucket at `key` (`interval` ms per token, `burst` at most) and
--- stores its theoretical arrival time (unix ms, Redis's clock) until the bucket would be full.
--- Returns {allowed (0/1), tokens remaining, ms until one more is allowed, ms until full}.
+-- stores its theoretical arrival time (unix ms, Redis's clock, to the microsecond: a bucket of
+-- more than 1,000 tokens a second has an interval below one ms) until the bucket would be
+-- full. Returns {allowed (0/1), tokens remaining, ms until one more is allowed, ms until full}.
 local function take_tokens(key, interval, burst, cost)
   local clock = redis.call('TIME')
-  local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+  local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
   local tat = now
   local stored = redis.call('GET', key)
   if stored then tat = math.max(tonumber(stored), now) end
@@ -25,7 +26,7 @@ local function take_tokens(key, interval, burst, cost)
     return {0, left, math.ceil(allow_at - now), math.ceil(tat - now)}
   end
   local until_full = math.max(1, math.ceil(new_tat - now))
-  redis.call('SET', key, string.format('%d', math.ceil(new_tat)), 'PX', until_full)
+  redis.call('SET', key, string.format('%.3f', new_tat), 'PX', until_full)
   return {1, math.floor((now - allow_at) / interval), 0, until_full}
 end
 """

@@ -65,7 +65,7 @@ async def hang_up_mid_body(port: int) -> None:
     await writer.wait_closed()
 
 
-async def bucket_at_least(redis: Any, bucket: str, tat_ms: int) -> bool:
+async def bucket_at_least(redis: Any, bucket: str, tat_ms: float) -> bool:
     """Whether a request bucket's theoretical arrival time (unix ms, `contracts.gcra`) has
     reached `tat_ms`: each token taken moves it one interval on."""
-    return int(redis.get(bucket) or 0) >= tat_ms
+    return float(redis.get(bucket) or 0) >= tat_ms

@@ -326,7 +326,7 @@ async def test_every_http_submit_takes_one_token_in_its_script(stack: Stack) -> 
             assert (await post("{not json")).status_code == 400  # 3
             assert (await post({"model": "sim"})).status_code == 422  # 4
             assert (await post(b"x" * (2 << 20))).status_code == 413  # 5, by its length
-            before_hang_up = int(redis.get(bucket) or 0)
+            before_hang_up = float(redis.get(bucket) or 0)
             await hang_up_mid_body(edge.port)  # 6
             await async_wait_for(
                 partial(bucket_at_least, redis, bucket, before_hang_up + 1),

@@ -40,6 +40,23 @@ async def test_a_burst_then_refusals_with_the_time_to_wait(redis_server_url: str
         await redis.aclose()
 
 
+async def test_a_bucket_faster_than_one_token_a_millisecond_keeps_its_rate(
+    redis_server_url: str,
+) -> None:
+    """A million tokens a second is an interval of a microsecond: kept to the millisecond,
+    every take moved the bucket a whole millisecond on, and it refused at 1,000 a second."""
+    redis = Redis.from_url(redis_server_url, decode_responses=True)
+    keys = Keys(f"t{uuid.uuid4().hex[:12]}:")
+    limiter = RateLimiter(redis, keys)
+    try:
+        decisions = [
+            await limiter.take(keys.rate_user("u"), Bucket(1_000_000, 10)) for _ in range(200)
+        ]
+        assert all(d is not None and d.allowed for d in decisions)
+    finally:
+        await redis.aclose()
+
+
 async def test_redis_down_fails_open_at_once() -> None:
     redis = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
     limiter = RateLimiter(redis, Keys("t:"))
