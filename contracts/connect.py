@@ -21,7 +21,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.exceptions import ConnectionError, RedisClusterException, RedisError
 
-from contracts.packing import fast_connections
+from contracts.packing import fast_class, fast_connections
 from contracts.redis_url import Deployment, RedisTarget, parse_redis_url
 
 # How long a Sentinel may take to answer "who is the master?" before the next one is asked.
@@ -105,7 +105,7 @@ class QuickPool(BlockingConnectionPool):
 
 
 def _cluster(target: RedisTarget, options: dict[str, Any]) -> RedisCluster:
-    return RedisCluster(
+    client = RedisCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in target.hosts],
         username=target.username,
         password=target.password,
@@ -114,6 +114,14 @@ def _cluster(target: RedisTarget, options: dict[str, Any]) -> RedisCluster:
         require_full_coverage=True,
         **options,
     )
+    # The cluster client picks its connection class itself and gives every node it learns of
+    # its `connection_kwargs` (the dict its nodes manager shares): the fast one there, and on
+    # the seeds it already made.
+    kwargs = client.connection_kwargs
+    kwargs["connection_class"] = fast_class(kwargs["connection_class"], kwargs)
+    for node in client.startup_nodes:
+        node.connection_class = kwargs["connection_class"]
+    return client
 
 
 def _sentinel_master(target: RedisTarget, options: dict[str, Any]) -> Redis:

@@ -49,6 +49,8 @@ async def test_set_get_and_a_script_with_hash_tagged_keys(topology: Topology) ->
     if topology.kind.startswith("cluster"):
         assert isinstance(client, RedisCluster)
         _assert_stored_on_the_slot_owner(topology, f"{tag}x")
+        classes = {node.connection_class for node in client.get_nodes()}
+        assert [c.__module__ for c in classes] == ["contracts.packing"]  # every node's
     else:
         assert isinstance(client, Redis)
 
