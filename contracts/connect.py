@@ -61,13 +61,13 @@ class QuickPool(BlockingConnectionPool):
 
     For every command, redis-py 8's blocking pool enters an `asyncio.Condition`, sets a
     timeout, waits on a predicate, records its metrics and, on release, dispatches an event to
-    its listeners: together about as much CPU as the rest of a one-command round trip
-    (docs/benchmarks.md). Here, while a connection is idle and no command waits for one,
-    `get_connection` takes it and `release` puts it back directly, checked as redis-py checks
-    it (`ensure_connection`, `should_reconnect`). Whenever a command waits (every connection
-    busy, or a new one to make), redis-py's own path runs for it and for every release
-    meanwhile, with its wait, its `timeout` and its notify. So does every command of a pool
-    with a credential provider (its release re-authenticates) or in a maintenance window."""
+    its listeners: a large share of a one-command round trip's CPU (docs/benchmarks.md).
+    Here, while a connection is idle and no command waits for one, `get_connection` takes it
+    and `release` puts it back directly, checked as redis-py checks it (`ensure_connection`,
+    `should_reconnect`). Whenever a command waits (every connection busy, or a new one to
+    make), redis-py's own path runs for it and for every release meanwhile, with its wait,
+    its `timeout` and its notify. So does every command of a pool with a credential provider
+    (its release re-authenticates) or in a maintenance window."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -193,8 +193,8 @@ class Keys:
 
     def rate_user(self, user: str) -> str:
         """String with a TTL: the request bucket of a user's `account` (GCRA: the theoretical
-        arrival time, unix ms; `contracts.gcra`). In the account's shard, so `SUBMIT` takes
-        a submit's token in the same script."""
+        arrival time, unix ms to the microsecond; `contracts.gcra`). In the account's shard,
+        so `SUBMIT` takes a submit's token in the same script."""
         return f"{self._in(self.shard_of_user(user))}user:{account(user)}:rate"
 
     def idempotency(self, user: str, key: str) -> str:
