@@ -309,3 +309,32 @@ async def test_a_request_without_a_caller_is_refused_before_its_body_is_read(
                 writer.close()
     edge_serves(edge)
     assert "Traceback" not in edge.log()
+
+
+async def test_a_thousand_keyless_requests_at_once_are_refused_while_another_user_streams(
+    stack: Stack,
+) -> None:
+    """A thousand connections at once, each announcing a 0.5 MB body without a key (or with
+    a wrong one) and sending none of it: every one gets its 401 before its body, the edge holds
+    none of them, and Bob's job streams to its end meanwhile."""
+    edge = stack.edge()
+    stack.worker("slow")
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\nContent-Length: 500000\r\n{key}\r\n"
+    )
+
+    async def keyless(n: int) -> bytes:
+        key = "Authorization: Bearer not-a-key\r\n" if n % 2 else ""
+        reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+        try:
+            writer.write(head.format(key=key).encode())
+            return await reader.readline()
+        finally:
+            writer.close()
+
+    async with victim_streaming(edge):
+        statuses = await asyncio.wait_for(asyncio.gather(*(keyless(n) for n in range(1000))), 60)
+    assert all(status.startswith(b"HTTP/1.1 401") for status in statuses), set(statuses)
+    edge_serves(edge)
+    assert "Traceback" not in edge.log()
