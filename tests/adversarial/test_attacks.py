@@ -288,11 +288,13 @@ async def test_a_request_without_a_caller_is_refused_before_its_body_is_read(
         "/v1/ui/chat",
         "/v1/tickets",
     ]
+    # no key, a wrong key, and a valid key with one in the URL too (keys in URLs are refused)
+    callers = [(None, ""), ("not-a-key", ""), ("alice-key", "?api_key=alice-key")]
     for path in routes:
-        for key in (None, "not-a-key"):
+        for key, query in callers:
             head = (
-                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                f"Content-Length: 500000\r\n"
+                f"POST {path}{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/json\r\nContent-Length: 500000\r\n"
                 + (f"Authorization: Bearer {key}\r\n" if key else "")
                 + "\r\n"
             )
@@ -300,7 +302,7 @@ async def test_a_request_without_a_caller_is_refused_before_its_body_is_read(
             try:
                 writer.write(head.encode())
                 status = await asyncio.wait_for(reader.readline(), timeout=10)
-                assert status.startswith(b"HTTP/1.1 401"), (path, key, status)
+                assert status.startswith(b"HTTP/1.1 401"), (path, key, query, status)
                 headers = await reader.readuntil(b"\r\n\r\n")
                 length = int(headers.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
                 error = json.loads(await reader.readexactly(length))["error"]
