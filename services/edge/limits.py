@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from edge.errors import error_response, is_openai_path, openai_error
 from edge.guards import client_of
 from edge.refuse import deny
 
@@ -168,11 +167,7 @@ class BodyLimitMiddleware:
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = f"the request body is larger than {self.max_bytes} bytes"
-        if is_openai_path(scope["path"]):
-            response = openai_error(413, "payload_too_large", message)
-        else:
-            response = error_response(413, "payload_too_large", message)
-        await response(scope, receive, send)
+        await deny(scope, receive, send, 413, "payload_too_large", message)
 
 
 class TooManyBodies(HTTPException):
