@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import random
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -291,5 +292,48 @@ async def test_a_health_check_that_is_due_still_comes_first(redis_standalone: To
         connection.next_health_check = 0  # due
         assert await client.get(key) == "v"
         assert pings() == before + 1
+    finally:
+        await client.aclose()
+
+
+async def test_commands_cancelled_at_any_point_leave_no_reply_behind(
+    redis_standalone: Topology,
+) -> None:
+    """Commands cancelled after a random delay (before they are sent, while their reply is on
+    its way, or while a write that filled the socket drains), two at a time on two
+    connections so that none waits for one (`QuickPool` lends directly), then 200 at once
+    (redis-py's path): every command that answered got its own reply, and afterwards every
+    connection is back and answers in order. A connection lent twice, or put back with a
+    reply unread, would mix replies."""
+    rng = random.Random(7)
+    prefix = uuid.uuid4().hex
+    client = connect(redis_standalone.url, max_connections=2, pool_timeout=30)
+    assert isinstance(client, Redis)
+    loop = asyncio.get_running_loop()
+
+    async def echo(n: int) -> None:
+        value = f"{n}-{'x' * rng.randrange(0, 200_000, 1000)}"  # some writes fill the socket
+        assert await client.set(f"{prefix}{n}", value)
+        assert await client.get(f"{prefix}{n}") == value
+
+    async def round_of(first: int, count: int, most_delay: float) -> list[BaseException | None]:
+        tasks = [asyncio.ensure_future(echo(n)) for n in range(first, first + count)]
+        for task in tasks:
+            loop.call_later(rng.uniform(0, most_delay), task.cancel)
+        return await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
+
+    try:
+        results = []
+        for first in range(0, 600, 2):
+            results += await round_of(first, 2, 0.004)
+        results += await round_of(600, 200, 0.2)
+        failures = [r for r in results if not isinstance(r, asyncio.CancelledError | None)]
+        assert not failures, failures[:3]
+        answered = sum(r is None for r in results)
+        assert 0 < answered < len(results)  # some cancelled, some not
+        pool = client.connection_pool
+        assert not pool._in_use_connections
+        for n in range(50):  # every connection in turn, each reply the command's own
+            assert await client.echo(f"{prefix}{n}") == f"{prefix}{n}"
     finally:
         await client.aclose()
