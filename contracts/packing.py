@@ -47,6 +47,13 @@ def _utf8(options: dict[str, Any]) -> bool:
     return encoding in ("utf-8", "utf8") and options.get("encoding_errors", "strict") == "strict"
 
 
+def _health_check_due(connection: AbstractConnection) -> bool:
+    """Whether redis-py's send would PING first (`check_health`)."""
+    return bool(connection.health_check_interval) and (
+        asyncio.get_running_loop().time() > connection.next_health_check
+    )
+
+
 def _fast(base: type[AbstractConnection], packing: bool) -> type[AbstractConnection]:
     def pack(self: AbstractConnection, *args: Any) -> list[bytes]:
         command = args[0]
@@ -75,11 +82,6 @@ def _fast(base: type[AbstractConnection], packing: bool) -> type[AbstractConnect
                 await base.send_packed_command(self, [], check_health=False)  # (sent: no PING)
             return
         await base.send_packed_command(self, command, check_health)
-
-    def _health_check_due(self: AbstractConnection) -> bool:
-        return bool(self.health_check_interval) and (
-            asyncio.get_running_loop().time() > self.next_health_check
-        )
 
     methods: dict[str, Any] = {"send_packed_command": send_packed_command, "__module__": __name__}
     if packing:

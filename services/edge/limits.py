@@ -108,7 +108,7 @@ class Place:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int, max_waiting: int = 16) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_waiting: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_waiting = max_waiting
@@ -149,7 +149,8 @@ class BodyLimitMiddleware:
         except _TooLarge:
             await self._reject(scope, receive, send)
         except TooManyBodies as exc:  # raised elsewhere than in the app's body parsing
-            await refuse_waiting(exc, scope, receive, send)
+            headers = dict(exc.headers or {})
+            await deny(scope, receive, send, 429, "rate_limited", str(exc.detail), headers)
         finally:
             if place is not None:  # (left already, once parsed: this is for a body cut short)
                 place.leave()
@@ -178,15 +179,10 @@ class TooManyBodies(HTTPException):
     def __init__(self, max_waiting: int) -> None:
         super().__init__(
             429,
-            f"at most {max_waiting} request bodies of 16 KiB or more of yours wait to be read "
-            "at a time: send fewer at once",
+            f"at most {max_waiting} request bodies of {LARGE_BODY_BYTES >> 10} KiB or more of "
+            "yours wait to be read at a time: send fewer at once",
             headers={"Retry-After": "1"},
         )
-
-
-async def refuse_waiting(exc: TooManyBodies, scope: Scope, receive: Receive, send: Send) -> None:
-    headers = dict(exc.headers or {})
-    await deny(scope, receive, send, 429, "rate_limited", str(exc.detail), headers)
 
 
 class _TooLarge(HTTPException):

@@ -100,7 +100,7 @@ async def _through_middleware(scope: Scope, messages: list[Message]) -> list[boo
     async def send(message: Message) -> None:
         raise AssertionError("nothing is sent")
 
-    await BodyLimitMiddleware(app, max_bytes=1 << 20)(scope, receive, send)
+    await BodyLimitMiddleware(app, max_bytes=1 << 20, max_waiting=16)(scope, receive, send)
     return seen
 
 
