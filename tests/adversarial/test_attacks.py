@@ -16,7 +16,7 @@ import pytest
 from tests.adversarial.inputs_support import edge_serves, victim_streaming, ws_ask
 from tests.adversarial.rates_support import bucket_at_least, hang_up_mid_body
 from tests.support.client import CHAT_INPUT, ws_connect
-from tests.support.stack import Stack, auth
+from tests.support.stack import LIFTED_LIMITS, Stack, auth
 from tests.support.wait import async_wait_for
 
 pytestmark = pytest.mark.integration
@@ -338,5 +338,52 @@ async def test_a_thousand_keyless_requests_at_once_are_refused_while_another_use
     async with victim_streaming(edge):
         statuses = await asyncio.wait_for(asyncio.gather(*(keyless(n) for n in range(1000))), 60)
     assert all(status.startswith(b"HTTP/1.1 401") for status in statuses), set(statuses)
+    edge_serves(edge)
+    assert "Traceback" not in edge.log()
+
+
+async def test_a_thousand_large_bodies_at_once_from_one_user_keep_at_most_the_cap_waiting(
+    stack: Stack,
+) -> None:
+    """Alice starts a thousand 100 KiB bodies at once and sends only their first KiB: at
+    most `EDGE_MAX_LARGE_BODIES_PER_CLIENT` (16) of them wait in the edge; every other one
+    gets `429 rate_limited` with `Retry-After` before the rest of it is read, and Bob's job
+    streams to its end meanwhile. (Request limits lifted: the bodies' cap is what refuses.)"""
+    edge = stack.edge(env={**LIFTED_LIMITS, "EDGE_BODY_TIMEOUT_SECONDS": "600"})
+    stack.worker("slow")
+    head = (
+        (
+            "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {100 << 10}\r\nAuthorization: Bearer alice-key\r\n\r\n"
+        ).encode()
+        + b'{"model": "sim", "input": '
+        + b" " * 1000
+    )
+    answers: list[bytes] = []
+    writers: list[asyncio.StreamWriter] = []
+
+    async def started() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+        writers.append(writer)
+        writer.write(head)
+        answer = await reader.readuntil(b"\r\n\r\n")
+        length = int(answer.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        answers.append(answer + await reader.readexactly(length))
+
+    async def refused() -> bool:
+        return len(answers) >= 1000 - 16
+
+    tasks: list[asyncio.Future[None]] = []
+    try:
+        async with victim_streaming(edge):
+            tasks += [asyncio.ensure_future(started()) for _ in range(1000)]
+            await async_wait_for(refused, 60, "the refusals")
+            assert all(a.startswith(b"HTTP/1.1 429") for a in answers), answers[:2]
+            assert all(b"retry-after: 1" in a.lower() and b"rate_limited" in a for a in answers)
+            assert len(answers) == 1000 - 16  # the cap's 16 still wait for their bodies
+    finally:
+        for writer in writers:
+            writer.close()
+        await asyncio.gather(*tasks, return_exceptions=True)
     edge_serves(edge)
     assert "Traceback" not in edge.log()
