@@ -226,6 +226,10 @@ def _parse(text: str | None, max_chars: int) -> ClientMessage:
     if len(text) > max_chars:
         message = f"a message is at most {max_chars} characters"
         raise _BadMessage(ErrorCode.payload_too_large, message, None)
+    try:  # a valid message in one pass (pydantic's JSON parser: no second walk of its text)
+        return ClientMessageAdapter.validate_json(text)
+    except ValidationError:
+        pass  # parsed again below, to say what is wrong as a client is told it
     try:
         raw = json.loads(text)
     except (ValueError, RecursionError):
