@@ -147,22 +147,16 @@ class EventLog:
         its owner's place in the pool's queue, unless the queue, the owner's unfinished jobs
         or the owner's stored output are at their limit."""
         keys = self.keys
-        shard = keys.shard_of_job(job.id)
-        other = Priority.batch if priority is Priority.interactive else Priority.interactive
         queued = JobQueued(job_id=job.id, seq=1, ts=now)
+        shared = _submit_keys(keys, job.pool, job.owner, keys.shard_of_job(job.id), priority)
+        idempotency = keys.idempotency(job.owner, idempotency_key) if idempotency_key else None
         script_keys = [
             keys.job(job.id),
             keys.events(job.id),
-            keys.waiting(job.pool, shard, priority),
-            keys.user_jobs(job.owner),
-            keys.idempotency(job.owner, idempotency_key or "-"),
-            keys.user_active(job.owner),
-            keys.user_stored(job.owner),
-            keys.waiting(job.pool, shard, other),
-            keys.finish_tags(job.pool, shard, priority),
-            keys.queue_state(job.pool, shard),
-            keys.ready(job.pool, shard),
-            keys.rate_user(job.owner),
+            shared.waiting,
+            shared.user_jobs,
+            idempotency or shared.no_idempotency,
+            *shared.rest,
         ]
         script_args: list[str | int | float] = [
             job.id,
@@ -180,7 +174,7 @@ class EventLog:
             admission.hold,
             repr(admission.drain_rate),
             priority.value,
-            account(job.owner),
+            shared.account,
             repr(admission.weight),
             *(admission.rate.args() if admission.rate else ["", ""]),
         ]
@@ -328,6 +322,39 @@ class EventLog:
 
 _NOT_AN_END = ("", "", "", "null", "null", "null")
 """APPEND's end arguments (status, now, retention, output, usage, error) for any other event."""
+
+
+@dataclass(frozen=True, slots=True)
+class _SubmitKeys:
+    """SUBMIT's keys that a job shares with every job of its owner, pool, shard and priority."""
+
+    waiting: str
+    user_jobs: str
+    no_idempotency: str
+    rest: tuple[str, ...]
+    """From the owner's unfinished jobs to its request bucket, in SUBMIT's order."""
+    account: str
+
+
+@functools.lru_cache(maxsize=4096)
+def _submit_keys(keys: Keys, pool: str, owner: str, shard: int, priority: Priority) -> _SubmitKeys:
+    """Cached, as `_end_keys` is: a submit would build these a dozen key names each time."""
+    other = Priority.batch if priority is Priority.interactive else Priority.interactive
+    return _SubmitKeys(
+        waiting=keys.waiting(pool, shard, priority),
+        user_jobs=keys.user_jobs(owner),
+        no_idempotency=keys.idempotency(owner, "-"),
+        rest=(
+            keys.user_active(owner),
+            keys.user_stored(owner),
+            keys.waiting(pool, shard, other),
+            keys.finish_tags(pool, shard, priority),
+            keys.queue_state(pool, shard),
+            keys.ready(pool, shard),
+            keys.rate_user(owner),
+        ),
+        account=account(owner),
+    )
 
 
 @functools.lru_cache(maxsize=4096)

@@ -59,6 +59,7 @@ KeyPrefix = Annotated[str, Field(max_length=64, pattern=r"^[^{}]*$")]
 hash tag."""
 SHARD_DIGITS = 4
 """A job id's first 4 hex digits name its shard."""
+_LOWER_HEX = frozenset("0123456789abcdef")
 
 
 @functools.cache
@@ -96,7 +97,7 @@ class Keys:
     def shard_of_job(self, job_id: str) -> int:
         """The shard a job id names (any other string still maps to one, deterministically)."""
         head = job_id[:SHARD_DIGITS]
-        if len(head) == SHARD_DIGITS and all(c in "0123456789abcdef" for c in head):
+        if len(head) == SHARD_DIGITS and _LOWER_HEX.issuperset(head):
             return int(head, 16) % self.shards
         return zlib.crc32(job_id.encode()) % self.shards
 

@@ -3,6 +3,7 @@ however many shards the deployment has: the keys of a job, of its owner's accoun
 the pool's queue share one hash tag."""
 
 import asyncio
+import zlib
 from typing import Any
 
 import pytest
@@ -157,6 +158,26 @@ def test_any_string_maps_to_a_shard(job_id: str) -> None:
     keys = Keys(shards=3)
     assert 0 <= keys.shard_of_job(job_id) < 3
     assert slot(keys.job(job_id)) == slot(keys.events(job_id))
+
+
+@pytest.mark.parametrize(
+    ("job_id", "named"),
+    [
+        ("0005" + "a" * 28, True),
+        ("fffe", True),
+        ("00a", False),  # too short
+        ("ABCD" + "0" * 28, False),  # upper case is not how ids are written
+        ("00g0" + "0" * 28, False),
+        ("０１２３" + "0" * 28, False),  # digits, but not ASCII ones
+        ("12 4" + "0" * 28, False),
+    ],
+)
+def test_a_job_id_names_its_shard_in_its_first_four_lower_case_hex_digits(
+    job_id: str, named: bool
+) -> None:
+    keys = Keys(shards=7)
+    by_name = int(job_id[:4], 16) % 7 if named else zlib.crc32(job_id.encode()) % 7
+    assert keys.shard_of_job(job_id) == by_name
 
 
 @pytest.mark.parametrize(
