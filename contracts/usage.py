@@ -23,6 +23,7 @@ The edge refuses a submit while the window's counter holds the owner's quota or 
 (`edge.usage`): a job admitted under the quota may take it past by its own size.
 """
 
+import functools
 import math
 import time
 from datetime import UTC, datetime
@@ -48,7 +49,13 @@ reports more, or a negative count, is clamped, so no counter can overflow."""
 
 def utc_day(ts: float) -> str:
     """The UTC day of a unix time, `YYYY-MM-DD`."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+    return _day_name(math.floor(ts / 86400))
+
+
+@functools.lru_cache(maxsize=64)
+def _day_name(day: int) -> str:
+    """Named once per day: `strftime` costs a job-end's charge more than the rest of it."""
+    return datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%d")
 
 
 def recent_days(now: float, days: int) -> list[str]:
@@ -70,22 +77,30 @@ def charge(
 ) -> tuple[list[str], list[Any]]:
     """The keys and arguments of the usage charge of a job of `owner` on `pool` that ends
     with `end`, as the event log's job-end `APPEND` takes them (its `charge_usage`)."""
-    day = utc_day(end.ts)
     usage = end.usage
     prompt = _clamp(usage.prompt_tokens) if usage else 0
     completion = _clamp(usage.completion_tokens) if usage else 0
-    return [
-        keys.usage(owner, day),
-        keys.quota_used(owner, window_start(end.ts, window_seconds)),
-        keys.usage_accounts(keys.shard_of_user(owner), day),
-    ], [
+    charged = _charged(keys, owner, utc_day(end.ts), window_start(end.ts, window_seconds))
+    return list(charged[:3]), [
         pool,
         prompt,
         completion,
         USAGE_RETENTION_SECONDS,
         window_seconds,
-        account(owner),
+        charged[3],
     ]
+
+
+@functools.lru_cache(maxsize=4096)
+def _charged(keys: Keys, owner: str, day: str, window: int) -> tuple[str, str, str, str]:
+    """The keys a job-end of `owner` charges on `day` in `window`, and the owner's account:
+    the same for every job the owner ends that day."""
+    return (
+        keys.usage(owner, day),
+        keys.quota_used(owner, window),
+        keys.usage_accounts(keys.shard_of_user(owner), day),
+        account(owner),
+    )
 
 
 class UsageLedger:

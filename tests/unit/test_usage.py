@@ -1,6 +1,9 @@
 """The quota window setting on both services, and the pure parts of usage: UTC days,
 windows, the rows of a usage hash, the refusal's `Retry-After`."""
 
+import math
+from datetime import UTC, datetime
+
 import pytest
 from pydantic import ValidationError
 
@@ -48,12 +51,26 @@ def test_the_quota_window_is_shared_and_each_service_may_override_it(
 def test_days_and_windows_are_utc() -> None:
     midnight = 1_772_409_600  # 2026-03-02T00:00:00Z
     assert utc_day(midnight - 0.001) == "2026-03-01"
+    assert utc_day(86_400 - 1e-7) == "1970-01-01"  # the day it is, not the rounded one
     assert utc_day(midnight) == "2026-03-02"
     assert recent_days(midnight + 5, 3) == ["2026-03-02", "2026-03-01", "2026-02-28"]
     assert window_start(midnight + 86399.9, 86400) == midnight
     assert window_start(midnight + 3599, 3600) == midnight
     assert window_start(midnight + 3600, 3600) == midnight + 3600
     assert window_start(7, 60) == 0
+
+
+@pytest.mark.parametrize(
+    "ts", [0, -1, -86_400.5, 951_782_400, 1_772_409_599.5, 1_795_931_262.24, 253_402_300_799.9]
+)
+def test_a_day_is_named_as_the_calendar_names_it(ts: float) -> None:
+    assert utc_day(ts) == datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+@pytest.mark.parametrize(("ts", "error"), [(math.nan, ValueError), (math.inf, OverflowError)])
+def test_a_time_that_is_no_day_is_refused(ts: float, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        utc_day(ts)
 
 
 def test_a_usage_hash_makes_one_row_per_model() -> None:
