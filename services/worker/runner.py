@@ -69,28 +69,46 @@ class Items:
         self.size = size
         self.queue: deque[object] = deque()
         self.quiet = False
-        self._ready = asyncio.Event()
+        self._waiter: asyncio.Future[bool] | None = None
         self._room = asyncio.Event()
 
     async def put(self, item: object) -> None:
         while len(self.queue) >= self.size:
-            self._ready.set()  # a full queue is taken now, window or not
+            self._wake()  # a full queue is taken now, window or not
             self._room.clear()
             await self._room.wait()
         self.queue.append(item)
         if not (self.quiet and isinstance(item, Text)):
-            self._ready.set()
+            self._wake()
 
     def get(self) -> object:
         item = self.queue.popleft()
         self._room.set()
         return item
 
-    async def wait(self) -> None:
-        """Until an item that wakes the runner comes. Called only with the queue empty: an
-        item queued before the call would not wake it."""
-        self._ready.clear()
-        await self._ready.wait()
+    async def wait(self, seconds: float) -> bool:
+        """Whether an item that wakes the runner came within `seconds`. Called only
+        with the queue empty: an item queued before the call would not wake it. One future
+        and one timer: a runner waits once per coalescing window, and `asyncio.timeout`
+        around an `Event` cost it twice as much."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
+        self._waiter = waiter
+        timer = loop.call_later(seconds, _settle, waiter, False)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    def _wake(self) -> None:
+        if self._waiter is not None:
+            _settle(self._waiter, True)
+
+
+def _settle(waiter: "asyncio.Future[bool]", woken: bool) -> None:
+    if not waiter.done():
+        waiter.set_result(woken)
 
 
 class _Log:
@@ -274,12 +292,9 @@ class JobRunner:
                     continue
                 window = attempt.deltas.due_in()  # > 0: a coalescing window runs
                 items.quiet = window > 0  # its text waits for it without waking this loop
-                try:
-                    async with asyncio.timeout(min(window or attempt.wait(), remaining)):
-                        await items.wait()  # no task
+                if await items.wait(min(window or attempt.wait(), remaining)):
                     continue
-                except TimeoutError:
-                    items.quiet = False
+                items.quiet = False
                 if window:  # it closed: the text that came meanwhile is written at once
                     while items.queue and isinstance(items.queue[0], Text):
                         if (end := await attempt.take(items.get(), flush=False)) is not None:
