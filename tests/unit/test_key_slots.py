@@ -168,7 +168,7 @@ def test_any_string_maps_to_a_shard(job_id: str) -> None:
         ("00a", False),  # too short
         ("ABCD" + "0" * 28, False),  # upper case is not how ids are written
         ("00g0" + "0" * 28, False),
-        ("０１２３" + "0" * 28, False),  # digits, but not ASCII ones
+        ("\uff10\uff11\uff12\uff13" + "0" * 28, False),  # digits, but not ASCII ones
         ("12 4" + "0" * 28, False),
     ],
 )
