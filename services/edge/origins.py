@@ -16,6 +16,7 @@ With `EDGE_TRUST_PROXY_HEADERS` the edge believes `X-Forwarded-Host` and
 `X-Forwarded-Proto` from the proxy in front of it; never turn it on without one.
 """
 
+import functools
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -54,6 +55,7 @@ def is_tls(scope: Scope, trust_proxy_headers: bool) -> bool:
     return scope.get("scheme") in ("https", "wss") or (proto or "").lower() == "https"
 
 
+@functools.lru_cache(maxsize=256)
 def _split(netloc: str) -> tuple[str, int | None] | None:
     """(host name, port) of `host[:port]`, lower case, IPv6 without brackets; None if bad."""
     try:

@@ -75,7 +75,9 @@ def stream_purpose(scope: Scope) -> TicketPurpose | None:
 
 
 def query_values(scope: Scope, name: str) -> list[str]:
-    query = bytes(scope.get("query_string", b"")).decode("latin-1")
+    if not scope.get("query_string"):  # most requests: nothing to parse
+        return []
+    query = bytes(scope["query_string"]).decode("latin-1")
     return [value for key, value in parse_qsl(query, keep_blank_values=True) if key == name]
 
 
