@@ -191,7 +191,7 @@ class Connection:
         elif isinstance(message, Submit):
             token = Token()
             try:
-                accepted = await submit_job(self.state, self.user, message.request, token)
+                accepted, created = await submit_job(self.state, self.user, message.request, token)
             except ApiError:
                 if not token.taken:  # refused before `SUBMIT`: the token all the same
                     await take_token(self.guards, self.user)
@@ -200,11 +200,13 @@ class Connection:
                 Submitted(job_id=accepted.id, status=accepted.status, ref=message.ref)
             )
             if message.subscribe:
-                await self._subscribe(accepted.id, 0, None)
+                await self._subscribe(accepted.id, 0, None, created=created)
         elif isinstance(message, Cancel):
             await store.cancel(self.user, message.job_id)
 
-    async def _subscribe(self, job_id: str, after: int, ref: str | None) -> None:
+    async def _subscribe(
+        self, job_id: str, after: int, ref: str | None, *, created: bool = False
+    ) -> None:
         self.last_sent.pop(job_id, None)
         self.state.hub.unsubscribe(self.outbox, job_id)
         # The sender counts this subscription's events from `subscribed` on: events of an
@@ -212,7 +214,7 @@ class Connection:
         # (the sender, not this loop, must say when: it may not have reached them yet).
         subscribed = Subscribed(job_id=job_id, after=after, ref=ref)
         await self.outbox.send_control(subscribed.model_dump_json(), starts=job_id)
-        self.state.hub.subscribe(self.outbox, job_id, after)
+        self.state.hub.subscribe(self.outbox, job_id, after, created=created)
 
 
 class _BadMessage(Exception):

@@ -69,14 +69,28 @@ class Hub(Reader):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def subscribe(self, outbox: Outbox, job_id: str, after: int) -> "asyncio.Task[None]":
+    def subscribe(
+        self, outbox: Outbox, job_id: str, after: int, *, created: bool = False
+    ) -> "asyncio.Task[None] | None":
         """Send `outbox` every event of `job_id` after seq `after`, then the live ones. The
-        catch-up runs in a task of its own, cancelled by `unsubscribe`."""
+        catch-up runs in a task of its own, cancelled by `unsubscribe` (returned).
+
+        `created`: this edge has just made the job (`edge.jobs.Submission`). Followed from
+        its start (`after` 0) by no one else here, its log is read live from its first
+        entry: no tail read, no catch-up, no task (two round trips and two tasks fewer for
+        a WebSocket's submit). A log lost meanwhile is found as any followed log's is, by
+        the reader's check after an outage (`Reader._verify`)."""
         if not 0 <= after <= MAX_SAFE_INTEGER:
             raise ValueError(f"after must be in 0..{MAX_SAFE_INTEGER}")
         self.unsubscribe(outbox, job_id)
         subscription = outbox.subscriptions[job_id] = Subscription()
         watch = self.watches.get(job_id)
+        if watch is None and created and after == 0:
+            watch = self.watches[job_id] = Watch(position=0)
+            watch.outboxes.add(outbox)
+            subscription.live = True
+            self._read_live(job_id, watch)
+            return None
         if watch is None:
             watch = self.watches[job_id] = Watch()
             watch.started = self._spawn(self._start(job_id, watch))

@@ -1,6 +1,8 @@
 """Submitting a job, shared by every way in: `POST /v1/jobs`, the WebSocket `submit` and the
 OpenAI routes (so routers never import each other)."""
 
+from typing import NamedTuple
+
 from contracts.errors import ErrorCode
 from contracts.jobs import JobAccepted, JobRequest, JobStatus
 from edge.deps import EdgeState
@@ -10,9 +12,16 @@ from edge.ratelimit import Token
 from edge.store import InvalidInput
 
 
+class Submission(NamedTuple):
+    accepted: JobAccepted
+    created: bool
+    """Whether this submit made the job (not an idempotency key's earlier one): its log
+    holds only its `job-queued` yet, so a follower may read it live from its start."""
+
+
 async def submit_job(
     state: EdgeState, user: str, request: JobRequest, token: Token | None = None
-) -> JobAccepted:
+) -> Submission:
     """Validate, write and queue a job; shared by HTTP and the WebSocket `submit`. A user
     whose token quota is used up gets `429 token_quota` (`edge.usage`). `token`: the script
     that queues the job takes the request's token too (`JobStore.submit`)."""
@@ -23,5 +32,6 @@ async def submit_job(
         raise Unprocessable(ErrorCode.invalid_request, exc.message) from exc
     if created:
         JOBS_SUBMITTED.labels(request.model).inc()
-        return JobAccepted(id=job_id, status=JobStatus.queued)
-    return JobAccepted(id=job_id, status=await state.store.status(user, job_id))
+        return Submission(JobAccepted(id=job_id, status=JobStatus.queued), True)
+    status = await state.store.status(user, job_id)
+    return Submission(JobAccepted(id=job_id, status=status), False)

@@ -61,7 +61,7 @@ async def submit_response(state: EdgeState, user: str, body: ResponseCreateReque
     request = JobRequest(
         model=body.model, input={"messages": body.messages()}, params=body.params()
     )
-    job_id = (await submit_job(state, user, request)).id
+    job_id = (await submit_job(state, user, request)).accepted.id
     settings = ResponseSettings(
         background=body.background,
         instructions=body.instructions,

@@ -5,6 +5,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import pytest
 from redis.asyncio import Redis
@@ -120,6 +121,60 @@ async def test_who_subscribes_while_the_expired_record_is_read_is_told_too(
             job_id, seq, data = await _next(outbox)
             assert (job_id, seq) == ("expired", LOST)
             assert json.loads(data)["code"] == "events_expired"
+    finally:
+        await hub.stop()
+        await reader.aclose()
+        await redis.aclose()
+
+
+class _CountingReads(Redis):
+    """A client of the real server that counts the catch-up's reads (a tail, a range)."""
+
+    reads = 0
+
+    async def xrevrange(self, *args: Any, **kwargs: Any) -> Any:
+        self.reads += 1
+        return await super().xrevrange(*args, **kwargs)
+
+    async def xrange(self, *args: Any, **kwargs: Any) -> Any:
+        self.reads += 1
+        return await super().xrange(*args, **kwargs)
+
+
+async def _end(hub: Hub, job_id: str, seq: int) -> None:
+    await hub.redis.hset(hub.keys.job(job_id), mapping={"status": "succeeded", "output": "7"})
+    event = {"seq": seq, "job_id": job_id, "ts": 0, "type": "job-end", "status": "succeeded"}
+    data = json.dumps(event, separators=(",", ":"))  # as the scripts write it
+    await hub.redis.xadd(hub.keys.events(job_id), {"e": data}, id=f"0-{seq}")
+
+
+async def test_a_job_this_edge_just_made_is_read_live_from_its_first_event(
+    redis_server_url: str,
+) -> None:
+    redis = cast(_CountingReads, _CountingReads.from_url(redis_server_url, decode_responses=True))
+    reader = Redis.from_url(redis_server_url, decode_responses=True)
+    hub = Hub(redis, one_client(reader), Keys(f"hub{uuid.uuid4().hex[:8]}:"), block_ms=200)
+    try:
+        await _job(hub, "made")  # its job-queued, as SUBMIT writes it
+        mine = Outbox(100, 1 << 20, on_overflow=lambda: None)
+        assert hub.subscribe(mine, "made", 0, created=True) is None  # no catch-up task
+        assert (await _next(mine))[1] == 1
+        await _job(hub, "made", 2)
+        await _end(hub, "made", 3)
+        assert (await _next(mine))[1] == 2
+        job_id, seq, data = await _next(mine)
+        assert (job_id, seq) == ("made", 3) and json.loads(data)["output"] == 7
+        assert redis.reads == 0  # no tail read, no catch-up
+
+        await _job(hub, "watched")
+        other = Outbox(100, 1 << 20, on_overflow=lambda: None)
+        hub.subscribe(other, "watched", 0)  # followed here already: the usual way
+        assert (await _next(other))[1] == 1
+        reads = redis.reads
+        late = Outbox(100, 1 << 20, on_overflow=lambda: None)
+        assert hub.subscribe(late, "watched", 0, created=True) is not None
+        assert (await _next(late))[1] == 1  # caught up by a read of its own
+        assert redis.reads > reads
     finally:
         await hub.stop()
         await reader.aclose()

@@ -48,7 +48,7 @@ async def create_job(
         raise BadRequest(ErrorCode.invalid_request, "the Idempotency-Key header and field disagree")
     if idempotency_key:
         request = request.model_copy(update={"idempotency_key": idempotency_key})
-    return await submit_job(state, user, request, token)
+    return (await submit_job(state, user, request, token)).accepted
 
 
 class SubmitRoute(APIRoute):

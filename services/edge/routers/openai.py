@@ -48,7 +48,7 @@ async def _submit(state: EdgeState, user: str, request: JobRequest, kind: ModelK
         raise BadRequest(
             ErrorCode.invalid_request, f"{pool.name!r} is a {pool.kind} model: use {route}"
         )
-    return (await submit_job(state, user, request)).id
+    return (await submit_job(state, user, request)).accepted.id
 
 
 async def _end_of(state: EdgeState, job_id: str) -> tuple[dict[str, Any], str | None]:

@@ -62,7 +62,7 @@ async def send_messages(
     request = JobRequest(
         model=body.model, input={"messages": body.chat_messages()}, params=body.params
     )
-    job_id = (await submit_job(state, user, request)).id
+    job_id = (await submit_job(state, user, request)).accepted.id
     await uichats.point(state, user, body.id, job_id)
     return uichats.stream_response(state, job_id, reset)
 
