@@ -13,15 +13,22 @@
   when the transport took all of it; only when some of it is left in the transport's buffer
   (the socket is full) do they wait for it as redis-py does, with its timeout and its errors.
 
-`fast_connections` gives a pool's connections both (the C packer only where the pool encodes
-text as strict UTF-8, as hiredis does).
+- **Making one.** redis-py reads its own package metadata for every connection it makes, to
+  name itself to the server (`CLIENT SETINFO`): about a millisecond each, which a burst of
+  commands that needs new connections paid once per connection. These read it once.
+
+`fast_connections` gives a pool's connections all three (the C packer only where the pool
+encodes text as strict UTF-8, as hiredis does).
 """
 
 import asyncio
+import functools
 from typing import Any
 
 from hiredis import pack_command
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
+from redis.driver_info import DriverInfo
+from redis.utils import get_lib_version
 
 _CLASSES: dict[tuple[type[AbstractConnection], bool], type[AbstractConnection]] = {}
 
@@ -45,6 +52,14 @@ def _utf8(options: dict[str, Any]) -> bool:
     """hiredis encodes text as strict UTF-8: only for connections that would too."""
     encoding = str(options.get("encoding", "utf-8")).lower().replace("_", "-")
     return encoding in ("utf-8", "utf8") and options.get("encoding_errors", "strict") == "strict"
+
+
+@functools.cache
+def _lib_version() -> str:
+    """What redis-py names itself to the server (`CLIENT SETINFO`), read once: redis-py reads
+    its package metadata again for every connection it makes (about a millisecond each), a
+    cost a burst of new connections paid many times over."""
+    return str(get_lib_version())  # type: ignore[no-untyped-call]
 
 
 def _health_check_due(connection: AbstractConnection) -> bool:
@@ -83,7 +98,16 @@ def _fast(base: type[AbstractConnection], packing: bool) -> type[AbstractConnect
             return
         await base.send_packed_command(self, command, check_health)
 
-    methods: dict[str, Any] = {"send_packed_command": send_packed_command, "__module__": __name__}
+    def __init__(self: AbstractConnection, *args: Any, **kwargs: Any) -> None:
+        if not {"driver_info", "lib_name", "lib_version"} & kwargs.keys():
+            kwargs["driver_info"] = DriverInfo(name="redis-py", lib_version=_lib_version())
+        base.__init__(self, *args, **kwargs)
+
+    methods: dict[str, Any] = {
+        "__init__": __init__,
+        "send_packed_command": send_packed_command,
+        "__module__": __name__,
+    }
     if packing:
         methods["pack_command"] = pack
     return type(base.__name__, (base,), methods)

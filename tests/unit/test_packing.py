@@ -2,15 +2,17 @@
 and refuses what it refuses. (Its writes, against a real server: in
 tests/integration/test_connect.py.)"""
 
+from importlib import metadata
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
-from redis.asyncio.connection import Connection
+from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
+from redis.driver_info import DriverInfo
 from redis.exceptions import DataError
 
 from contracts.connect import connect
-from contracts.packing import fast_connections
+from contracts.packing import fast_class, fast_connections
 
 COMMANDS: list[tuple[Any, ...]] = [
     ("GET", "k"),
@@ -62,3 +64,32 @@ def test_the_services_clients_pack_in_c() -> None:
     other = fast_connections(Redis(encoding="latin-1").connection_pool)
     assert "pack_command" not in vars(other.connection_class)  # hiredis encodes as UTF-8 only
     assert "send_packed_command" in vars(other.connection_class)
+
+
+@pytest.mark.parametrize(
+    "connection_class", [Connection, SSLConnection, UnixDomainSocketConnection]
+)
+def test_a_connection_names_itself_as_redis_py_does_without_reading_package_metadata(
+    connection_class: type[Connection], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options: dict[str, Any] = (
+        {"path": "/tmp/redis.sock"}
+        if issubclass(connection_class, UnixDomainSocketConnection)
+        else {}
+    )
+    plain = connection_class(**options).driver_info
+    fast_class(connection_class, {})(**options)  # the version is read once, here if not before
+    reads: list[str] = []
+    real = metadata.version
+
+    def version(name: str) -> str:
+        reads.append(name)
+        return real(name)
+
+    monkeypatch.setattr(metadata, "version", version)
+    made = [fast_class(connection_class, {})(**options) for _ in range(20)]
+    assert reads == []  # redis-py's own connection reads it every time (about 1 ms)
+    assert all(connection.driver_info == plain for connection in made)
+    assert plain == DriverInfo(name="redis-py", lib_version=real("redis"))
+    named = fast_class(connection_class, {})(**options, driver_info=DriverInfo(name="mine"))
+    assert named.driver_info is not None and named.driver_info.name == "mine"  # given: kept
