@@ -66,12 +66,24 @@ class ContextChecker:
         self.redis = redis
         self.keys = keys
         self._cache: dict[str, _Cached] = {}
+        self._fetching: dict[str, asyncio.Task[_Cached]] = {}
         self._executor = ThreadPoolExecutor(TOKENIZER_THREADS, thread_name_prefix="tokenize")
 
     async def _limits(self, pool: str) -> _Cached:
+        """The pool's published limits, read again once they are `REFRESH_SECONDS` old: one
+        read for every submit that finds them old at once (a burst of submits after a quiet
+        spell would otherwise send one read each, on as many new connections)."""
         cached = self._cache.get(pool)
         if cached and time.monotonic() - cached.fetched_at < REFRESH_SECONDS:
             return cached
+        fetching = self._fetching.get(pool)
+        if fetching is None:
+            fetching = self._fetching[pool] = asyncio.create_task(self._fetch(pool, cached))
+            fetching.add_done_callback(lambda _: self._fetching.pop(pool, None))
+        # shielded: one submit cancelled (its client gone) must not cancel the others' read
+        return await asyncio.shield(fetching)
+
+    async def _fetch(self, pool: str, cached: _Cached | None) -> _Cached:
         raw = cast(str | None, await self.redis.get(self.keys.model_limits(pool)))
         if cached and raw == cached.raw:
             cached.fetched_at = time.monotonic()

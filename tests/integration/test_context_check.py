@@ -6,14 +6,17 @@ import json
 import random
 import uuid
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from contracts.jobs import ChatInput, ChatParams, JobRequest
 from contracts.keys import Keys
 from contracts.models import ModelLimits
 from contracts.pools import ModelKind, PoolConfig, PoolsConfig
+from edge import context
 from edge.context import ContextChecker, _keeps_every_byte, _merges_bytes, utf8_size
 from edge.errors import BadRequest, PayloadTooLarge
 from edge.store import JobStore
@@ -155,3 +158,73 @@ async def test_input_over_max_input_bytes_is_refused_before_counting(
         await store.validate(JobRequest(model=model, input=raw_input))
     assert refused.value.code == "input_too_large"
     assert all([await redis.xlen(stream) == 0 for stream in keys.job_streams(model)])
+
+
+class _CountingGets(Redis):
+    """A client of the real server that counts the `GET`s it sends."""
+
+    gets = 0
+
+    async def get(self, name: Any) -> Any:
+        self.gets += 1
+        return await super().get(name)
+
+
+async def test_a_burst_of_submits_reads_the_published_limits_once(
+    redis: Redis, redis_server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checker = await checker_for(redis, max_context=512)
+    counting = cast(_CountingGets, _CountingGets.from_url(redis_server_url, decode_responses=True))
+    checker.redis = counting
+    try:
+        await asyncio.gather(
+            *(checker.check_chat("chat", chat("hi"), ChatParams()) for _ in range(200))
+        )
+        assert counting.gets == 1  # not one per submit that found them unread
+        await asyncio.gather(
+            *(checker.check_chat("chat", chat("hi"), ChatParams()) for _ in range(50))
+        )
+        assert counting.gets == 1  # fresh: not read again
+        monkeypatch.setattr(context, "REFRESH_SECONDS", 0.0)  # they are old at once now
+        await asyncio.gather(
+            *(checker.check_chat("chat", chat("hi"), ChatParams()) for _ in range(200))
+        )
+        assert counting.gets == 2
+        with pytest.raises(BadRequest):  # what was read still holds: refused by its length
+            await checker.check_chat("chat", chat("relay " * 50_000), ChatParams())
+    finally:
+        await counting.aclose()
+
+
+async def test_a_failed_read_of_the_limits_fails_each_waiting_submit_and_is_tried_again(
+    redis: Redis, redis_server_url: str
+) -> None:
+    keys = Keys(f"c{uuid.uuid4().hex[:10]}:")
+    await redis.hset(keys.model_limits("chat"), "not", "a string")  # GET refuses: WRONGTYPE
+    counting = cast(_CountingGets, _CountingGets.from_url(redis_server_url, decode_responses=True))
+    checker = ContextChecker(counting, keys)
+    try:
+        answers = await asyncio.gather(
+            *(checker.check_chat("chat", chat("hi"), ChatParams()) for _ in range(20)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(answer, ResponseError) for answer in answers)
+        assert counting.gets == 1
+        await redis.delete(keys.model_limits("chat"))  # nothing published: not checked
+        await checker.check_chat("chat", chat("hi"), ChatParams())
+        assert counting.gets == 2  # the failure was not kept
+    finally:
+        await counting.aclose()
+
+
+async def test_a_submit_that_leaves_does_not_cancel_the_read_others_wait_for(
+    redis: Redis,
+) -> None:
+    checker = await checker_for(redis, max_context=512)
+    first = asyncio.create_task(checker.check_chat("chat", chat("hi"), ChatParams()))
+    second = asyncio.create_task(checker.check_chat("chat", chat("relay " * 50_000), ChatParams()))
+    await asyncio.sleep(0)  # both wait for the one read
+    first.cancel()
+    with pytest.raises(BadRequest):  # the read went on: the limits refuse the long prompt
+        await asyncio.wait_for(second, 10)
+    assert first.cancelled()
