@@ -11,11 +11,14 @@ from typing import Any, cast
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
+from contracts.connect import connect
 from contracts.keys import Keys
 from edge.ends import EndCache
 from edge.reader import retrying
+from tests.support.topology import Topology
 
 pytestmark = pytest.mark.integration
 
@@ -117,3 +120,30 @@ async def test_a_waiter_that_leaves_cancels_no_one_elses_read(counting: _Countin
     assert json.loads(await asyncio.wait_for(staying, 10))["output"] == {"n": 0}
     assert json.loads(await asyncio.wait_for(other, 10))["output"] == {"n": 1}
     assert leaving.cancelled()
+
+
+async def test_on_a_cluster_the_ends_of_every_shard_are_read_together(
+    redis_cluster: Topology,
+) -> None:
+    client = cast(RedisCluster, connect(redis_cluster.url, max_connections=8))
+    keys = Keys(f"ends{uuid.uuid4().hex[:8]}:")
+    ends = EndCache(cast(Redis, client), keys, retrying)
+    try:
+        ids = [
+            keys.new_job_id(f"owner-{n}") for n in range(64)
+        ]  # owners in every shard: the jobs' records on every master
+        assert len({keys.shard_of_job(job_id) for job_id in ids}) == keys.shards
+        for n, job_id in enumerate(ids):
+            await client.hset(keys.job(job_id), mapping={"output": f'{{"n":{n}}}'})
+        bad = keys.new_job_id("owner-bad")
+        await client.set(keys.job(bad), "not a hash")
+        answers = await asyncio.gather(
+            *(ends.complete(job_id, _end(job_id)) for job_id in [bad, *ids]),
+            return_exceptions=True,
+        )
+        assert isinstance(answers[0], ResponseError)
+        assert [json.loads(cast(str, answer))["output"] for answer in answers[1:]] == [
+            {"n": n} for n in range(64)
+        ]
+    finally:
+        await client.aclose()
