@@ -6,7 +6,7 @@ import json
 import random
 import uuid
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from redis.asyncio import Redis
@@ -20,6 +20,7 @@ from edge import context
 from edge.context import ContextChecker, _keeps_every_byte, _merges_bytes, utf8_size
 from edge.errors import BadRequest, PayloadTooLarge
 from edge.store import JobStore
+from tests.support.redis import CountingRedis
 
 pytestmark = pytest.mark.integration
 
@@ -160,36 +161,26 @@ async def test_input_over_max_input_bytes_is_refused_before_counting(
     assert all([await redis.xlen(stream) == 0 for stream in keys.job_streams(model)])
 
 
-class _CountingGets(Redis):
-    """A client of the real server that counts the `GET`s it sends."""
-
-    gets = 0
-
-    async def get(self, name: Any) -> Any:
-        self.gets += 1
-        return await super().get(name)
-
-
 async def test_a_burst_of_submits_reads_the_published_limits_once(
     redis: Redis, redis_server_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checker = await checker_for(redis, max_context=512)
-    counting = cast(_CountingGets, _CountingGets.from_url(redis_server_url, decode_responses=True))
+    counting = cast(CountingRedis, CountingRedis.from_url(redis_server_url, decode_responses=True))
     checker.redis = counting
     try:
         await asyncio.gather(
             *(checker.check_chat("chat", chat("hi"), ChatParams()) for _ in range(200))
         )
-        assert counting.gets == 1  # not one per submit that found them unread
+        assert counting.calls["GET"] == 1  # not one per submit that found them unread
         await asyncio.gather(
             *(checker.check_chat("chat", chat("hi"), ChatParams()) for _ in range(50))
         )
-        assert counting.gets == 1  # fresh: not read again
+        assert counting.calls["GET"] == 1  # fresh: not read again
         monkeypatch.setattr(context, "REFRESH_SECONDS", 0.0)  # they are old at once now
         await asyncio.gather(
             *(checker.check_chat("chat", chat("hi"), ChatParams()) for _ in range(200))
         )
-        assert counting.gets == 2
+        assert counting.calls["GET"] == 2
         with pytest.raises(BadRequest):  # what was read still holds: refused by its length
             await checker.check_chat("chat", chat("relay " * 50_000), ChatParams())
     finally:
@@ -201,7 +192,7 @@ async def test_a_failed_read_of_the_limits_fails_each_waiting_submit_and_is_trie
 ) -> None:
     keys = Keys(f"c{uuid.uuid4().hex[:10]}:")
     await redis.hset(keys.model_limits("chat"), "not", "a string")  # GET refuses: WRONGTYPE
-    counting = cast(_CountingGets, _CountingGets.from_url(redis_server_url, decode_responses=True))
+    counting = cast(CountingRedis, CountingRedis.from_url(redis_server_url, decode_responses=True))
     checker = ContextChecker(counting, keys)
     try:
         answers = await asyncio.gather(
@@ -209,10 +200,10 @@ async def test_a_failed_read_of_the_limits_fails_each_waiting_submit_and_is_trie
             return_exceptions=True,
         )
         assert all(isinstance(answer, ResponseError) for answer in answers)
-        assert counting.gets == 1
+        assert counting.calls["GET"] == 1
         await redis.delete(keys.model_limits("chat"))  # nothing published: not checked
         await checker.check_chat("chat", chat("hi"), ChatParams())
-        assert counting.gets == 2  # the failure was not kept
+        assert counting.calls["GET"] == 2  # the failure was not kept
     finally:
         await counting.aclose()
 

@@ -7,7 +7,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from redis.asyncio import Redis
@@ -18,29 +18,15 @@ from contracts.connect import connect
 from contracts.keys import Keys
 from edge.ends import EndCache
 from edge.reader import retrying
+from tests.support.redis import CountingRedis
 from tests.support.topology import Topology
 
 pytestmark = pytest.mark.integration
 
 
-class _Counting(Redis):
-    """A client of the real server that counts its pipelines and its own `HGET`s."""
-
-    pipelines = 0
-    hgets = 0
-
-    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
-        self.pipelines += 1
-        return super().pipeline(*args, **kwargs)
-
-    async def hget(self, *args: Any, **kwargs: Any) -> Any:
-        self.hgets += 1
-        return await super().hget(*args, **kwargs)
-
-
 @pytest.fixture
-async def counting(redis_server_url: str) -> AsyncIterator[_Counting]:
-    client = cast(_Counting, _Counting.from_url(redis_server_url, decode_responses=True))
+async def counting(redis_server_url: str) -> AsyncIterator[CountingRedis]:
+    client = cast(CountingRedis, CountingRedis.from_url(redis_server_url, decode_responses=True))
     try:
         yield client
     finally:
@@ -63,13 +49,13 @@ async def _jobs(redis: Redis, keys: Keys, count: int) -> list[str]:
     return ids
 
 
-async def test_ends_asked_for_in_one_turn_are_read_in_one_pipeline(counting: _Counting) -> None:
+async def test_ends_asked_for_in_one_turn_are_read_in_one_pipeline(counting: CountingRedis) -> None:
     keys = Keys(f"ends{uuid.uuid4().hex[:8]}:")
     ends = EndCache(counting, keys, retrying)
     ids = await _jobs(counting, keys, 200)
     completes = await asyncio.gather(*(ends.complete(job_id, _end(job_id)) for job_id in ids))
-    assert counting.pipelines == 2  # the fixture's writes, then one read for all 200
-    assert counting.hgets == 0
+    assert counting.calls["pipeline"] == 2  # the fixture's writes, then one read for all 200
+    assert counting.calls["HGET"] == 0
     for n, (job_id, complete) in enumerate(zip(ids, completes, strict=True)):
         event = json.loads(complete)
         assert event["job_id"] == job_id and event["output"] == {"n": n}
@@ -77,19 +63,19 @@ async def test_ends_asked_for_in_one_turn_are_read_in_one_pipeline(counting: _Co
     await asyncio.gather(*(ends.complete(job_id, _end(job_id)) for job_id in ids))
     (late,) = await _jobs(counting, keys, 1)
     assert json.loads(await ends.complete(late, _end(late)))["output"] == {"n": 0}
-    assert (counting.pipelines, counting.hgets) == (3, 1)
+    assert (counting.calls["pipeline"], counting.calls["HGET"]) == (3, 1)
 
 
-async def test_many_waiting_for_one_end_share_its_read(counting: _Counting) -> None:
+async def test_many_waiting_for_one_end_share_its_read(counting: CountingRedis) -> None:
     keys = Keys(f"ends{uuid.uuid4().hex[:8]}:")
     ends = EndCache(counting, keys, retrying)
     (job_id,) = await _jobs(counting, keys, 1)
     completes = await asyncio.gather(*(ends.complete(job_id, _end(job_id)) for _ in range(100)))
     assert len(set(completes)) == 1 and json.loads(completes[0])["output"] == {"n": 0}
-    assert counting.hgets == 1
+    assert counting.calls["HGET"] == 1
 
 
-async def test_a_record_redis_refuses_fails_only_its_own_end(counting: _Counting) -> None:
+async def test_a_record_redis_refuses_fails_only_its_own_end(counting: CountingRedis) -> None:
     keys = Keys(f"ends{uuid.uuid4().hex[:8]}:")
     ends = EndCache(counting, keys, retrying)
     ids = await _jobs(counting, keys, 20)
@@ -108,7 +94,7 @@ async def test_a_record_redis_refuses_fails_only_its_own_end(counting: _Counting
     assert json.loads(await ends.complete(bad, _end(bad)))["output"] is None
 
 
-async def test_a_waiter_that_leaves_cancels_no_one_elses_read(counting: _Counting) -> None:
+async def test_a_waiter_that_leaves_cancels_no_one_elses_read(counting: CountingRedis) -> None:
     keys = Keys(f"ends{uuid.uuid4().hex[:8]}:")
     ends = EndCache(counting, keys, retrying)
     first, second = await _jobs(counting, keys, 2)

@@ -5,7 +5,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from redis.asyncio import Redis
@@ -14,6 +14,7 @@ from contracts.keys import Keys
 from edge.fanout import LOST, Hub
 from edge.outbox import Item, Outbox
 from edge.shards import one_client
+from tests.support.redis import CountingRedis
 
 pytestmark = pytest.mark.integration
 
@@ -127,18 +128,9 @@ async def test_who_subscribes_while_the_expired_record_is_read_is_told_too(
         await redis.aclose()
 
 
-class _CountingReads(Redis):
-    """A client of the real server that counts the catch-up's reads (a tail, a range)."""
-
-    reads = 0
-
-    async def xrevrange(self, *args: Any, **kwargs: Any) -> Any:
-        self.reads += 1
-        return await super().xrevrange(*args, **kwargs)
-
-    async def xrange(self, *args: Any, **kwargs: Any) -> Any:
-        self.reads += 1
-        return await super().xrange(*args, **kwargs)
+def _catch_up_reads(redis: CountingRedis) -> int:
+    """The catch-up's reads a client sent: tails and ranges."""
+    return redis.calls["XREVRANGE"] + redis.calls["XRANGE"]
 
 
 async def _end(hub: Hub, job_id: str, seq: int) -> None:
@@ -151,7 +143,7 @@ async def _end(hub: Hub, job_id: str, seq: int) -> None:
 async def test_a_job_this_edge_just_made_is_read_live_from_its_first_event(
     redis_server_url: str,
 ) -> None:
-    redis = cast(_CountingReads, _CountingReads.from_url(redis_server_url, decode_responses=True))
+    redis = cast(CountingRedis, CountingRedis.from_url(redis_server_url, decode_responses=True))
     reader = Redis.from_url(redis_server_url, decode_responses=True)
     hub = Hub(redis, one_client(reader), Keys(f"hub{uuid.uuid4().hex[:8]}:"), block_ms=200)
     try:
@@ -164,17 +156,17 @@ async def test_a_job_this_edge_just_made_is_read_live_from_its_first_event(
         assert (await _next(mine))[1] == 2
         job_id, seq, data = await _next(mine)
         assert (job_id, seq) == ("made", 3) and json.loads(data)["output"] == 7
-        assert redis.reads == 0  # no tail read, no catch-up
+        assert _catch_up_reads(redis) == 0  # no tail read, no catch-up
 
         await _job(hub, "watched")
         other = Outbox(100, 1 << 20, on_overflow=lambda: None)
         hub.subscribe(other, "watched", 0)  # followed here already: the usual way
         assert (await _next(other))[1] == 1
-        reads = redis.reads
+        reads = _catch_up_reads(redis)
         late = Outbox(100, 1 << 20, on_overflow=lambda: None)
         assert hub.subscribe(late, "watched", 0, created=True) is not None
         assert (await _next(late))[1] == 1  # caught up by a read of its own
-        assert redis.reads > reads
+        assert _catch_up_reads(redis) > reads
     finally:
         await hub.stop()
         await reader.aclose()

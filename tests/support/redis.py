@@ -4,11 +4,32 @@ where a Docker engine runs, else a local `redis-server` binary on a free port.""
 import contextlib
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from redis.asyncio import Redis
+
 from relayline.redis_server import start_redis
+
+
+class CountingRedis(Redis):
+    """An asyncio client of a real server that counts the commands it sends on its own, by
+    name (`calls["GET"]`), and the pipelines it opens (`calls["pipeline"]`); a pipeline's
+    commands are not counted one by one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls: Counter[str] = Counter()
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.calls[str(args[0]).upper()] += 1
+        return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+
+    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls["pipeline"] += 1
+        return super().pipeline(*args, **kwargs)
 
 
 @contextlib.contextmanager
