@@ -80,27 +80,29 @@ def charge(
     usage = end.usage
     prompt = _clamp(usage.prompt_tokens) if usage else 0
     completion = _clamp(usage.completion_tokens) if usage else 0
-    charged = _charged(keys, owner, utc_day(end.ts), window_start(end.ts, window_seconds))
-    return list(charged[:3]), [
+    charged, owner_account = _charged(
+        keys, owner, utc_day(end.ts), window_start(end.ts, window_seconds)
+    )
+    return list(charged), [
         pool,
         prompt,
         completion,
         USAGE_RETENTION_SECONDS,
         window_seconds,
-        charged[3],
+        owner_account,
     ]
 
 
 @functools.lru_cache(maxsize=4096)
-def _charged(keys: Keys, owner: str, day: str, window: int) -> tuple[str, str, str, str]:
+def _charged(keys: Keys, owner: str, day: str, window: int) -> tuple[tuple[str, str, str], str]:
     """The keys a job-end of `owner` charges on `day` in `window`, and the owner's account:
     the same for every job the owner ends that day."""
-    return (
+    charged = (
         keys.usage(owner, day),
         keys.quota_used(owner, window),
         keys.usage_accounts(keys.shard_of_user(owner), day),
-        account(owner),
     )
+    return charged, account(owner)
 
 
 class UsageLedger:

@@ -15,8 +15,8 @@ from edge.store import InvalidInput
 class Submission(NamedTuple):
     accepted: JobAccepted
     created: bool
-    """Whether this submit made the job (not an idempotency key's earlier one): its log
-    holds only its `job-queued` yet, so a follower may read it live from its start."""
+    """Whether this submit made the job (not an idempotency key's earlier one): its log is
+    new and whole, so a follower may read it live from its start."""
 
 
 async def submit_job(
