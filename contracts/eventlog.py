@@ -207,9 +207,9 @@ class EventLog:
         attempt: int,
         step: int,
         floor: int,
-        event: BaseModel,
+        event: BaseModel | str,
         entry_id: str | None = None,
-        before: Sequence[BaseModel] = (),
+        before: Sequence[BaseModel | str] = (),
     ) -> AppendAnswer:
         """Write one event of an attempt (after the events `before` it, in the same step: a
         job's last text and its end); a `job-end` also ends the job (its output goes to
@@ -218,7 +218,8 @@ class EventLog:
         `step` numbers the attempt's appends (`start` wrote the first ones: its `steps`), so an
         append that is retried is written once. `floor` is the highest seq this writer
         was given for the job: a log that lost events past it (a failover) is not written to
-        (`regressed`)."""
+        (`regressed`). An event given as a str is its JSON without `seq` already
+        (`log.text_delta_json`)."""
         keys: tuple[str, ...] = _end_keys(self.keys, job)
         payload = "\n".join(log.without_seq(each) for each in (*before, event))
         args: list[Any]

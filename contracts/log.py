@@ -42,6 +42,7 @@ numbers the attempt, `"attempt":A,` to the attempt's `job-reset` and `job-start`
 from enum import IntEnum
 
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from contracts.events import JobEnd
 from contracts.gcra import TAKE_TOKENS
@@ -66,12 +67,26 @@ bucket is empty: `take_tokens`' remaining tokens, ms until one more, and ms unti
 `:`-separated (`!0:95:4000`)."""
 
 
-def without_seq(event: BaseModel) -> str:
+def without_seq(event: BaseModel | str) -> str:
     """An event's JSON as the scripts take it: without `seq`, which they prepend, and for
-    `job-end` without `output`, which only the record keeps."""
+    `job-end` without `output`, which only the record keeps. A str is that JSON already
+    (`text_delta_json`)."""
+    if isinstance(event, str):
+        return event
     if isinstance(event, JobEnd):
         return event.model_dump_json(exclude={"seq", "output"})
     return event.model_dump_json(exclude={"seq"})
+
+
+def text_delta_json(job_id: str, ts: float, delta: str) -> str:
+    """A `text-delta`'s JSON as `without_seq` writes the model's (`TextDelta`, same fields,
+    same order, each value through pydantic's own serializer), built without the model: a
+    streaming worker writes one per job per coalescing window, and building the model and
+    dumping it without its `seq` cost 8 µs against 2."""
+    return (
+        f'{{"job_id":{to_json(job_id).decode()},"ts":{to_json(ts).decode()},'
+        f'"type":"text-delta","delta":{to_json(delta).decode()}}}'
+    )
 
 
 class AppendResult(IntEnum):

@@ -11,9 +11,10 @@ import time
 from typing import Any, Protocol
 
 from contracts.errors import ErrorCode, ErrorDetail
-from contracts.events import JobEnd, JobReset, JobStart, TextDelta, Usage
+from contracts.events import JobEnd, JobReset, JobStart, Usage
 from contracts.events import Progress as ProgressEvent
 from contracts.jobs import JobStatus
+from contracts.log import text_delta_json
 from worker.engines.base import JobContext, Progress, Result, Text, output_size, text_size
 from worker.errors import EngineError
 
@@ -22,7 +23,8 @@ log = logging.getLogger("relayline.worker")
 END = object()
 """What the runner's queue carries after the engine's last item."""
 
-Event = JobStart | JobReset | TextDelta | ProgressEvent | JobEnd
+Event = JobStart | JobReset | str | ProgressEvent | JobEnd
+"""What an attempt writes; a `text-delta` goes as its JSON (`Deltas.drain`)."""
 
 
 class EventWriter(Protocol):
@@ -103,13 +105,14 @@ class Deltas:
             await self.events.append(delta)
         self.flushed_at = asyncio.get_running_loop().time()
 
-    def drain(self) -> list[TextDelta]:
-        """The text not written yet, as the `text-delta` to write with the job's end."""
+    def drain(self) -> list[str]:
+        """The text not written yet, as the `text-delta` to write with the job's end: its
+        JSON, built without the model (`contracts.log.text_delta_json`)."""
         if not self.buffer:
             return []
         delta = "".join(self.buffer)
         self.buffer.clear()
-        return [TextDelta(job_id=self.job_id, seq=1, ts=time.time(), delta=delta)]
+        return [text_delta_json(self.job_id, time.time(), delta)]
 
 
 class Attempt:

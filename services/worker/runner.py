@@ -33,7 +33,7 @@ from redis.asyncio import Redis
 from contracts.batch import ScriptBatch
 from contracts.durability import NO_WAIT, Durability
 from contracts.eventlog import RESTART_REASON, EventLog, JobRef, Started
-from contracts.events import JobEnd, TextDelta
+from contracts.events import JobEnd
 from contracts.jobs import JobEnvelope, JobStatus
 from contracts.keys import Keys
 from contracts.log import AppendResult
@@ -269,7 +269,7 @@ class JobRunner:
             self.metrics.ended(end, time.monotonic() - began)
         return entry_id is not None
 
-    async def _drive(self, context: JobContext, events: _Log) -> tuple[JobEnd, list[TextDelta]]:
+    async def _drive(self, context: JobContext, events: _Log) -> tuple[JobEnd, list[str]]:
         """Run the engine to the job's end: the end, and the text to write with it."""
         items = Items(QUEUE_SIZE)
         pump = asyncio.create_task(self._pump(context, items))
