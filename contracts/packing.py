@@ -13,11 +13,18 @@
   when the transport took all of it; only when some of it is left in the transport's buffer
   (the socket is full) do they wait for it as redis-py does, with its timeout and its errors.
 
+- **Reading.** redis-py reads every answer under an `asyncio.timeout` of its own (a timer set
+  and cancelled, and a few frames): a pipeline of N commands sets N of them, though once the
+  first answer came the others are almost always in the parser's buffer already. These
+  connections take an answer the parser already holds whole at once; an answer not all
+  there yet is waited for as redis-py waits, with its timeout and its errors. What redis-py's
+  parser does with what it read (an error answer raised, a push message handled and the next
+  answer read, a connection error, the next health check's time) is done the same.
 - **Making one.** redis-py reads its own package metadata for every connection it makes, to
   name itself to the server (`CLIENT SETINFO`): about a millisecond each, which a burst of
   commands that needs new connections paid once per connection. These read it once.
 
-`fast_connections` gives a pool's connections all three (the C packer only where the pool
+`fast_connections` gives a pool's connections all four (the C packer only where the pool
 encodes text as strict UTF-8, as hiredis does).
 """
 
@@ -26,8 +33,10 @@ import functools
 from typing import Any
 
 from hiredis import pack_command
+from redis._parsers.hiredis import NOT_ENOUGH_DATA, _AsyncHiredisParser
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.driver_info import DriverInfo
+from redis.exceptions import ConnectionError, ResponseError
 from redis.utils import get_lib_version
 
 _CLASSES: dict[tuple[type[AbstractConnection], bool], type[AbstractConnection]] = {}
@@ -69,6 +78,31 @@ def _health_check_due(connection: AbstractConnection) -> bool:
     )
 
 
+def _held(connection: AbstractConnection, disable_decoding: bool) -> Any:
+    """The next answer if the connection's parser holds it whole, else `NOT_ENOUGH_DATA`
+    (nothing taken: the parser keeps what it has)."""
+    parser = connection._parser
+    if type(parser) is not _AsyncHiredisParser or not parser._connected:
+        return NOT_ENOUGH_DATA
+    reader = parser._reader
+    if reader is None:
+        return NOT_ENOUGH_DATA
+    return reader.gets(False) if disable_decoding else reader.gets()
+
+
+def _broken(response: Any) -> bool:
+    """An answer redis-py's parser raises: the connection broke."""
+    return isinstance(response, ConnectionError) or (
+        isinstance(response, list) and bool(response) and isinstance(response[0], ConnectionError)
+    )
+
+
+def _pushed(parser: Any, response: Any) -> bool:
+    """A push message (RESP3), which redis-py's parser hands to its handlers."""
+    push = parser._hiredis_PushNotificationType
+    return push is not None and isinstance(response, push)
+
+
 def _fast(base: type[AbstractConnection], packing: bool) -> type[AbstractConnection]:
     def pack(self: AbstractConnection, *args: Any) -> list[bytes]:
         command = args[0]
@@ -98,6 +132,43 @@ def _fast(base: type[AbstractConnection], packing: bool) -> type[AbstractConnect
             return
         await base.send_packed_command(self, command, check_health)
 
+    async def read_response(
+        self: AbstractConnection,
+        disable_decoding: bool = False,
+        timeout: float | None = None,  # noqa: ASYNC109 (redis-py's signature)
+        *,
+        disconnect_on_error: bool = True,
+        push_request: bool | None = False,
+    ) -> Any:
+        response = NOT_ENOUGH_DATA
+        if timeout is None and not push_request:  # a timeout of the caller's: redis-py's way
+            try:
+                response = _held(self, disable_decoding)
+                if response is not NOT_ENOUGH_DATA:
+                    if _broken(response):
+                        raise response[0] if isinstance(response, list) else response
+                    if _pushed(self._parser, response):  # not asked for: the answer is next
+                        await self._parser.handle_push_response(response)  # type: ignore[attr-defined]
+                        response = NOT_ENOUGH_DATA
+            except BaseException:  # as redis-py's read: the connection is not used again
+                if disconnect_on_error:
+                    await self.disconnect(nowait=True)
+                raise
+        if response is NOT_ENOUGH_DATA:
+            return await base.read_response(
+                self,
+                disable_decoding,
+                timeout,
+                disconnect_on_error=disconnect_on_error,
+                push_request=push_request,
+            )
+        if self.health_check_interval:
+            loop_time = asyncio.get_running_loop().time()
+            self.next_health_check = loop_time + self.health_check_interval
+        if isinstance(response, ResponseError):
+            raise response from None
+        return response
+
     def __init__(self: AbstractConnection, *args: Any, **kwargs: Any) -> None:
         if not {"driver_info", "lib_name", "lib_version"} & kwargs.keys():
             kwargs["driver_info"] = DriverInfo(name="redis-py", lib_version=_lib_version())
@@ -106,6 +177,7 @@ def _fast(base: type[AbstractConnection], packing: bool) -> type[AbstractConnect
     methods: dict[str, Any] = {
         "__init__": __init__,
         "send_packed_command": send_packed_command,
+        "read_response": read_response,
         "__module__": __name__,
     }
     if packing:

@@ -13,7 +13,8 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
-from contracts.connect import BlockingReaders, connect
+from contracts.connect import BlockingReaders, QuickPool, connect
+from contracts.packing import fast_connections
 from tests.conftest import TOPOLOGY_FIXTURES
 from tests.support.cluster import command, owner_port, slot_map
 from tests.support.topology import Topology
@@ -337,3 +338,217 @@ async def test_commands_cancelled_at_any_point_leave_no_reply_behind(
             assert await client.echo(f"{prefix}{n}") == f"{prefix}{n}"
     finally:
         await client.aclose()
+
+
+PIPELINE: list[tuple[Any, ...]] = [
+    ("SET", "{p}a", "1"),
+    ("GET", "{p}a"),
+    ("GET", "{p}missing"),
+    ("INCRBY", "{p}a", 2**40),
+    ("HSET", "{p}h", "f", "é ✓", "g", "2"),
+    ("HGETALL", "{p}h"),
+    ("LPUSH", "{p}a", "x"),  # WRONGTYPE: an error answer among the others
+    ("RPUSH", "{p}l", "a", "b", "c"),
+    ("LRANGE", "{p}l", 0, -1),
+    ("XADD", "{p}s", "0-1", "e", "1"),
+    ("XRANGE", "{p}s", "-", "+"),
+    ("EVAL", "return {1, {'two', {3}}, redis.status_reply('OK'), false}", 0),
+    ("EVAL", "return redis.error_reply('MINE an error of a script')", 0),
+    ("ZADD", "{p}z", 1.5, "m"),
+    ("ZRANGE", "{p}z", 0, -1, "WITHSCORES"),
+    ("PING",),
+]
+
+
+def _fast_client(url: str, **options: Any) -> Redis:
+    """As `connect` makes one, with redis-py options it does not take."""
+    return Redis.from_pool(fast_connections(QuickPool.from_url(url, max_connections=1, **options)))
+
+
+def _pipeline(prefix: str) -> list[tuple[Any, ...]]:
+    return [tuple(str(a).replace("{p}", prefix) for a in command) for command in PIPELINE]
+
+
+def _comparable(answers: list[Any]) -> list[Any]:
+    return [f"{type(a).__name__}: {a}" if isinstance(a, Exception) else a for a in answers]
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+@pytest.mark.parametrize("decode", [True, False])
+async def test_a_pipeline_reads_answers_already_received_without_a_timer_each(
+    redis_standalone: Topology, monkeypatch: pytest.MonkeyPatch, protocol: int, decode: bool
+) -> None:
+    """`contracts.packing`: redis-py sets a read timeout for every answer of a pipeline; the
+    services' connections only for an answer not received yet, and answer the same: values,
+    nils, nested arrays, error answers (each its own command's), parsed by redis-py's
+    callbacks."""
+    timers = 0
+    made = asyncio.timeout  # what redis-py's connections read under (`async_timeout`)
+
+    def counting(delay: float | None) -> Any:
+        nonlocal timers
+        timers += 1
+        return made(delay)
+
+    monkeypatch.setattr(redis.asyncio.connection, "async_timeout", counting)
+    answers: dict[str, list[Any]] = {}
+    counted: dict[str, int] = {}
+    options: dict[str, Any] = {"decode_responses": decode, "protocol": protocol}
+    for name, client in [
+        ("redis-py", Redis.from_url(redis_standalone.url, **options)),
+        ("services", _fast_client(redis_standalone.url, **options)),
+    ]:
+        prefix = f"{name}-{uuid.uuid4().hex}"
+        try:
+            assert await client.ping()  # connected: the handshake's reads are not counted
+            timers = 0
+            async with client.pipeline(transaction=False) as pipe:
+                for command in _pipeline(prefix):
+                    pipe.execute_command(*command)
+                answers[name] = _comparable(await pipe.execute(raise_on_error=False))
+            counted[name] = timers
+        finally:
+            await client.aclose()
+    assert answers["services"] == answers["redis-py"]
+    assert "WRONGTYPE" in str(answers["services"][6])
+    assert counted["redis-py"] == len(PIPELINE)
+    assert counted["services"] < len(PIPELINE) / 2, counted
+
+
+async def _fake_redis(
+    replies: Callable[[list[bytes]], bytes],
+) -> tuple[asyncio.Server, int]:
+    """A server that speaks just enough RESP: it parses each command and writes what
+    `replies` answers for the commands of one read, in one write."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        buffer = b""
+        try:
+            while data := await reader.read(65536):
+                buffer += data
+                commands, buffer = _commands(buffer)
+                writer.write(b"".join(replies(command) for command in commands))
+                await writer.drain()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+def _commands(buffer: bytes) -> tuple[list[list[bytes]], bytes]:
+    """The whole commands at the start of `buffer` (arrays of bulk strings), and the rest."""
+    commands: list[list[bytes]] = []
+    while buffer.startswith(b"*") and b"\r\n" in buffer:
+        head, rest = buffer[1:].split(b"\r\n", 1)
+        parts: list[bytes] = []
+        for _ in range(int(head)):
+            if b"\r\n" not in rest:
+                return commands, buffer
+            size, after = rest[1:].split(b"\r\n", 1)
+            if len(after) < int(size) + 2:
+                return commands, buffer
+            parts.append(after[: int(size)])
+            rest = after[int(size) + 2 :]
+        commands.append(parts)
+        buffer = rest
+    return commands, buffer
+
+
+def _handshake(command: list[bytes]) -> bytes | None:
+    if command[0].upper() == b"HELLO":
+        return b"%2\r\n+server\r\n+redis\r\n+proto\r\n:3\r\n"
+    if command[0].upper() in (b"CLIENT", b"PING"):
+        return b"+OK\r\n" if command[0].upper() == b"CLIENT" else b"+PONG\r\n"
+    return None
+
+
+async def test_an_answer_the_server_cut_off_still_times_out() -> None:
+    """A pipeline whose first answer came whole and whose second stops half way: the first is
+    taken from the buffer, the second waits under redis-py's read timeout, and the
+    connection is dropped, as redis-py does."""
+
+    def replies(command: list[bytes]) -> bytes:
+        if (answer := _handshake(command)) is not None:
+            return answer
+        return b"$5\r\nwhole\r\n" if command[1] == b"first" else b"$10\r\nhalf"
+
+    server, port = await _fake_redis(replies)
+    client = _fast_client(f"redis://127.0.0.1:{port}", socket_timeout=0.5)
+    async with server:
+        try:
+            assert await client.ping()
+            (connection,) = client.connection_pool._available_connections
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.get("first")
+                pipe.get("second")
+                with pytest.raises(redis.TimeoutError):
+                    await asyncio.wait_for(pipe.execute(), 10)
+            assert not connection.is_connected
+        finally:
+            await client.aclose()
+
+
+async def test_a_push_message_among_a_pipelines_answers_is_handled_not_answered() -> None:
+    """RESP3: a push message (here a client-side cache invalidation) that comes between two
+    answers already received goes to the connection's push handler, and the next answer is
+    the command's, as redis-py's parser does."""
+    push = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n"
+
+    def replies(command: list[bytes]) -> bytes:
+        if (answer := _handshake(command)) is not None:
+            return answer
+        return {b"a": b"$1\r\n1\r\n" + push, b"b": push + b"$1\r\n2\r\n"}[command[1]]
+
+    server, port = await _fake_redis(replies)
+    client = _fast_client(f"redis://127.0.0.1:{port}", protocol=3, decode_responses=True)
+    pushed: list[Any] = []
+
+    async def handler(message: Any) -> None:
+        pushed.append(message)
+
+    async with server:
+        try:
+            assert await client.ping()
+            (connection,) = client.connection_pool._available_connections
+            connection._parser.set_invalidation_push_handler(handler)  # type: ignore[attr-defined]
+            for _ in range(3):
+                async with client.pipeline(transaction=False) as pipe:
+                    pipe.get("a")
+                    pipe.get("b")
+                    pipe.get("b")
+                    assert await asyncio.wait_for(pipe.execute(), 10) == ["1", "2", "2"]
+            assert connection.is_connected
+        finally:
+            await client.aclose()
+    assert pushed == [["invalidate", ["k"]]] * 9
+
+
+@pytest.mark.parametrize("services", [False, True])
+async def test_an_answer_that_means_the_connection_broke_drops_it(services: bool) -> None:
+    """`LOADING` (Redis restarting) is an answer redis-py raises as a connection error: among
+    answers already received too, it is raised and the connection is not used again, on
+    redis-py's own connections and the services' alike."""
+
+    def replies(command: list[bytes]) -> bytes:
+        if (answer := _handshake(command)) is not None:
+            return answer
+        if command[1] == b"first":
+            return b"$5\r\nwhole\r\n"
+        return b"-LOADING Redis is loading the dataset in memory\r\n"
+
+    server, port = await _fake_redis(replies)
+    url = f"redis://127.0.0.1:{port}"
+    client = _fast_client(url) if services else Redis.from_url(url, max_connections=1)
+    async with server:
+        try:
+            assert await client.ping()
+            (connection,) = client.connection_pool._available_connections
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.get("first")
+                pipe.get("loading")
+                with pytest.raises(redis.BusyLoadingError):
+                    await asyncio.wait_for(pipe.execute(raise_on_error=False), 10)
+            assert not connection.is_connected
+        finally:
+            await client.aclose()
