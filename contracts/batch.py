@@ -13,6 +13,11 @@ caller's calls stay in order, since each waits for its answer before the next. A
 Redis does not hold (after a restart) is loaded and its call made again, as `AsyncScript`
 does. A Cluster client's pipeline sends each node its calls, each script call to the node of
 its keys' slot.
+
+On one server (or a Sentinel's master) the calls go out as redis-py's pipeline sends them,
+without the pipeline: one write on one connection of the client's pool, and the answers read
+in order. redis-py's pipeline costs as much again per call in bookkeeping (a command stack,
+its options, its reset, its metrics; docs/benchmarks.md).
 """
 
 import asyncio
@@ -20,8 +25,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 Call = tuple[AsyncScript, Sequence[Any], Sequence[Any], "asyncio.Future[Any]"]
 
@@ -72,12 +78,19 @@ class ScriptBatch:
                 answer.set_result(result)
 
     async def _pipeline(self, calls: list[Call]) -> list[Any]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for script, keys, args, _ in calls:
-                # by name: a Cluster client's pipeline refuses its `evalsha` method, but
-                # sends the command itself to the node of the keys' slot
-                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-            results: list[Any] = await pipe.execute(raise_on_error=False)
+        commands = [
+            ("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args, _ in calls
+        ]
+        results: list[Any]
+        if isinstance(self.redis, Redis):
+            results = await _together(self.redis, commands)
+        else:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for command in commands:
+                    # by name: a Cluster client's pipeline refuses its `evalsha` method, but
+                    # sends the command itself to the node of the keys' slot
+                    pipe.execute_command(*command)
+                results = await pipe.execute(raise_on_error=False)
         for index, result in enumerate(results):
             if isinstance(result, NoScriptError):  # loaded again, then called alone
                 script, keys, args, _ = calls[index]
@@ -86,6 +99,36 @@ class ScriptBatch:
                 except Exception as exc:
                     results[index] = exc
         return results
+
+
+async def _together(redis: Redis, commands: list[tuple[Any, ...]]) -> list[Any]:
+    """The answers of `commands` (an error answer as its exception), sent in one write on one
+    connection of `redis`'s pool: what its pipeline does (with the connection's retry), less
+    the pipeline's bookkeeping. A connection left with answers unread is closed, never put
+    back."""
+    pool = redis.connection_pool
+    connection: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
+    try:
+        answers: list[Any] = await connection.retry.call_with_retry(
+            lambda: _exchange(connection, commands), lambda _: connection.disconnect()
+        )
+        return answers
+    except BaseException:
+        await connection.disconnect(nowait=True)
+        raise
+    finally:
+        await pool.release(connection)
+
+
+async def _exchange(connection: AbstractConnection, commands: list[tuple[Any, ...]]) -> list[Any]:
+    await connection.send_packed_command(connection.pack_commands(commands))
+    answers: list[Any] = []
+    for _ in commands:
+        try:
+            answers.append(await connection.read_response())
+        except ResponseError as error:
+            answers.append(error)
+    return answers
 
 
 async def run_script(

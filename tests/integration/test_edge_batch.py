@@ -3,6 +3,7 @@ on its own in test_script_batch.py): concurrent rate checks and submits go in on
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -24,27 +25,24 @@ return redis.call('INCRBY', KEYS[1], ARGV[1])
 """
 
 
-def _count_trips(redis: Redis) -> list[int]:
-    """Records the size of every pipeline the client sends (a single call counts as 0)."""
+def _count_trips(redis: Redis, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Records the number of commands of every trip of several the client's connections
+    send at once (`pack_commands`: a pipeline's, a batch's); a single call is not one."""
     sizes: list[int] = []
-    make = redis.pipeline
+    connection_class = redis.connection_pool.connection_class
+    pack = connection_class.pack_commands
 
-    def pipeline(*args: object, **kwargs: object) -> object:
-        pipe = make(*args, **kwargs)  # type: ignore[arg-type]
-        execute = pipe.execute
+    def counted(self: Any, commands: Any) -> Any:
+        sizes.append(len(commands))
+        return pack(self, commands)
 
-        async def counted(raise_on_error: bool = True) -> list[object]:
-            sizes.append(len(pipe.command_stack))
-            return await execute(raise_on_error=raise_on_error)
-
-        pipe.execute = counted  # type: ignore[method-assign]
-        return pipe
-
-    redis.pipeline = pipeline  # type: ignore[assignment, method-assign]
+    monkeypatch.setattr(connection_class, "pack_commands", counted)
     return sizes
 
 
-async def test_the_edges_rate_checks_and_submits_share_a_trip(redis: Redis) -> None:
+async def test_the_edges_rate_checks_and_submits_share_a_trip(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     keys = Keys(f"t{uuid.uuid4().hex[:12]}:")
     batch = ScriptBatch(redis)
     limiter = RateLimiter(redis, keys, batch)
@@ -55,7 +53,7 @@ async def test_the_edges_rate_checks_and_submits_share_a_trip(redis: Redis) -> N
     request = JobRequest(model="chat", input={"messages": [{"role": "user", "content": "hi"}]})
     await store.submit("alice", request)  # scripts loaded, the pool's limits read
     await limiter.request("alice", DEFAULT_TIER)
-    sizes = _count_trips(redis)
+    sizes = _count_trips(redis, monkeypatch)
     decisions = await asyncio.gather(*(limiter.request(f"u{i}", DEFAULT_TIER) for i in range(5)))
     submits = asyncio.gather(*(store.submit("alice", request) for _ in range(5)))
     checks = asyncio.gather(*(limiter.request("alice", DEFAULT_TIER) for _ in range(5)))
