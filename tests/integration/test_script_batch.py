@@ -65,6 +65,8 @@ async def test_scripts_lost_by_redis_are_loaded_again(redis: Redis) -> None:
     await redis.script_flush()  # what a restart without persistence does
     answers = await asyncio.gather(*(batch(echo, ["k"], [n]) for n in range(3)))
     assert answers == [["k", str(n)] for n in range(3)]
+    await redis.script_flush()
+    assert await batch(echo, ["k"], ["alone"]) == ["k", "alone"]  # a call alone too
 
 
 async def test_on_a_cluster_each_call_goes_to_its_slots_node(redis_cluster: Topology) -> None:
