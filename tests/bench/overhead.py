@@ -9,7 +9,12 @@ exactly: tests/bench/overhead_report.py):
 3. WS submit → `job-end` p50, unloaded, against a hand-written Redis Streams round trip.
 
 `--before COMMIT` (`make bench BENCH_BEFORE=COMMIT`) measures that commit's services too (from
-`git archive`, tests/bench/versions.py) against the same baselines. Its processes are driven
+`git archive`, tests/bench/versions.py) against the same baselines.
+
+It runs `ROUNDS` rounds, each measuring the baselines and every version one after the other
+(each round in another order), and reports each ratio as the median of the rounds' own
+ratios: a machine whose speed moves within minutes then moves a round's baseline with its
+versions, instead of one column against another. Its processes are driven
 through the fixed interface (HTTP, WebSocket, `relayline edge|worker`), but the drain's end
 is read from the pool's stats key as this checkout names it (`Keys.pool_stats`): a commit
 with other key names cannot be measured so. Writes its section of docs/benchmarks.md; exits
@@ -31,7 +36,7 @@ from tests.bench import baselines, wrk
 from tests.bench.drain import Drained, ended_jobs, follow, queue_through_edge
 from tests.bench.latency import ws_submit_latencies
 from tests.bench.machine import cpu_seconds, machine_info, redis_pid
-from tests.bench.overhead_report import Accepted, Figures, render
+from tests.bench.overhead_report import BASELINE, Accepted, Figures, Round, render
 from tests.bench.report import publish
 from tests.bench.versions import Code, Comparison, check_imports
 from tests.bench.wsclient import chat_request, open_ws
@@ -45,6 +50,7 @@ DRAIN_POOL, ACCEPT_POOL, ZERO_POOL = "bench-drain", "bench-accept", "bench-zero"
 DRAIN_JOBS, CONCURRENCY, TOKENS, LOW_LOAD_JOBS = 4000, 32, 4, 200
 """CONCURRENCY is `bench-drain`'s in tests/bench/pools.toml, given to the baseline too."""
 LOAD = wrk.Load(connections=64, seconds=10)
+ROUNDS = 3
 
 
 def _drain_keys(keys: Keys) -> dict[str, str]:
@@ -175,6 +181,7 @@ async def _baseline_streams(url: str, workdir: Path) -> tuple[Drained, list[floa
 
 
 def baseline(url: str, workdir: Path) -> Figures:
+    workdir.mkdir(parents=True, exist_ok=True)
     _progress("baseline: do-nothing FastAPI endpoint")
     accepted = _baseline_accept(workdir)
     _progress("baseline: bare FastStream subscriber")
@@ -187,25 +194,34 @@ def _progress(what: str) -> None:
     print(f"bench: overhead: {now} {what} ...", file=sys.stderr, flush=True)
 
 
-def run(
-    comparison: Comparison, workdir: Path
-) -> tuple[dict[str, Figures], Figures, dict[str, str]]:
-    """The baselines, then each version: `before`'s (if given), then this checkout's."""
+def run(comparison: Comparison, workdir: Path) -> tuple[list[Round], dict[str, str]]:
+    """`ROUNDS` rounds of the baselines and each version (`before`'s, if given, and this
+    checkout's), each round in another order: the first baselines first, the next last."""
     with redis_url() as url:
-        base = baseline(url, workdir)
-        figures = {
-            code.name: relayline(code, url, workdir / f"v{n}")
-            for n, code in enumerate(comparison.versions(workdir))
-        }
-        return figures, base, machine_info(url)
+        codes = comparison.versions(workdir)
+        rounds: list[Round] = []
+        for number in range(ROUNDS):
+            names = [BASELINE, *(code.name for code in codes)]
+            order = names if number % 2 == 0 else names[::-1]
+            figures: Round = {}
+            for name in order:
+                _progress(f"round {number + 1} of {ROUNDS}: {name}")
+                where = workdir / f"r{number}-{order.index(name)}"
+                if name == BASELINE:
+                    figures[name] = baseline(url, where)
+                else:
+                    code = next(code for code in codes if code.name == name)
+                    figures[name] = relayline(code, url, where)
+            rounds.append(figures)
+        return rounds, machine_info(url)
 
 
 def main() -> int:
     comparison = Comparison.from_arguments("tests.bench.overhead", __doc__)
 
     def produce(workdir: Path) -> str:
-        figures, base, machine = run(comparison, workdir)
-        return render(figures, base, {**comparison.facts(), **machine})
+        rounds, machine = run(comparison, workdir)
+        return render(rounds, {**comparison.facts(), **machine})
 
     return publish("overhead", produce)
 

@@ -1,6 +1,7 @@
 """The figures of tests/bench/overhead.py and its section of docs/benchmarks.md."""
 
-from collections.abc import Mapping
+import statistics
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tests.bench.drain import Drained
@@ -52,10 +53,13 @@ HOW_TO_READ = """\
 
 Everything runs on the one machine above: the bench client, wrk, Redis and the measured
 process share its cores, so a process bound by CPU competes with its load generator. The
-baselines run first, then each version, one after the other on one Redis server; every
-version's jobs have their own key prefix, deleted once the version is measured (so each
-starts on an empty Redis), and a version runs its round trips first, then the edge accept,
-then the drain."""
+bench runs three rounds; each measures the baselines and every version one after the other
+on one Redis server, the first round the baselines first, the second last, the third first
+again. A ratio is the median of the three rounds' ratios (each round's figure over the same
+round's baseline), the three in brackets; a cell of figures is the round whose figure is the
+median. Every version's jobs have their own key prefix, deleted once the version is measured
+(so each starts on an empty Redis), and a version runs its round trips first, then the edge
+accept, then the drain."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,18 @@ class Figures:
         return percentile(self.latencies, 50)
 
 
+BASELINE = "baseline"
+Round = dict[str, Figures]
+"""One round's figures: the baselines' (`BASELINE`) and each version's, by name."""
+
+_FIGURES: list[Callable[[Figures], float]] = [
+    lambda figures: figures.drain.jobs_per_second,
+    lambda figures: figures.accept.answered.per_second,
+    lambda figures: figures.p50,
+]
+"""Each measure's figure, in `MEASURES`' order; a ratio is a version's over the baseline's."""
+
+
 def _cells(figures: Figures) -> list[str]:
     drain, accept = figures.drain, figures.accept
     return [
@@ -94,20 +110,33 @@ def _cells(figures: Figures) -> list[str]:
     ]
 
 
-def _ratios(figures: Figures, base: Figures) -> list[str]:
-    return [
-        f"{figures.drain.jobs_per_second / base.drain.jobs_per_second:.2f}",
-        f"{figures.accept.answered.per_second / base.accept.answered.per_second:.2f}",
-        f"{figures.p50 / base.p50:.1f}x the time",
-    ]
+def _median_cells(rounds: list[Round], name: str) -> list[str]:
+    """For each measure, the cell of the round whose figure of `name` is the median."""
+    cells = []
+    for n, figure in enumerate(_FIGURES):
+        ordered = sorted(rounds, key=lambda each: figure(each[name]))
+        cells.append(_cells(ordered[(len(ordered) - 1) // 2][name])[n])
+    return cells
 
 
-def render(versions: Mapping[str, Figures], base: Figures, facts: Mapping[str, str]) -> str:
+def _ratios(rounds: list[Round], name: str) -> list[str]:
+    """Each measure's ratio: the median of the rounds' own, then the rounds' in brackets."""
+    cells = []
+    for n, figure in enumerate(_FIGURES):
+        ratios = [figure(each[name]) / figure(each[BASELINE]) for each in rounds]
+        median = statistics.median(ratios)
+        head = f"{median:.1f}x the time" if n == 2 else f"{median:.2f}"
+        cells.append(f"{head} ({', '.join(f'{ratio:.2f}' for ratio in ratios)})")
+    return cells
+
+
+def render(rounds: list[Round], facts: Mapping[str, str]) -> str:
     """One row per measure: the baseline, then each version and its ratio, then the goal."""
-    columns = [_cells(base)]
+    versions = [name for name in rounds[0] if name != BASELINE]
+    columns = [_median_cells(rounds, BASELINE)]
     header = ["measure", "baseline"]
-    for name, figures in versions.items():
-        columns += [_cells(figures), _ratios(figures, base)]
+    for name in versions:
+        columns += [_median_cells(rounds, name), _ratios(rounds, name)]
         header += [f"Relayline ({name})" if len(versions) > 1 else "Relayline", "ratio"]
     rows = [
         [measure, *(column[n] for column in columns), goal]
