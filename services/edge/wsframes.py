@@ -2,8 +2,9 @@
 
 A server's frames are not masked, so the frame of one event is the same bytes for every
 client that watches it: `Shared` holds an event's JSON as the fan-out hands it to every
-outbox, and builds its text frame on first use (websockets' own `Frame.serialize`), for
-all of them. A connection's sender then writes the frames queued for it in one write.
+outbox, and builds its text frame on first use (`text_frame`, byte for byte websockets'
+own), for all of them. A connection's sender then writes the frames queued for it in one
+write.
 
 ASGI has no way to send bytes already framed, so the edge's WebSocket protocol (uvicorn's
 `websockets-sansio` one, `EdgeWebSocketProtocol`) offers one to the app as an ASGI scope
@@ -14,18 +15,30 @@ once it is writable (the same flow control as `websocket.send`), and raises
 uses `websocket.send_text`, one message at a time.
 """
 
+import struct
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.frames import Frame, Opcode
+from websockets.frames import Opcode
 from websockets.protocol import OPEN
 
 FRAMES_EXTENSION = "relayline.websocket.frames"
 
 
 def text_frame(data: str) -> bytes:
-    """The unmasked, unfragmented text frame of `data`."""
-    return Frame(Opcode.TEXT, data.encode()).serialize(mask=False)
+    """The unmasked, unfragmented text frame of `data` (RFC 6455 5.2: FIN and the text
+    opcode, then the payload's length in 7 bits, 16 or 64): the bytes websockets'
+    `Frame.serialize` writes, built without it (3 µs a frame against 0.6)."""
+    payload = data.encode()
+    size = len(payload)
+    if size < 126:
+        return bytes((_FIN_TEXT, size)) + payload
+    if size < 1 << 16:
+        return struct.pack("!BBH", _FIN_TEXT, 126, size) + payload
+    return struct.pack("!BBQ", _FIN_TEXT, 127, size) + payload
+
+
+_FIN_TEXT = 0x80 | Opcode.TEXT.value
 
 
 class Shared(str):

@@ -6,11 +6,20 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 
-from edge.wsframes import EdgeWebSocketProtocol, FramesClosed, Shared, frame_of, frame_writer
+from edge.wsframes import (
+    EdgeWebSocketProtocol,
+    FramesClosed,
+    Shared,
+    frame_of,
+    frame_writer,
+    text_frame,
+)
 from relayline.redis_server import free_port
 from tests.support.wait import async_wait_for
 
@@ -88,3 +97,21 @@ async def test_another_protocol_offers_no_writer() -> None:
     async with server("websockets-sansio") as url, connect(url) as client:
         await client.send("hello")
         assert await client.recv() == "no writer"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "",
+        "x",
+        "a" * 125,
+        "a" * 126,
+        "é" * 63,  # 126 bytes from 63 characters: the length is the UTF-8 bytes'
+        "a" * 65535,
+        "a" * 65536,
+        "😀" * 20_000,
+        "a" * (1 << 20),
+    ],
+)
+def test_a_text_frame_is_the_one_websockets_writes(data: str) -> None:
+    assert text_frame(data) == Frame(Opcode.TEXT, data.encode()).serialize(mask=False)
