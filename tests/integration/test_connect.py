@@ -463,32 +463,6 @@ def _handshake(command: list[bytes]) -> bytes | None:
     return None
 
 
-async def test_an_answer_the_server_cut_off_still_times_out() -> None:
-    """A pipeline whose first answer came whole and whose second stops half way: the first is
-    taken from the buffer, the second waits under redis-py's read timeout, and the
-    connection is dropped, as redis-py does."""
-
-    def replies(command: list[bytes]) -> bytes:
-        if (answer := _handshake(command)) is not None:
-            return answer
-        return b"$5\r\nwhole\r\n" if command[1] == b"first" else b"$10\r\nhalf"
-
-    server, port = await _fake_redis(replies)
-    client = _fast_client(f"redis://127.0.0.1:{port}", socket_timeout=0.5)
-    async with server:
-        try:
-            assert await client.ping()
-            (connection,) = client.connection_pool._available_connections
-            async with client.pipeline(transaction=False) as pipe:
-                pipe.get("first")
-                pipe.get("second")
-                with pytest.raises(redis.TimeoutError):
-                    await asyncio.wait_for(pipe.execute(), 10)
-            assert not connection.is_connected
-        finally:
-            await client.aclose()
-
-
 async def test_a_push_message_among_a_pipelines_answers_is_handled_not_answered() -> None:
     """RESP3: a push message (here a client-side cache invalidation) that comes between two
     answers already received goes to the connection's push handler, and the next answer is
@@ -525,29 +499,39 @@ async def test_a_push_message_among_a_pipelines_answers_is_handled_not_answered(
 
 
 @pytest.mark.parametrize("services", [False, True])
-async def test_an_answer_that_means_the_connection_broke_drops_it(services: bool) -> None:
-    """`LOADING` (Redis restarting) is an answer redis-py raises as a connection error: among
-    answers already received too, it is raised and the connection is not used again, on
-    redis-py's own connections and the services' alike."""
+@pytest.mark.parametrize(
+    ("second", "error"),
+    [
+        (b"$10\r\nhalf", redis.TimeoutError),  # cut off: waits under the read timeout
+        (b"-LOADING Redis is loading the dataset in memory\r\n", redis.BusyLoadingError),
+    ],
+    ids=["cut-off", "loading"],
+)
+async def test_a_second_answer_that_breaks_the_connection_drops_it(
+    services: bool, second: bytes, error: type[Exception]
+) -> None:
+    """A pipeline whose first answer came whole, with its second in the same read: an answer
+    cut off half way still waits under redis-py's read timeout; `LOADING` (Redis restarting)
+    is an answer redis-py raises as a connection error. Either way the connection is not used
+    again, on redis-py's own connections and the services' alike."""
 
     def replies(command: list[bytes]) -> bytes:
         if (answer := _handshake(command)) is not None:
             return answer
-        if command[1] == b"first":
-            return b"$5\r\nwhole\r\n"
-        return b"-LOADING Redis is loading the dataset in memory\r\n"
+        return b"$5\r\nwhole\r\n" if command[1] == b"first" else second
 
     server, port = await _fake_redis(replies)
     url = f"redis://127.0.0.1:{port}"
-    client = _fast_client(url) if services else Redis.from_url(url, max_connections=1)
+    options: dict[str, Any] = {"socket_timeout": 0.5}
+    client = _fast_client(url, **options) if services else Redis.from_url(url, **options)
     async with server:
         try:
             assert await client.ping()
             (connection,) = client.connection_pool._available_connections
             async with client.pipeline(transaction=False) as pipe:
                 pipe.get("first")
-                pipe.get("loading")
-                with pytest.raises(redis.BusyLoadingError):
+                pipe.get("second")
+                with pytest.raises(error):
                     await asyncio.wait_for(pipe.execute(raise_on_error=False), 10)
             assert not connection.is_connected
         finally:
