@@ -199,9 +199,9 @@ class Reader:
     async def _follow(self, number: int, shard: Shard, reader: Redis) -> None:
         """Read the shard's live logs and its wake stream until none is left to read."""
         wake = self.keys.wake(number, self.edge_id)
+        logs = self.keys.events_key_prefix(number)  # a log's key: this, then its job's id
         while positions := self._positions(shard):
-            streams: dict[Any, Any] = {self.keys.events(job): at for job, at in positions.items()}
-            names = dict(zip(streams, positions, strict=True))
+            streams: dict[Any, Any] = {f"{logs}{job}": at for job, at in positions.items()}
             streams[wake] = shard.wake_id
             shard.read_version = shard.version
             response = cast(
@@ -213,7 +213,7 @@ class Reader:
                     shard.wake_id = entries[-1][0]
                 else:
                     events = True
-                    self._dispatch(names[stream], entries)
+                    self._dispatch(stream[len(logs) :], entries)
             if events:
                 FANOUT_READS.inc()
 
