@@ -19,7 +19,9 @@
   connections take an answer the parser already holds whole at once; an answer not all
   there yet is waited for as redis-py waits, with its timeout and its errors. What redis-py's
   parser does with what it read (an error answer raised, a push message handled and the next
-  answer read, a connection error, the next health check's time) is done the same.
+  answer read, a connection error, the next health check's time) is done the same. A
+  connection class with a read of its own (Sentinel's, which turns a READONLY answer into a
+  lost master) keeps it.
 - **Making one.** redis-py reads its own package metadata for every connection it makes, to
   name itself to the server (`CLIENT SETINFO`): about a millisecond each, which a burst of
   commands that needs new connections paid once per connection. These read it once.
@@ -177,9 +179,12 @@ def _fast(base: type[AbstractConnection], packing: bool) -> type[AbstractConnect
     methods: dict[str, Any] = {
         "__init__": __init__,
         "send_packed_command": send_packed_command,
-        "read_response": read_response,
         "__module__": __name__,
     }
+    if base.read_response is AbstractConnection.read_response:
+        # Not for a class that reads its own way: a Sentinel-managed connection turns a
+        # READONLY answer into a lost master, which an answer taken here would skip.
+        methods["read_response"] = read_response
     if packing:
         methods["pack_command"] = pack
     return type(base.__name__, (base,), methods)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
+from redis.asyncio.sentinel import SentinelManagedConnection, SentinelManagedSSLConnection
 from redis.driver_info import DriverInfo
 from redis.exceptions import DataError
 
@@ -93,3 +94,14 @@ def test_a_connection_names_itself_as_redis_py_does_without_reading_package_meta
     assert plain == DriverInfo(name="redis-py", lib_version=real("redis"))
     named = fast_class(connection_class, {})(**options, driver_info=DriverInfo(name="mine"))
     assert named.driver_info is not None and named.driver_info.name == "mine"  # given: kept
+
+
+def test_a_connection_that_reads_its_own_way_keeps_its_read() -> None:
+    """Answers already received are read without a timer (`contracts.packing`) only on
+    connections that read as redis-py's base connection does: a Sentinel-managed one turns
+    a READONLY answer into a lost master (and drops the connection), which an answer taken
+    from the buffer would skip."""
+    for plain in (Connection, SSLConnection, UnixDomainSocketConnection):
+        assert fast_class(plain, {}).read_response is not plain.read_response
+    for sentinel in (SentinelManagedConnection, SentinelManagedSSLConnection):
+        assert fast_class(sentinel, {}).read_response is sentinel.read_response
