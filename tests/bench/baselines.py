@@ -93,7 +93,9 @@ async def acknowledged(redis: Redis, stream: str) -> int:
     return delivered - int(group["pending"])
 
 
-async def _round_trip(redis: Redis, stream: str, reply: str) -> float:
+async def round_trip(redis: Redis, stream: str, reply: str) -> float:
+    """One round trip through the `echo` process, its answers on the fresh stream `reply`:
+    the time from the XADD to the third event read."""
     sent_at = time.perf_counter()
     await redis.xadd(stream, {"__data__": ENVELOPE, "reply": reply})
     seen, last = 0, b"0-0"
@@ -104,13 +106,6 @@ async def _round_trip(redis: Redis, stream: str, reply: str) -> float:
         entries = answer[0][1]
         seen, last = seen + len(entries), entries[-1][0]
     return time.perf_counter() - sent_at
-
-
-async def round_trips(redis: Redis, stream: str, count: int) -> list[float]:
-    """`count` sequential round trips through the `echo` process (after one not counted,
-    which waits for it to start): the time of each, from XADD to the third event read."""
-    await _round_trip(redis, stream, f"{stream}:reply:warm-up")
-    return [await _round_trip(redis, stream, f"{stream}:reply:{n}") for n in range(count)]
 
 
 async def _echo(url: str, stream: str) -> None:

@@ -11,24 +11,29 @@ exactly: tests/bench/overhead_report.py):
 `--before COMMIT` (`make bench BENCH_BEFORE=COMMIT`) measures that commit's services too (from
 `git archive`, tests/bench/versions.py) against the same baselines.
 
-It runs `ROUNDS` rounds, each measuring the baselines and every version one after the other
-(each round in another order), and reports each ratio as the median of the rounds' own
-ratios: a machine whose speed moves within minutes then moves a round's baseline with its
-versions, instead of one column against another. Its processes are driven
+The round trips of the baseline and of every version run at once, taking turns job by job.
+The drain and the accept run in `ROUNDS` rounds, each measuring the baselines and every
+version one after the other (each round in another order), and each of their ratios is the
+median of the rounds' own ratios. Either way a machine whose speed moves within minutes moves
+a baseline with its versions, instead of one column against another. Its processes are driven
 through the fixed interface (HTTP, WebSocket, `relayline edge|worker`), but the drain's end
 is read from the pool's stats key as this checkout names it (`Keys.pool_stats`): a commit
 with other key names cannot be measured so. Writes its section of docs/benchmarks.md; exits
 non-zero (and leaves the document alone) if anything fails."""
 
 import asyncio
+import contextlib
+import itertools
 import socket
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 from redis.asyncio import Redis
+from websockets.asyncio.client import ClientConnection
 
 from contracts.keys import Keys
 from relayline.redis_server import free_port
@@ -36,7 +41,14 @@ from tests.bench import baselines, wrk
 from tests.bench.drain import Drained, ended_jobs, follow, queue_through_edge
 from tests.bench.latency import ws_submit_latencies
 from tests.bench.machine import cpu_seconds, machine_info, redis_pid
-from tests.bench.overhead_report import BASELINE, Accepted, Figures, Round, render
+from tests.bench.overhead_report import (
+    BASELINE,
+    Accepted,
+    Figures,
+    Round,
+    RoundTrips,
+    render,
+)
 from tests.bench.report import publish
 from tests.bench.versions import Code, Comparison, check_imports
 from tests.bench.wsclient import chat_request, open_ws
@@ -51,6 +63,8 @@ DRAIN_JOBS, CONCURRENCY, TOKENS, LOW_LOAD_JOBS = 4000, 32, 4, 200
 """CONCURRENCY is `bench-drain`'s in tests/bench/pools.toml, given to the baseline too."""
 LOAD = wrk.Load(connections=64, seconds=10)
 ROUNDS = 3
+Turn = Callable[[], Awaitable[float]]
+"""One round trip of one party, timed."""
 
 
 def _drain_keys(keys: Keys) -> dict[str, str]:
@@ -90,22 +104,14 @@ async def _drain(stack: Stack, code: Code, edge: Edge) -> Drained:
         worker.stop()
 
 
-async def _latencies(edge: Edge) -> list[float]:
-    async with open_ws(edge) as connection:
-        return await ws_submit_latencies(connection, LOW_LOAD_JOBS, TOKENS, ZERO_POOL)
-
-
 def relayline(code: Code, url: str, workdir: Path) -> Figures:
-    """Every Relayline figure of `code`, with its own edge and workers on the Redis at `url`."""
+    """`code`'s edge accept and worker drain, with its own edge and worker on the Redis at
+    `url`."""
     workdir.mkdir(parents=True, exist_ok=True)
     stack = Stack(url, workdir, pools_file=POOLS)
     try:
         check_imports(stack, code)
         edge = stack.edge(env=_edge_env(stack, code))
-        _progress(f"{code.name}: WS submit → job-end")
-        worker = stack.worker(ZERO_POOL, env=code.env())
-        latencies = asyncio.run(_latencies(edge))
-        worker.stop()
         _progress(f"{code.name}: edge accept")
         accepted = _accept(edge.url, edge.popen.pid)
         _progress(f"{code.name}: worker drain")
@@ -113,7 +119,61 @@ def relayline(code: Code, url: str, workdir: Path) -> Figures:
     finally:
         stack.close()
         asyncio.run(_delete(url, f"{stack.prefix}*"))
-    return Figures(drained, accepted, latencies)
+    return Figures(drained, accepted)
+
+
+async def _ws_round_trip(connection: ClientConnection) -> float:
+    (latency,) = await ws_submit_latencies(connection, 1, TOKENS, ZERO_POOL)
+    return latency
+
+
+async def _taking_turns(parties: dict[str, Turn], count: int) -> RoundTrips:
+    """`count` round trips of each party, one at a time: each party's first, then each
+    one's second..., every other turn in reverse order. One not counted first."""
+    for turn in parties.values():
+        await turn()
+    times: RoundTrips = {name: [] for name in parties}
+    names = list(parties)
+    for n in range(count):
+        for name in names if n % 2 == 0 else names[::-1]:
+            times[name].append(await parties[name]())
+    return times
+
+
+async def _round_trips(url: str, codes: list[Code], workdir: Path) -> RoundTrips:
+    """The hand-written round trip and every version's WS submit → `job-end`, all running
+    at once and taking turns job by job (each version with its own edge and worker)."""
+    stream = f"bench-baseline-{uuid.uuid4().hex[:12]}:echo"
+    replies = itertools.count()
+    redis = Redis.from_url(url)
+    echo: Process | None = None
+    stacks: list[Stack] = []
+    try:
+        parties: dict[str, Turn] = {
+            BASELINE: lambda: baselines.round_trip(redis, stream, f"{stream}:{next(replies)}")
+        }
+        async with contextlib.AsyncExitStack() as connections:
+            for n, code in enumerate(codes):
+                (where := workdir / f"round-trips-{n}").mkdir(parents=True, exist_ok=True)
+                stack = Stack(url, where, pools_file=POOLS)
+                stacks.append(stack)
+                check_imports(stack, code)
+                edge = stack.edge(env=_edge_env(stack, code))
+                stack.worker(ZERO_POOL, env=code.env())
+                connection = await connections.enter_async_context(open_ws(edge))
+                parties[code.name] = partial(_ws_round_trip, connection)
+            # started last: its blocking read must not sit idle past redis-py's socket
+            # timeout while the versions start
+            echo = baselines.spawn("echo", [url, stream], workdir)
+            return await _taking_turns(parties, LOW_LOAD_JOBS)
+    finally:
+        if echo is not None:
+            echo.stop()
+        for stack in stacks:
+            stack.close()
+        await redis.aclose()
+        for pattern in (f"{stream}*", *(f"{stack.prefix}*" for stack in stacks)):
+            await _delete(url, pattern)
 
 
 async def _delete(url: str, pattern: str) -> None:
@@ -148,36 +208,18 @@ def _baseline_accept(workdir: Path) -> Accepted:
         server.stop()
 
 
-async def _baseline_drain(redis: Redis, url: str, stream: str, workdir: Path) -> Drained:
-    await baselines.queue_entries(redis, stream, DRAIN_JOBS)
-    subscriber = baselines.spawn("subscriber", [url, stream, str(CONCURRENCY)], workdir)
-    try:
-        done = partial(baselines.acknowledged, redis, stream)
-        return await follow(subscriber, done, DRAIN_JOBS, redis_pid(url))
-    finally:
-        subscriber.stop()
-
-
-async def _baseline_round_trips(redis: Redis, url: str, stream: str, workdir: Path) -> list[float]:
-    echo = baselines.spawn("echo", [url, stream], workdir)
-    try:
-        return await baselines.round_trips(redis, stream, LOW_LOAD_JOBS)
-    finally:
-        echo.stop()
-
-
-async def _baseline_streams(url: str, workdir: Path) -> tuple[Drained, list[float]]:
-    """The drain of a bare FastStream subscriber, then the hand-written round trips."""
-    prefix = f"bench-baseline-{uuid.uuid4().hex[:12]}"
+async def _baseline_drain(url: str, stream: str, workdir: Path) -> Drained:
     redis = Redis.from_url(url)
     try:
-        drained = await _baseline_drain(redis, url, f"{prefix}:drain", workdir)
-        _progress("baseline: Redis Streams round trip")
-        latencies = await _baseline_round_trips(redis, url, f"{prefix}:echo", workdir)
+        await baselines.queue_entries(redis, stream, DRAIN_JOBS)
+        subscriber = baselines.spawn("subscriber", [url, stream, str(CONCURRENCY)], workdir)
+        try:
+            done = partial(baselines.acknowledged, redis, stream)
+            return await follow(subscriber, done, DRAIN_JOBS, redis_pid(url))
+        finally:
+            subscriber.stop()
     finally:
         await redis.aclose()
-    await _delete(url, f"{prefix}:*")
-    return drained, latencies
 
 
 def baseline(url: str, workdir: Path) -> Figures:
@@ -185,8 +227,10 @@ def baseline(url: str, workdir: Path) -> Figures:
     _progress("baseline: do-nothing FastAPI endpoint")
     accepted = _baseline_accept(workdir)
     _progress("baseline: bare FastStream subscriber")
-    drained, latencies = asyncio.run(_baseline_streams(url, workdir))
-    return Figures(drained, accepted, latencies)
+    stream = f"bench-baseline-{uuid.uuid4().hex[:12]}:drain"
+    drained = asyncio.run(_baseline_drain(url, stream, workdir))
+    asyncio.run(_delete(url, f"{stream}*"))
+    return Figures(drained, accepted)
 
 
 def _progress(what: str) -> None:
@@ -194,11 +238,14 @@ def _progress(what: str) -> None:
     print(f"bench: overhead: {now} {what} ...", file=sys.stderr, flush=True)
 
 
-def run(comparison: Comparison, workdir: Path) -> tuple[list[Round], dict[str, str]]:
-    """`ROUNDS` rounds of the baselines and each version (`before`'s, if given, and this
-    checkout's), each round in another order: the first baselines first, the next last."""
+def run(comparison: Comparison, workdir: Path) -> tuple[list[Round], RoundTrips, dict[str, str]]:
+    """The round trips of the baseline and every version (`before`'s, if given, and this
+    checkout's), taking turns; then `ROUNDS` rounds of their accept and drain, each round in
+    another order: the first baselines first, the next last."""
     with redis_url() as url:
         codes = comparison.versions(workdir)
+        _progress("round trips: the baseline's and every version's, taking turns")
+        round_trips = asyncio.run(_round_trips(url, codes, workdir))
         rounds: list[Round] = []
         for number in range(ROUNDS):
             names = [BASELINE, *(code.name for code in codes)]
@@ -213,15 +260,15 @@ def run(comparison: Comparison, workdir: Path) -> tuple[list[Round], dict[str, s
                     code = next(code for code in codes if code.name == name)
                     figures[name] = relayline(code, url, where)
             rounds.append(figures)
-        return rounds, machine_info(url)
+        return rounds, round_trips, machine_info(url)
 
 
 def main() -> int:
     comparison = Comparison.from_arguments("tests.bench.overhead", __doc__)
 
     def produce(workdir: Path) -> str:
-        rounds, machine = run(comparison, workdir)
-        return render(rounds, {**comparison.facts(), **machine})
+        rounds, round_trips, machine = run(comparison, workdir)
+        return render(rounds, round_trips, {**comparison.facts(), **machine})
 
     return publish("overhead", produce)
 
