@@ -26,8 +26,9 @@ return redis.call('INCRBY', KEYS[1], ARGV[1])
 
 
 def _count_trips(redis: Redis, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Records the number of commands of every trip of several the client's connections
-    send at once (`pack_commands`: a pipeline's, a batch's); a single call is not one."""
+    """Records the number of commands of every trip the client's connections send as one
+    write (`pack_commands`: a pipeline's, a batch's, a batch of one call's too; a command
+    sent on its own, through `execute_command`, is not counted)."""
     sizes: list[int] = []
     connection_class = redis.connection_pool.connection_class
     pack = connection_class.pack_commands
