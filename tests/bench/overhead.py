@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import itertools
 import socket
+import subprocess
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -50,7 +51,7 @@ from tests.bench.overhead_report import (
     render,
 )
 from tests.bench.report import publish
-from tests.bench.versions import Code, Comparison, check_imports
+from tests.bench.versions import ROOT, Code, Comparison, check_imports
 from tests.bench.wsclient import chat_request, open_ws
 from tests.support.queue import owner_in
 from tests.support.redis import redis_url
@@ -114,12 +115,37 @@ def relayline(code: Code, url: str, workdir: Path) -> Figures:
         edge = stack.edge(env=_edge_env(stack, code))
         _progress(f"{code.name}: edge accept")
         accepted = _accept(edge.url, edge.popen.pid)
+        bare = None
+        if code.tree == ROOT:  # its module imports this checkout's edge
+            _progress(f"{code.name}: the submit alone")
+            bare = _bare_accept(stack, code, workdir)
         _progress(f"{code.name}: worker drain")
         drained = asyncio.run(_drain(stack, code, edge))
     finally:
         stack.close()
         asyncio.run(_delete(url, f"{stack.prefix}*"))
-    return Figures(drained, accepted)
+    return Figures(drained, accepted, bare)
+
+
+def _bare_accept(stack: Stack, code: Code, workdir: Path) -> Accepted:
+    """The accept of tests/bench/bare_submit.py, with the edge's settings on `stack`."""
+    port = free_port()
+    log_path = workdir / "bare-submit.log"
+    with log_path.open("wb") as output:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.bare_submit", str(port)],
+            cwd=ROOT,
+            env=stack.env(_edge_env(stack, code)),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Process("bare submit", popen, log_path)
+    try:
+        wait_for(lambda: _listening(server, port), timeout=30, what=f"{server.name} listening")
+        return _accept(f"http://127.0.0.1:{port}", popen.pid)
+    finally:
+        server.stop()
 
 
 async def _ws_round_trip(connection: ClientConnection) -> float:

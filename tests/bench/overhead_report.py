@@ -45,6 +45,10 @@ HOW_TO_READ = """\
   uvicorn with the edge's settings (one process, loop `auto` = uvloop, httptools; the edge
   adds its read deadlines and connection cap to httptools). req/s, wrk's p50 latency, and
   the server process's CPU per request. Ratio: Relayline's req/s over the baseline's.
+  The submit alone (below the table): the same wrk command against
+  `python -m tests.bench.bare_submit`, this checkout's submit without FastAPI, Starlette or
+  the edge's middleware, on the version's Redis and keys with the edge's settings, measured
+  right after that edge's accept in each round; its ratio is read as the accept's.
 - **WS submit → job-end.** Relayline: one WebSocket submits 200 jobs of pool `bench-zero`
   (4 tokens, default coalescing) one after the other, each timed from the submit to the
   arrival of its `job-end` (tests/bench/latency.py), with one worker running. Baseline: a
@@ -86,6 +90,8 @@ class Figures:
 
     drain: Drained
     accept: Accepted
+    bare: Accepted | None = None
+    """This checkout's submit alone, without the edge's framework (tests/bench/bare_submit.py)."""
 
 
 BASELINE = "baseline"
@@ -103,13 +109,19 @@ baseline's."""
 
 
 def _cells(figures: Figures) -> list[str]:
-    drain, accept = figures.drain, figures.accept
+    drain = figures.drain
     return [
         f"{drain.jobs_per_second:,.0f} jobs/s, {drain.cpu_ms_per_job:.2f} CPU ms/job "
         f"(Redis {drain.redis_cpu_ms_per_job:.2f})",
-        f"{accept.answered.per_second:,.0f} req/s, p50 {ms(accept.answered.p50)}, "
-        f"{accept.cpu_ms_per_request:.2f} CPU ms/req",
+        _accepted(figures.accept),
     ]
+
+
+def _accepted(accept: Accepted) -> str:
+    return (
+        f"{accept.answered.per_second:,.0f} req/s, p50 {ms(accept.answered.p50)}, "
+        f"{accept.cpu_ms_per_request:.2f} CPU ms/req"
+    )
 
 
 def _median_cells(rounds: list[Round], name: str) -> list[str]:
@@ -124,12 +136,33 @@ def _median_cells(rounds: list[Round], name: str) -> list[str]:
 
 def _ratios(rounds: list[Round], name: str) -> list[str]:
     """Each measure's ratio: the median of the rounds' own, then the rounds' in brackets."""
-    cells = []
-    for figure in _FIGURES:
-        ratios = [figure(each[name]) / figure(each[BASELINE]) for each in rounds]
-        spelled = ", ".join(f"{ratio:.2f}" for ratio in ratios)
-        cells.append(f"{statistics.median(ratios):.2f} ({spelled})")
-    return cells
+    return [
+        _median_ratio([figure(each[name]) / figure(each[BASELINE]) for each in rounds])
+        for figure in _FIGURES
+    ]
+
+
+def _median_ratio(ratios: list[float]) -> str:
+    spelled = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+    return f"{statistics.median(ratios):.2f} ({spelled})"
+
+
+def _bare(rounds: list[Round], name: str) -> str:
+    """The submit alone, read as the edge accept's row is: the median round's figures, and
+    the median of the rounds' ratios to the do-nothing endpoint."""
+    pairs = [(each[name].bare, each[BASELINE].accept) for each in rounds]
+    bares = [(bare, baseline) for bare, baseline in pairs if bare is not None]
+    median = sorted(bare.answered.per_second for bare, _ in bares)[(len(bares) - 1) // 2]
+    cell = next(_accepted(bare) for bare, _ in bares if bare.answered.per_second == median)
+    ratio = _median_ratio(
+        [bare.answered.per_second / baseline.answered.per_second for bare, baseline in bares]
+    )
+    return (
+        f"**The submit alone** ({name}; `tests/bench/bare_submit.py`: `POST /v1/jobs` doing "
+        "only a submit's own work, without FastAPI, Starlette or the edge's middleware; the "
+        f"accept's wrk command): {cell}; ratio {ratio}. The edge does this work and more "
+        "for every submit, so its accept's ratio cannot pass this one's."
+    )
 
 
 def _round_trip(times: list[float]) -> str:
@@ -155,5 +188,12 @@ def render(rounds: list[Round], round_trips: RoundTrips, facts: Mapping[str, str
     ]
     lines = ["## Overhead against the baselines (issue 12)", ""]
     lines += [f"- **{name}**: {value}" for name, value in facts.items()]
-    lines += ["", *table([*header, "goal"], rows), "", HOW_TO_READ]
+    lines += ["", *table([*header, "goal"], rows)]
+    lines += [
+        line
+        for name in versions
+        if all(each[name].bare is not None for each in rounds)
+        for line in ("", _bare(rounds, name))
+    ]
+    lines += ["", HOW_TO_READ]
     return "\n".join(lines)

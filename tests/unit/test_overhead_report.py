@@ -38,3 +38,23 @@ def test_a_ratio_is_the_median_of_the_rounds_own_ratios() -> None:
     assert round_trip[1] == "2.0 ms (p99 4.0 ms)"
     assert round_trip[2] == "5.0 ms (p99 6.0 ms)"
     assert round_trip[3] == "2.5x the time"
+
+
+def test_the_submit_alone_is_read_as_the_accept_is() -> None:
+    base = [_figures(2000, 4000), _figures(1000, 2000), _figures(1800, 3600)]
+    bare = [_figures(1, 2000).accept, _figures(1, 900).accept, _figures(1, 1900).accept]
+    rounds: list[Round] = [
+        {BASELINE: base[n], "this": Figures(base[n].drain, base[n].accept, bare[n])}
+        for n in range(3)
+    ]
+    section = render(rounds, {BASELINE: [0.002], "this": [0.005]}, {"Date": "today"})
+    (line,) = [line for line in section.splitlines() if line.startswith("**The submit alone**")]
+    assert "(this; " in line
+    assert "1,900 req/s" in line  # the median round's figures
+    assert "ratio 0.50 (0.50, 0.45, 0.53)" in line  # each round's over its own baseline
+
+
+def test_no_submit_alone_when_no_version_measured_it() -> None:
+    rounds: list[Round] = [{BASELINE: _figures(2000, 4000), "this": _figures(1000, 1000)}]
+    section = render(rounds, {BASELINE: [0.002], "this": [0.005]}, {"Date": "today"})
+    assert "The submit alone**" not in section
