@@ -5,7 +5,9 @@ exactly: tests/bench/overhead_report.py):
 1. worker drain: one `relayline worker` drains a backlog of no-op jobs, against a bare
    FastStream subscriber draining as many stream entries;
 2. edge accept: `wrk` POSTs a small job to `/v1/jobs` of one edge, against a do-nothing
-   FastAPI endpoint on the same uvicorn;
+   FastAPI endpoint on the same uvicorn; and the same against this checkout's submit alone,
+   without the edge's framework and middleware (tests/bench/bare_submit.py), the most the
+   edge could reach;
 3. WS submit → `job-end` p50, unloaded, against a hand-written Redis Streams round trip.
 
 `--before COMMIT` (`make bench BENCH_BEFORE=COMMIT`) measures that commit's services too (from
