@@ -148,6 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BrowserGuardMiddleware, settings=settings)
     redact_query_strings()
     for module in (health, models, jobs, stream, openai, responses, tickets, usage, uichat):
+        if module is jobs:  # its busiest route on the app's own router, ahead of it
+            jobs.add_submit_route(app)
         app.include_router(module.router)
     mount_docs(app)
     mount_spa(app, settings.web_dist)
