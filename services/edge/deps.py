@@ -13,6 +13,7 @@ from contracts.errors import ErrorCode
 from edge.errors import Forbidden
 from edge.fanout import Hub
 from edge.identity import resolve_user
+from edge.loads import SharedLoads
 from edge.settings import Settings
 from edge.store import JobStore
 from edge.usage import Quotas
@@ -26,6 +27,7 @@ class EdgeState:
     hub: Hub
     api_keys: dict[str, str]
     quotas: Quotas
+    loads: SharedLoads
     sockets: set[WebSocket] = field(default_factory=set)
 
     async def close_sockets(self, code: int, reason: str) -> None:

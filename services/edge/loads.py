@@ -1,7 +1,8 @@
-"""What each pool holds right now, summed over its shards: live workers, jobs waiting in its
+"""What each pool holds, summed over its shards: live workers, jobs waiting in its
 queues, jobs running (delivered to a worker, not yet acknowledged), jobs ended so far. One
-pipeline for every pool and shard; read by `GET /v1/models` and by `/metrics` (the gauges
-`relayline_pool_workers` and `relayline_pool_jobs{state}`, which an autoscaler follows)."""
+pipeline for every pool and shard, at most once a second per edge process (`SharedLoads`);
+read by `GET /v1/models` and by `/metrics` (the gauges `relayline_pool_workers` and
+`relayline_pool_jobs{state}`, which an autoscaler follows)."""
 
 import asyncio
 import time
@@ -86,22 +87,29 @@ def export(loads: list[PoolLoad]) -> None:
             POOL_JOBS.labels(name, f"waiting_{priority.value}").set(count)
 
 
-class ScrapedLoads:
-    """The gauges' refresh for `/metrics`, which any client may call: at most one read of
-    Redis per `min_seconds`, however many scrapes come at once (the rest wait for it, or use
-    the last one)."""
+class SharedLoads:
+    """The pools' loads for `GET /v1/models` and `/metrics`, which clients may ask for as often
+    as they like, though one read costs Redis 1 + 4 x shards commands per pool (some 200 for
+    six pools of eight shards). So an edge process reads them at most once per `min_seconds`,
+    however many requests come at once: the others wait for that read, or get the last one.
+    Each read also sets the gauges."""
 
-    def __init__(self, min_seconds: float = 1.0) -> None:
+    def __init__(
+        self, read: Callable[[], Awaitable[list[PoolLoad]]], min_seconds: float = 1.0
+    ) -> None:
+        self._read = read
         self.min_seconds = min_seconds
+        self._loads: list[PoolLoad] | None = None
         self._at = float("-inf")
         self._lock = asyncio.Lock()
 
-    async def refresh(self, read: Callable[[], Awaitable[list[PoolLoad]]]) -> None:
+    async def current(self) -> list[PoolLoad]:
         async with self._lock:
-            if time.monotonic() - self._at < self.min_seconds:
-                return
-            export(await read())
-            self._at = time.monotonic()
+            if self._loads is None or time.monotonic() - self._at >= self.min_seconds:
+                self._loads = await self._read()
+                self._at = time.monotonic()
+                export(self._loads)
+            return self._loads
 
 
 def _count(answer: object) -> int:

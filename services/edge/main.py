@@ -31,6 +31,7 @@ from edge.guards import (
 )
 from edge.identity import GuestCookieMiddleware, GuestSigner
 from edge.limits import BodyLimitMiddleware
+from edge.loads import SharedLoads, pool_loads
 from edge.origins import BrowserGuardMiddleware
 from edge.routers import health, jobs, models, openai, responses, stream, tickets, uichat, usage
 from edge.settings import Settings
@@ -103,7 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub = Hub(redis, readers, keys, settings.reader_block_ms)
         await hub.start()
         quotas = Quotas(redis, keys, tiers, settings.quota_window_seconds)
-        app.state.edge = EdgeState(settings, redis, store, hub, api_keys, quotas)
+        live = settings.worker_live_seconds
+        loads = SharedLoads(lambda: pool_loads(redis, keys, list(pools.pools.values()), live))
+        app.state.edge = EdgeState(settings, redis, store, hub, api_keys, quotas, loads)
         app.state.guards = Guards(settings, redis, keys, batch)
         try:
             yield

@@ -6,15 +6,20 @@ import asyncio
 import contextlib
 import json
 import os
+import time
 from functools import partial
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
+from redis import Redis
 from redis.cluster import RedisCluster
 from websockets.asyncio.client import connect
 
 from contracts.errors import WS_CLOSE_TOO_MANY, WS_CLOSE_TRY_AGAIN_LATER
+from contracts.pools import load_pools
+from relayline.redis_server import start_redis
 from tests.adversarial.rates_support import (
     bucket_at_least,
     closed_by_server,
@@ -23,7 +28,7 @@ from tests.adversarial.rates_support import (
 )
 from tests.support.client import CHAT_INPUT, refused_close, submit, ws_connect
 from tests.support.metrics import metric
-from tests.support.stack import Edge, Stack, auth
+from tests.support.stack import LIFTED_LIMITS, Edge, Stack, auth
 from tests.support.wait import async_wait_for
 
 pytestmark = pytest.mark.integration
@@ -353,3 +358,35 @@ async def test_every_http_submit_takes_one_token_in_its_script(stack: Stack) -> 
             assert bob.status_code == 202  # a bucket per user
     finally:
         redis.close()
+
+
+async def test_a_flood_of_model_lists_reads_the_pools_once_a_second(tmp_path: Path) -> None:
+    # `GET /v1/models` reads every pool's queues and job streams on every shard; a hundred at
+    # once from one user must not make a hundred such reads (a Redis of its own: the count
+    # of `XINFO GROUPS` is the server's).
+    server = start_redis(tmp_path / "redis", appendonly=False)
+    stack = Stack(server.url, tmp_path)
+    redis = Redis.from_url(server.url)
+    try:
+        edge = stack.edge(env=LIFTED_LIMITS)
+        one_read = len(load_pools(stack.pools_file).pools) * stack.keys.shards
+        before = _xinfo_groups_calls(redis)
+        began = time.monotonic()
+        async with httpx.AsyncClient(timeout=30, headers=auth()) as client:
+            answers = await asyncio.gather(
+                *(client.get(f"{edge.url}/v1/models") for _ in range(100))
+            )
+        seconds = time.monotonic() - began
+        assert {answer.status_code for answer in answers} == {200}
+        assert len({answer.text for answer in answers}) <= 1 + int(seconds)
+        reads = (_xinfo_groups_calls(redis) - before) / one_read
+        assert 1 <= reads <= 1 + int(seconds), (reads, seconds)
+    finally:
+        redis.close()
+        stack.close()
+        server.stop()
+
+
+def _xinfo_groups_calls(redis: Redis) -> int:
+    stats = cast(dict[str, dict[str, int]], redis.info("commandstats"))
+    return int(stats.get("cmdstat_xinfo|groups", {}).get("calls", 0))

@@ -7,10 +7,8 @@ from redis.exceptions import RedisError
 
 from edge.deps import StateDep
 from edge.errors import error_response, error_responses
-from edge.loads import ScrapedLoads, pool_loads
 
 router = APIRouter(tags=["health"])
-_SCRAPED = ScrapedLoads()
 
 
 @router.get("/healthz")
@@ -35,8 +33,6 @@ async def readyz(state: StateDep) -> dict[str, str] | Response:
 async def metrics(state: StateDep) -> Response:
     """Prometheus metrics; the pools' gauges (`edge.loads`) are read at most once a second. A Redis
     that does not answer leaves them at their last values."""
-    pools = list(state.store.pools.pools.values())
-    keys, live = state.store.keys, state.settings.worker_live_seconds
     with contextlib.suppress(RedisError, OSError):
-        await _SCRAPED.refresh(lambda: pool_loads(state.redis, keys, pools, live))
+        await state.loads.current()
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

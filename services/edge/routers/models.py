@@ -5,7 +5,6 @@ from contracts.models import ModelInfo, ModelList
 from contracts.queue import pool_queue
 from edge.deps import CurrentUser, Operator, StateDep
 from edge.errors import error_responses
-from edge.loads import pool_loads
 
 router = APIRouter(prefix="/v1", tags=["models"])
 
@@ -13,11 +12,8 @@ router = APIRouter(prefix="/v1", tags=["models"])
 @router.get("/models", responses=error_responses(401, 429, 503))
 async def list_models(state: StateDep, _: CurrentUser) -> ModelList:
     """The pools, with how many workers sent a heartbeat lately and how many jobs wait or run
-    (summed over the pool's shards)."""
-    pools = list(state.store.pools.pools.values())
-    loads = await pool_loads(
-        state.redis, state.store.keys, pools, state.settings.worker_live_seconds
-    )
+    (summed over the pool's shards), as this edge read them within the last second."""
+    loads = await state.loads.current()
     return ModelList(
         data=[
             ModelInfo(
