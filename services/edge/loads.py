@@ -91,25 +91,38 @@ class SharedLoads:
     """The pools' loads for `GET /v1/models` and `/metrics`, which clients may ask for as often
     as they like, though one read costs Redis 1 + 4 x shards commands per pool (some 200 for
     six pools of eight shards). So an edge process reads them at most once per `min_seconds`,
-    however many requests come at once: the others wait for that read, or get the last one.
-    Each read also sets the gauges."""
+    however many requests come at once: they share the read in flight, its loads or its
+    failure (a Redis that does not answer costs each of them one wait, not one each in
+    turn), and later ones get its loads until they are `min_seconds` old. Each read also
+    sets the gauges."""
 
     def __init__(
         self, read: Callable[[], Awaitable[list[PoolLoad]]], min_seconds: float = 1.0
     ) -> None:
         self._read = read
         self.min_seconds = min_seconds
-        self._loads: list[PoolLoad] | None = None
+        self._loads: list[PoolLoad] = []
         self._at = float("-inf")
-        self._lock = asyncio.Lock()
+        self._reading: asyncio.Task[list[PoolLoad]] | None = None
 
     async def current(self) -> list[PoolLoad]:
-        async with self._lock:
-            if self._loads is None or time.monotonic() - self._at >= self.min_seconds:
-                self._loads = await self._read()
-                self._at = time.monotonic()
-                export(self._loads)
+        if time.monotonic() - self._at < self.min_seconds:
             return self._loads
+        if self._reading is None:
+            self._reading = asyncio.create_task(self._read_once())
+            # a failure every caller left before it came is not an unretrieved exception
+            self._reading.add_done_callback(lambda read: read.cancelled() or read.exception())
+        # shielded: one client leaving must not cancel the read the others wait for
+        return await asyncio.shield(self._reading)
+
+    async def _read_once(self) -> list[PoolLoad]:
+        try:
+            loads = await self._read()
+        finally:
+            self._reading = None
+        self._loads, self._at = loads, time.monotonic()
+        export(loads)
+        return loads
 
 
 def _count(answer: object) -> int:
