@@ -53,18 +53,26 @@ log = logging.getLogger("relayline.bench.baseline")
 
 def spawn(role: str, args: list[str], workdir: Path) -> Process:
     """Start `python -m tests.bench.baselines ROLE ARGS...` from this checkout."""
-    log_path = workdir / f"baseline-{role}.log"
     env = {key: value for key, value in os.environ.items() if key != "PYTHONSAFEPATH"}
+    return spawn_module(f"baseline {role}", "tests.bench.baselines", [role, *args], workdir, env)
+
+
+def spawn_module(
+    name: str, module: str, args: list[str], workdir: Path, env: dict[str, str]
+) -> Process:
+    """Start `python -m MODULE ARGS...` from this checkout with `env`, its output in a log
+    of `workdir` named after `name`."""
+    log_path = workdir / f"{name.replace(' ', '-')}.log"
     with log_path.open("wb") as output:
         popen = subprocess.Popen(
-            [sys.executable, "-m", "tests.bench.baselines", role, *args],
+            [sys.executable, "-m", module, *args],
             cwd=ROOT,
             env={**env, "PYTHONUNBUFFERED": "1"},
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    return Process(f"baseline {role}", popen, log_path)
+    return Process(name, popen, log_path)
 
 
 async def create_group(redis: Redis, stream: str) -> None:

@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import itertools
 import socket
-import subprocess
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -132,22 +131,11 @@ def relayline(code: Code, url: str, workdir: Path) -> Figures:
 def _bare_accept(stack: Stack, code: Code, workdir: Path) -> Accepted:
     """The accept of tests/bench/bare_submit.py, with the edge's settings on `stack`."""
     port = free_port()
-    log_path = workdir / "bare-submit.log"
-    with log_path.open("wb") as output:
-        popen = subprocess.Popen(
-            [sys.executable, "-m", "tests.bench.bare_submit", str(port)],
-            cwd=ROOT,
-            env=stack.env(_edge_env(stack, code)),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Process("bare submit", popen, log_path)
-    try:
-        wait_for(lambda: _listening(server, port), timeout=30, what=f"{server.name} listening")
-        return _accept(f"http://127.0.0.1:{port}", popen.pid)
-    finally:
-        server.stop()
+    env = stack.env(_edge_env(stack, code))
+    module = "tests.bench.bare_submit"
+    return _served_accept(
+        baselines.spawn_module("bare submit", module, [str(port)], workdir, env), port
+    )
 
 
 async def _ws_round_trip(connection: ClientConnection) -> float:
@@ -228,7 +216,11 @@ def _listening(server: Process, port: int) -> bool:
 
 def _baseline_accept(workdir: Path) -> Accepted:
     port = free_port()
-    server = baselines.spawn("http", [str(port)], workdir)
+    return _served_accept(baselines.spawn("http", [str(port)], workdir), port)
+
+
+def _served_accept(server: Process, port: int) -> Accepted:
+    """The accept of `server` once it listens on `port`; the server stopped after."""
     try:
         wait_for(lambda: _listening(server, port), timeout=30, what=f"{server.name} listening")
         return _accept(f"http://127.0.0.1:{port}", server.popen.pid)

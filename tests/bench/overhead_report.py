@@ -152,8 +152,8 @@ def _bare(rounds: list[Round], name: str) -> str:
     the median of the rounds' ratios to the do-nothing endpoint."""
     pairs = [(each[name].bare, each[BASELINE].accept) for each in rounds]
     bares = [(bare, baseline) for bare, baseline in pairs if bare is not None]
-    median = sorted(bare.answered.per_second for bare, _ in bares)[(len(bares) - 1) // 2]
-    cell = next(_accepted(bare) for bare, _ in bares if bare.answered.per_second == median)
+    ordered = sorted((bare for bare, _ in bares), key=lambda bare: bare.answered.per_second)
+    cell = _accepted(ordered[(len(ordered) - 1) // 2])
     ratio = _median_ratio(
         [bare.answered.per_second / baseline.answered.per_second for bare, baseline in bares]
     )
